@@ -1,0 +1,141 @@
+//! X.509 certificates as presented → [`CertFacts`], parsed with x509-parser.
+
+use crate::report::CertFacts;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use x509_parser::extensions::GeneralName;
+use x509_parser::objects::{oid2sn, oid_registry};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Most SAN entries kept per certificate; the rest are counted, not listed.
+pub const MAX_SANS: usize = 100;
+
+/// RFC 3339 text for a UNIX time.
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Parse one DER certificate. `now` is the UNIX time days are counted from.
+pub fn facts(der: &[u8], now: i64) -> CertFacts {
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => from_parsed(&cert, now),
+        Err(e) => CertFacts {
+            subject: format!("(unparseable certificate: {e})"),
+            issuer: String::new(),
+            serial: String::new(),
+            sans: Vec::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 0,
+            key_type: String::new(),
+            key_bits: 0,
+            signature_algorithm: String::new(),
+            self_issued: false,
+            is_ca: false,
+        },
+    }
+}
+
+fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
+    let registry = oid_registry();
+    let not_after = cert.validity().not_after.timestamp();
+    let mut sans = Vec::new();
+    let mut extra = 0usize;
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for name in &ext.value.general_names {
+            let text = match name {
+                GeneralName::DNSName(d) => format!("DNS:{d}"),
+                GeneralName::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
+                GeneralName::RFC822Name(m) => format!("email:{m}"),
+                GeneralName::URI(u) => format!("URI:{u}"),
+                other => format!("{other:?}"),
+            };
+            if sans.len() < MAX_SANS {
+                sans.push(crate::net::escape(text.as_bytes()));
+            } else {
+                extra += 1;
+            }
+        }
+    }
+    if extra > 0 {
+        sans.push(format!("(and {extra} more)"));
+    }
+    let spki = cert.public_key();
+    let key_type = oid2sn(&spki.algorithm.algorithm, registry)
+        .map(|s| match s {
+            "rsaEncryption" => "RSA".to_string(),
+            "id-ecPublicKey" => "EC".to_string(),
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|_| spki.algorithm.algorithm.to_id_string());
+    let key_bits = match spki.parsed() {
+        Ok(k) if k.key_size() > 0 => k.key_size() as u32,
+        _ if key_type.eq_ignore_ascii_case("ed25519") => 256,
+        _ => 0,
+    };
+    let signature_algorithm = oid2sn(&cert.signature_algorithm.algorithm, registry)
+        .map(str::to_string)
+        .unwrap_or_else(|_| cert.signature_algorithm.algorithm.to_id_string());
+    let is_ca = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .map(|bc| bc.value.ca)
+        .unwrap_or(false);
+    CertFacts {
+        subject: crate::net::escape(cert.subject().to_string().as_bytes()),
+        issuer: crate::net::escape(cert.issuer().to_string().as_bytes()),
+        serial: cert.raw_serial_as_string(),
+        sans,
+        not_before: rfc3339(cert.validity().not_before.timestamp()),
+        not_after: rfc3339(not_after),
+        days_left: (not_after - now).div_euclid(86_400),
+        key_type,
+        key_bits,
+        signature_algorithm,
+        self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        is_ca,
+    }
+}
+
+fn ip_text(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(bytes);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// The raw DER subject and issuer of a certificate, for chain reasoning.
+pub fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some((
+        cert.subject().as_raw().to_vec(),
+        cert.issuer().as_raw().to_vec(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_reported_not_panicked_on() {
+        let f = facts(b"\x30\x03\x02\x01\x00", 0);
+        assert!(f.subject.starts_with("(unparseable"));
+        let f = facts(&[], 0);
+        assert!(f.subject.starts_with("(unparseable"));
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,213 @@
+//! The command line, with clap derive. Defaults are stated in each option's help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  Check every SMTP port of a mail server, as text:
+    mailport check mail.example.org
+
+  Check a test server on a custom port against its real name, trusting a
+  private CA, as JSON for a script (exit code 1 if anything failed):
+    mailport check mail.example.org --resolve mail.example.org:192.0.2.10 \\
+        --port 2525/smtp --ca-file ca.pem --json
+
+Exit status: 0 nothing failed (at the --fail-on level), 1 something failed,
+2 mailport could not do its job (bad input, usage error, internal error).";
+
+/// Diagnose a host's mail ports: which work, which don't, and why.
+#[derive(Debug, Parser)]
+#[command(name = "mailport", version, after_long_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe the mail ports of each HOST concurrently and diagnose what fails.
+    ///
+    /// Resolves each host (A and AAAA) and probes every address at once: SMTP on
+    /// 25 and 587 with STARTTLS, 465 with implicit TLS. Each probe records every
+    /// phase with its time, the server's greeting and capabilities, AUTH before
+    /// and after TLS, the TLS version and cipher, and the certificate chain with a
+    /// real verification verdict. Findings say what failed and what to do.
+    #[command(after_long_help = EXAMPLES)]
+    Check(Box<CheckArgs>),
+    /// Explain an outcome or finding code: what it means, its usual causes, what to do.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Host names or IP addresses of the mail servers to check.
+    #[arg(value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+
+    /// Services to probe, by name or standard port, comma-separated
+    /// (smtp, submission, submissions, …). [default: smtp, submission, submissions]
+    #[arg(
+        short = 's',
+        long = "service",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub services: Vec<String>,
+
+    /// Probe a service on another port (NAME=PORT, e.g. submission=2587), or add a
+    /// custom port spoken like a known service (PORT/NAME, e.g. 2525/smtp).
+    /// With PORT/NAME and no --service, only the custom ports are probed. Repeatable.
+    #[arg(short = 'p', long = "port", value_name = "SPEC")]
+    pub ports: Vec<String>,
+
+    /// Probe IPv4 addresses only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Probe IPv6 addresses only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// How long to wait for a connection to be accepted (e.g. 5s, 500ms).
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// How long to wait for the server's greeting once connected. Keep it above
+    /// 6s: Postfix's postscreen delays its greeting on purpose.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub greeting_timeout: Duration,
+
+    /// How long to wait for each later reply and for a TLS handshake.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub reply_timeout: Duration,
+
+    /// Overall limit for the whole check; probes still running then are cut short
+    /// and reported as timed out.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub deadline: Duration,
+
+    /// The name certificates are verified against and sent in SNI.
+    /// [default: the HOST as given]
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Option<String>,
+
+    /// Extra trusted CA certificates (PEM), added to the system's roots.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Use ADDR for HOST instead of asking DNS (like curl's --resolve);
+    /// certificates are still verified for HOST. Repeatable.
+    #[arg(long, value_name = "HOST:ADDR")]
+    pub resolve: Vec<String>,
+
+    /// The name to announce in EHLO. [default: this machine's host name if it
+    /// is fully qualified, else the connection's address literal, e.g. [192.0.2.1]]
+    #[arg(long, value_name = "NAME")]
+    pub ehlo: Option<String>,
+
+    /// Exit with status 1 when a finding of at least this severity is present.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
+    pub fail_on: FailOn,
+
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Print the report as JSON (same as --format json).
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Show each probe's details: phases and times, greeting, capabilities,
+    /// TLS and the certificate chain.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// An outcome or finding code (e.g. connect_timeout); omit to list them all.
+    #[arg(value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parse `5`, `5s`, `2.5s`, `500ms` or `1m` into a duration between 1 ms and 1 hour.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (e.g. 5s, 500ms, 1m)"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(format!("'{text}': unknown unit '{unit}' (use ms, s or m)")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.001..=3600.0).contains(&secs) {
+        return Err(format!("'{text}' is out of range (1ms to 60m)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("999999999999").is_err());
+    }
+}

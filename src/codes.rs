@@ -1,0 +1,202 @@
+//! The one table of outcome and finding codes: what each means, what usually
+//! causes it, and what to do. Hints in reports and `mailport explain` both
+//! come from here, so every code is documented exactly once.
+
+use crate::report::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The result of one probe.
+    Outcome,
+    /// A conclusion drawn from one or more probes.
+    Finding,
+}
+
+#[derive(Debug)]
+pub struct Code {
+    pub code: &'static str,
+    pub kind: Kind,
+    /// The severity of the finding this code raises (for outcomes: when the probe fails).
+    pub severity: Severity,
+    pub meaning: &'static str,
+    pub causes: &'static str,
+    pub action: &'static str,
+}
+
+macro_rules! code {
+    ($code:literal, $kind:ident, $sev:ident, $meaning:literal, $causes:literal, $action:literal) => {
+        Code {
+            code: $code,
+            kind: Kind::$kind,
+            severity: Severity::$sev,
+            meaning: $meaning,
+            causes: $causes,
+            action: $action,
+        }
+    };
+}
+
+pub static CODES: &[Code] = &[
+    // ---- outcomes -------------------------------------------------------
+    code!("ok", Outcome, Info,
+        "Every phase of the probe worked: connected, greeted, capabilities read, TLS negotiated where expected.",
+        "A working service.",
+        "Nothing. Read the findings for certificate and policy warnings."),
+    code!("refused", Outcome, Fail,
+        "The connection was refused at once (TCP RST or ICMP port-unreachable).",
+        "Nothing listens on the port; the daemon is stopped or bound to another address (Postfix inet_interfaces = loopback-only); or a firewall REJECT rule answers for it, such as ConfigServer Firewall's SMTP_BLOCK, whose default action is REJECT.",
+        "On the server: `ss -ltnp` shows what listens where; start the service or bind it to the public address; check the firewall for REJECT rules on the port."),
+    code!("unreachable", Outcome, Fail,
+        "The connection failed with a routing or policy error (no route, network unreachable, administratively prohibited, or not permitted locally).",
+        "A router or firewall answered with ICMP host/net unreachable or admin-prohibited (iptables REJECT --reject-with icmp-admin-prohibited); no route to the address (IPv6 not configured here); a local policy that denies the connection.",
+        "Try the other address family (-4 / -6); check routes (`ip route get ADDR`) and firewall rules on this machine and on the path; ask the network's owner which rule rejects the port."),
+    code!("connect_timeout", Outcome, Fail,
+        "The SYN was never answered: the port is filtered. This is the classic \"Connection timed out\" / \"Can't open SMTP stream\".",
+        "A firewall silently DROPs the connection: at the server (its INPUT rules, a cloud security group), in the network between, or on your side (an outbound block by your ISP or VPS provider, common for port 25 and sometimes 465, or a local firewall such as ConfigServer Firewall's SMTP_BLOCK with DROP_OUT = DROP). A host that is down looks the same.",
+        "Compare ports: if 587 and 465 connect while 25 times out, port 25 is blocked on your path; use 587/465 for submission and ask your provider to lift the block for server-to-server mail. Test from another network to tell your side from the server's; check the server's firewall and security group."),
+    code!("reset", Outcome, Fail,
+        "The server accepted the connection and then reset it.",
+        "A daemon that crashes or refuses the client at once (tcpwrappers, connection limits, fail2ban with a reset action), a load balancer without a healthy backend, or a middlebox killing the session.",
+        "Look at the server's log at the time of the probe; check connection limits and blocklists for your address."),
+    code!("closed", Outcome, Fail,
+        "The server closed the connection in the middle of the dialog.",
+        "A daemon that drops unknown clients, rate limiting, a crash, or a proxy with no backend.",
+        "Look at the server's log at the time of the probe; retry later to rule out rate limits."),
+    code!("greeting_timeout", Outcome, Fail,
+        "The connection was accepted but the server never sent its greeting.",
+        "A hung or overloaded daemon, a tarpit, a proxy or antivirus that intercepts the port and never answers, or a service that expects the client to speak first (TLS or HTTP on the port). mailport never speaks before the greeting.",
+        "Raise --greeting-timeout to rule out a slow server (RFC 5321 allows 5 minutes); check the daemon's process and log; check for an interception proxy on your side by testing from another network."),
+    code!("rejected", Outcome, Fail,
+        "The server answered but refused the session (SMTP 4xx/5xx greeting, IMAP * BYE, POP3 -ERR).",
+        "Your address is on a blocklist or has no reverse DNS, too many connections (421), or the service is in maintenance. The server's own words are in the report.",
+        "Read the server's text in the report; check your address's reverse DNS and blocklist status; retry later for 4xx."),
+    code!("protocol_mismatch", Outcome, Fail,
+        "The port speaks another protocol than the one expected.",
+        "TLS on a plaintext port (e.g. port 465 settings used on 587), plaintext on an implicit-TLS port, an SSH, HTTP or FTP server on a mail port, or a port forward pointing at the wrong service.",
+        "Check the client's port and security settings (STARTTLS on 587/143/110, SSL/TLS on 465/993/995) and the server's listener and port-forward configuration."),
+    code!("starttls_unavailable", Outcome, Fail,
+        "STARTTLS could not be used: not advertised, refused by the server, or stripped by a middlebox.",
+        "TLS not configured on the server (Postfix smtpd_tls_security_level = none, missing certificate), a server error (454 TLS not available), or a firewall's SMTP inspection that removes STARTTLS from the EHLO reply.",
+        "Configure a certificate and enable STARTTLS on the server; if the server's own config offers it, test from another network to find the middlebox that strips it."),
+    code!("tls_failed", Outcome, Fail,
+        "The TLS handshake failed.",
+        "Only obsolete protocol versions (TLS 1.0/1.1) or weak ciphers on the server, a broken certificate or key configuration, a handshake alert, or a middlebox that interferes.",
+        "Read the reason in the report; enable TLS 1.2 and 1.3 with modern ciphers on the server; check its certificate and key files."),
+    code!("reply_timeout", Outcome, Fail,
+        "The server stopped answering in the middle of the dialog.",
+        "An overloaded or stuck daemon, a tarpit that slows suspicious clients, or a middlebox that swallows certain commands.",
+        "Retry with a longer --reply-timeout; look at the server's log."),
+    code!("bad_reply", Outcome, Fail,
+        "The server's reply broke the protocol or mailport's limits (a line longer than 4096 bytes, more than 256 lines or 64 KiB in one reply, a malformed code).",
+        "A broken or hostile server, or the wrong service on the port.",
+        "Check what listens on the port; the report shows the start of the offending reply, escaped."),
+    code!("dns_failed", Outcome, Fail,
+        "The host name did not resolve to an address, so nothing could be probed.",
+        "A typo, a missing A/AAAA record, a name that has only MX records (a mail domain rather than a host), or a resolver that failed.",
+        "Check the name with `dig A NAME` and `dig AAAA NAME`; for a mail domain, check its MX hosts instead."),
+    // ---- findings -------------------------------------------------------
+    code!("starttls_stripped", Finding, Fail,
+        "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",
+        "A firewall's ESMTP inspection (Cisco ASA/PIX \"inspect esmtp\" or \"fixup smtp\") or an antivirus mail shield.",
+        "Turn off SMTP inspection on the firewall in front of the server (or on your side); test from another network to locate it."),
+    code!("starttls_not_offered_relay", Finding, Warn,
+        "Port 25 does not offer STARTTLS, so mail to this server travels in plaintext.",
+        "TLS not configured for the SMTP relay service.",
+        "Configure a certificate and enable opportunistic TLS (Postfix: smtpd_tls_security_level = may)."),
+    code!("auth_before_tls", Finding, Fail,
+        "The server offers plaintext AUTH (PLAIN or LOGIN) before STARTTLS, so passwords can cross the network unencrypted.",
+        "Submission configured to allow authentication without TLS.",
+        "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}})."),
+    code!("auth_before_tls_hashed", Finding, Warn,
+        "The server offers AUTH before STARTTLS, though only with challenge-response mechanisms.",
+        "Submission configured to allow authentication without TLS.",
+        "Offer AUTH only after STARTTLS."),
+    code!("greeting_slow", Finding, Warn,
+        "The server took more than 5 seconds to greet.",
+        "Postfix postscreen's deliberate pause (about 6 s), a tarpit, reverse-DNS lookups that time out on the server, or an overloaded server. Clients with short timeouts may give up.",
+        "If it is postscreen, nothing is wrong; otherwise check the server's DNS resolver and load."),
+    code!("cert_expired", Finding, Fail,
+        "The certificate has expired.",
+        "Renewal failed or the service still uses an old certificate file after renewal.",
+        "Renew the certificate and reload the service (certbot renew; postfix reload; doveadm reload)."),
+    code!("cert_not_yet_valid", Finding, Fail,
+        "The certificate is not valid yet.",
+        "A clock error on the issuing side or on this machine, or a certificate installed too early.",
+        "Check this machine's clock and the certificate's not-before date."),
+    code!("cert_name_mismatch", Finding, Fail,
+        "The certificate does not name the host that was checked.",
+        "The server presents a certificate for another name (a default or shared certificate), or clients use a name the certificate does not cover.",
+        "Issue a certificate that covers every name clients use (add it to the SANs), or point clients at a covered name; --tls-name checks another name."),
+    code!("cert_self_signed", Finding, Fail,
+        "The certificate is self-signed: no client will trust it without manual steps.",
+        "A default certificate made at installation (Debian's ssl-cert snakeoil) is still in use.",
+        "Install a certificate from a public CA (e.g. Let's Encrypt); for a private CA pass it with --ca-file."),
+    code!("cert_untrusted", Finding, Fail,
+        "The certificate chain leads to a root that is not trusted.",
+        "A private or unknown CA.",
+        "Use a certificate from a public CA, or pass your CA with --ca-file if it is meant to be private."),
+    code!("cert_incomplete_chain", Finding, Fail,
+        "The server does not send the intermediate certificate(s) that link its certificate to a trusted root.",
+        "The service is configured with the leaf certificate only (cert.pem instead of fullchain.pem).",
+        "Configure the full chain (Postfix smtpd_tls_chain_files or smtpd_tls_cert_file = fullchain.pem; Dovecot ssl_cert = <fullchain.pem)."),
+    code!("cert_invalid", Finding, Fail,
+        "The certificate was refused for another reason (bad signature, unsupported algorithm, wrong usage, revoked).",
+        "A damaged or unusual certificate.",
+        "Read the verifier's words in the report; reissue the certificate."),
+    code!("cert_expiring_soon", Finding, Warn,
+        "The certificate expires in less than 21 days.",
+        "Automatic renewal (which usually runs 30 days ahead) is failing or not set up.",
+        "Check the renewal job and its log; renew now."),
+    code!("port25_blocked", Finding, Fail,
+        "Only port 25 times out while the submission ports of the same address connect: port 25 is blocked on the path.",
+        "Most often an outbound block by your ISP or VPS/cloud provider (Google Cloud, Azure, DigitalOcean, Hetzner and others block port 25, Hetzner also 465, on new servers), or a local firewall such as ConfigServer Firewall's SMTP_BLOCK; sometimes the server's own firewall.",
+        "Mail clients should submit on 587 or 465 anyway. To send server-to-server mail, ask the provider to lift the block or relay through a smarthost on 587; test from another network to tell your side from the server's."),
+    code!("host_unreachable_or_filtered", Finding, Fail,
+        "Every port of the address timed out: the host is down or everything is filtered.",
+        "The host is off or unreachable, a firewall drops all traffic to it, or a wrong address (an old DNS record).",
+        "Check that the address is right (DNS) and the host is up; test from another network; check the server's firewall and cloud security group."),
+    code!("no_service_listening", Finding, Fail,
+        "Every port of the address refused the connection: the host is up but no mail service listens.",
+        "The mail services are stopped, listen on loopback only, or a firewall REJECTs every mail port; or this is not the mail server.",
+        "Check that the address is the mail server's; on it, `ss -ltnp` and the service status; check REJECT rules."),
+];
+
+/// The table row of a code.
+pub fn lookup(code: &str) -> Option<&'static Code> {
+    CODES.iter().find(|c| c.code == code)
+}
+
+/// The hint attached to a finding: what to do.
+pub fn hint(code: &str) -> &'static str {
+    lookup(code).map(|c| c.action).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Outcome;
+
+    #[test]
+    fn every_outcome_has_one_row() {
+        for o in Outcome::ALL {
+            let row = lookup(o.as_str()).unwrap_or_else(|| panic!("{} has no row", o.as_str()));
+            assert_eq!(row.kind, Kind::Outcome);
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case_and_documented() {
+        for (i, c) in CODES.iter().enumerate() {
+            assert!(c
+                .code
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'));
+            assert!(!c.meaning.is_empty() && !c.causes.is_empty() && !c.action.is_empty());
+            assert!(
+                CODES[i + 1..].iter().all(|d| d.code != c.code),
+                "{} twice",
+                c.code
+            );
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! mailport: diagnose a host's mail ports.
+//!
+//! `run` is the whole program: plan → execute → diagnose → render → exit status.
+//! Failures of the target are data in the report; only failures of the tool
+//! itself are errors (exit status 2).
+
+pub mod cert;
+pub mod cli;
+pub mod codes;
+pub mod diagnose;
+pub mod dns;
+pub mod exit;
+pub mod net;
+pub mod phase;
+pub mod plan;
+pub mod probe;
+pub mod render;
+pub mod report;
+pub mod runner;
+pub mod service;
+pub mod tls;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Parser;
+use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format};
+use report::{Report, Summary, ToolInfo, SCHEMA_VERSION};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Parse the command line, run, and turn the result into an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(exit::OK);
+            }
+            eprintln!("mailport: error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Explain(args) => explain(&args),
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8> {
+    let plan = plan::Plan::from_args(args)?;
+    let trust = Arc::new(if plan.needs_tls() {
+        tls::Trust::load(plan.ca_file.as_deref())?
+    } else {
+        tls::Trust::load(None)?
+    });
+    let progress = std::io::stderr().is_terminal();
+    let started = time::OffsetDateTime::now_utc();
+    let clock = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let targets = runtime.block_on(runner::execute(&plan, trust, progress));
+    // Probes that outlive the deadline are cut off here rather than awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+
+    let findings = diagnose::diagnose(&targets);
+    let code = exit::status(&findings, plan.fail_on);
+    let probes: Vec<_> = targets.iter().flat_map(|t| &t.probes).collect();
+    let count = |s: report::Severity| findings.iter().filter(|f| f.severity == s).count();
+    let summary = Summary {
+        probes: probes.len(),
+        ok: probes
+            .iter()
+            .filter(|p| p.outcome == report::Outcome::Ok)
+            .count(),
+        not_ok: probes
+            .iter()
+            .filter(|p| p.outcome != report::Outcome::Ok)
+            .count(),
+        info: count(report::Severity::Info),
+        warn: count(report::Severity::Warn),
+        fail: count(report::Severity::Fail),
+        exit_code: code,
+        fail_on: plan.fail_on,
+    };
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "mailport".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        started_at: started
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        targets,
+        findings,
+        summary,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json || args.format == Format::Json {
+        render::json::render(&report, &mut out)?;
+    } else {
+        let style = render::text::Style {
+            color: use_color(args.color, stdout.is_terminal()),
+            verbose: args.verbose,
+        };
+        render::text::render(&report, &mut out, style)?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+/// Colour only on a terminal, never with NO_COLOR set (https://no-color.org).
+pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        _ if no_color => false,
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => tty,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Explained<'a> {
+    code: &'a str,
+    kind: &'a str,
+    severity: &'a str,
+    meaning: &'a str,
+    causes: &'a str,
+    action: &'a str,
+}
+
+fn explained(c: &'static codes::Code) -> Explained<'static> {
+    Explained {
+        code: c.code,
+        kind: match c.kind {
+            codes::Kind::Outcome => "outcome",
+            codes::Kind::Finding => "finding",
+        },
+        severity: c.severity.as_str(),
+        meaning: c.meaning,
+        causes: c.causes,
+        action: c.action,
+    }
+}
+
+fn explain(args: &ExplainArgs) -> Result<u8> {
+    let rows: Vec<&'static codes::Code> = match &args.code {
+        Some(code) => {
+            let wanted = code.trim().to_ascii_lowercase().replace('-', "_");
+            match codes::lookup(&wanted) {
+                Some(c) => vec![c],
+                None => bail!("unknown code '{code}'; `mailport explain` lists every code"),
+            }
+        }
+        None => codes::CODES.iter().collect(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json || args.format == Format::Json {
+        let list: Vec<_> = rows.into_iter().map(explained).collect();
+        render::json::render(&list, &mut out)?;
+    } else if args.code.is_none() {
+        for c in rows {
+            let e = explained(c);
+            writeln!(out, "{:<28} {:<8} {}", e.code, e.kind, e.severity)?;
+        }
+        writeln!(
+            out,
+            "\n`mailport explain CODE` tells what a code means and what to do."
+        )?;
+    } else {
+        let e = explained(rows[0]);
+        writeln!(out, "{} ({}, {})", e.code, e.kind, e.severity)?;
+        for (title, text) in [
+            ("What it means", e.meaning),
+            ("Usual causes", e.causes),
+            ("What to do", e.action),
+        ] {
+            writeln!(out, "\n{title}:")?;
+            for line in render::text::wrap(text, 2, render::text::WIDTH) {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,410 @@
+//! Sockets and bounded reads. Every byte a server sends is read through
+//! [`LineIo`], which enforces a per-line byte limit; callers enforce the
+//! per-reply line and byte limits, and [`crate::phase::Recorder`] the time.
+
+use crate::phase::Failure;
+use crate::report::Outcome;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Longest line accepted from a server, terminator included.
+pub const MAX_LINE_BYTES: usize = 4096;
+/// Most lines accepted in one reply (an SMTP multi-line reply, an IMAP response).
+pub const MAX_REPLY_LINES: usize = 256;
+/// Most bytes accepted in one reply.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+/// How many leading bytes of a connection are kept to name the protocol it speaks.
+const SNIFF_BYTES: usize = 64;
+
+/// Open a TCP connection; socket errors are classified into outcomes.
+/// The caller bounds the time (a SYN that is never answered).
+pub async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| connect_failure(&e))?;
+    socket.connect(addr).await.map_err(|e| connect_failure(&e))
+}
+
+/// The symbolic name of the errno values a connect can end with.
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        _ => return None,
+    })
+}
+
+fn connect_failure(e: &io::Error) -> Failure {
+    let errno = e.raw_os_error();
+    let (outcome, words) = match errno {
+        Some(libc::ECONNREFUSED) => (
+            Outcome::Refused,
+            "connection refused: nothing listens on the port, or a firewall rejects it",
+        ),
+        Some(libc::EHOSTUNREACH) => (
+            Outcome::Unreachable,
+            "no route to host: an ICMP host-unreachable or administratively-prohibited answer",
+        ),
+        Some(libc::ENETUNREACH) => (Outcome::Unreachable, "network unreachable"),
+        Some(libc::EACCES) | Some(libc::EPERM) => (
+            Outcome::Unreachable,
+            "connection not permitted by this machine (a local firewall or security policy)",
+        ),
+        Some(libc::ETIMEDOUT) => (
+            Outcome::ConnectTimeout,
+            "the kernel gave up waiting for an answer to the SYN",
+        ),
+        Some(libc::EADDRNOTAVAIL) | Some(libc::EAFNOSUPPORT) => (
+            Outcome::Unreachable,
+            "this machine cannot connect to that address (no address of that family configured?)",
+        ),
+        _ => (Outcome::Unreachable, "the connection failed"),
+    };
+    let name = errno.and_then(errno_name);
+    Failure {
+        errno,
+        ..Failure::new(
+            outcome,
+            match name {
+                Some(n) => format!("{words} ({n})"),
+                None => format!("{words}: {e}"),
+            },
+        )
+    }
+}
+
+/// Classify an I/O error that happened after the connection was made.
+pub fn io_failure(e: &io::Error, doing: &str) -> Failure {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Failure::new(
+            Outcome::Reset,
+            format!("the server reset the connection while {doing}"),
+        ),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => Failure::new(
+            Outcome::Closed,
+            format!("the server closed the connection while {doing}"),
+        ),
+        _ => Failure::new(
+            Outcome::Closed,
+            format!("connection error while {doing}: {e}"),
+        ),
+    }
+}
+
+/// What the first bytes of a connection say about the protocol spoken there.
+pub fn identify(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |p: &[u8]| bytes.len() >= p.len() && bytes[..p.len()].eq_ignore_ascii_case(p);
+    if bytes.len() >= 2 && (0x14..=0x17).contains(&bytes[0]) && bytes[1] == 0x03 {
+        return Some("tls");
+    }
+    if starts(b"SSH-") {
+        return Some("ssh");
+    }
+    if starts(b"HTTP/") || starts(b"<!DOCTYPE") || starts(b"<html") {
+        return Some("http");
+    }
+    if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
+        return Some("imap");
+    }
+    if starts(b"+OK") || starts(b"-ERR") {
+        return Some("pop3");
+    }
+    if bytes.len() >= 4
+        && bytes[..3].iter().all(u8::is_ascii_digit)
+        && matches!(bytes[3], b' ' | b'-' | b'\r' | b'\n')
+    {
+        let head =
+            String::from_utf8_lossy(&bytes[..bytes.len().min(SNIFF_BYTES)]).to_ascii_lowercase();
+        if head.contains("ftp") {
+            return Some("ftp");
+        }
+        return Some("smtp");
+    }
+    None
+}
+
+/// Show server bytes safely: valid UTF-8 stays, control characters and
+/// invalid bytes become escapes, so nothing a server sends can drive a terminal.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                c if c.is_control() || is_bidi_control(c) => {
+                    out.push_str(&format!("\\u{{{:x}}}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// An error from [`LineIo::read_line`].
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    /// The server closed the connection; `partial` holds an unterminated tail.
+    Eof {
+        partial: Vec<u8>,
+    },
+    /// A line longer than [`MAX_LINE_BYTES`]; holds its start.
+    TooLong {
+        start: Vec<u8>,
+    },
+}
+
+impl ReadError {
+    /// The failure this read error means while `doing` something.
+    pub fn failure(&self, doing: &str) -> Failure {
+        match self {
+            ReadError::Io(e) => io_failure(e, doing),
+            ReadError::Eof { partial } if partial.is_empty() => Failure::new(
+                Outcome::Closed,
+                format!("the server closed the connection while {doing}"),
+            ),
+            ReadError::Eof { partial } => Failure::new(
+                Outcome::Closed,
+                format!(
+                    "the server closed the connection in the middle of a line while {doing}: \"{}\"",
+                    escape(&partial[..partial.len().min(80)])
+                ),
+            ),
+            ReadError::TooLong { start } => Failure::new(
+                Outcome::BadReply,
+                format!(
+                    "a line longer than {MAX_LINE_BYTES} bytes while {doing}, starting \"{}\"",
+                    escape(&start[..start.len().min(60)])
+                ),
+            ),
+        }
+    }
+}
+
+/// A connection read line by line through a fixed-size buffer.
+pub struct LineIo<S> {
+    stream: S,
+    buf: Vec<u8>,
+    len: usize,
+    /// The first bytes the server sent on this stream.
+    pub first: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
+    pub fn new(stream: S) -> LineIo<S> {
+        LineIo {
+            stream,
+            buf: vec![0; MAX_LINE_BYTES],
+            len: 0,
+            first: Vec::new(),
+        }
+    }
+
+    /// Read one line, without its CRLF or LF.
+    pub async fn read_line(&mut self) -> Result<Vec<u8>, ReadError> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(pos) = self.buf[..self.len].iter().position(|&b| b == b'\n') {
+                let mut line = self.buf[..pos].to_vec();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.buf.copy_within(pos + 1..self.len, 0);
+                self.len -= pos + 1;
+                return Ok(line);
+            }
+            if self.len == self.buf.len() {
+                return Err(ReadError::TooLong {
+                    start: self.buf[..80].to_vec(),
+                });
+            }
+            let n = self
+                .stream
+                .read(&mut self.buf[self.len..])
+                .await
+                .map_err(ReadError::Io)?;
+            if n == 0 {
+                return Err(ReadError::Eof {
+                    partial: self.buf[..self.len].to_vec(),
+                });
+            }
+            if self.first.len() < SNIFF_BYTES {
+                let take = n.min(SNIFF_BYTES - self.first.len());
+                self.first
+                    .extend_from_slice(&self.buf[self.len..self.len + take]);
+            }
+            self.len += n;
+        }
+    }
+
+    /// Bytes received but not yet read as lines.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// Write one command line (CRLF added) and flush.
+    pub async fn send(&mut self, line: &str) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.stream.write_all(&bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// Give the stream back, dropping any bytes the server sent ahead of time
+    /// (they must never be read as if they came inside TLS). Returns how many were dropped.
+    pub fn into_inner(self) -> (S, usize) {
+        (self.stream, self.len)
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+}
+
+/// A stream wrapper that keeps the first bytes read, so a failed TLS handshake
+/// can say what the port spoke instead.
+pub struct Sniff<S> {
+    inner: S,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<S> Sniff<S> {
+    pub fn new(inner: S) -> (Sniff<S>, Arc<Mutex<Vec<u8>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        (
+            Sniff {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            let new = &buf.filled()[before..];
+            if let Ok(mut seen) = self.seen.lock() {
+                if seen.len() < SNIFF_BYTES {
+                    let take = new.len().min(SNIFF_BYTES - seen.len());
+                    seen.extend_from_slice(&new[..take]);
+                }
+            }
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Sniff<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, b)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifies_protocols_by_their_first_bytes() {
+        assert_eq!(identify(b"SSH-2.0-OpenSSH_9.2p1\r\n"), Some("ssh"));
+        assert_eq!(identify(b"HTTP/1.1 400 Bad Request\r\n"), Some("http"));
+        assert_eq!(
+            identify(b"* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+            Some("imap")
+        );
+        assert_eq!(identify(b"+OK Dovecot ready.\r\n"), Some("pop3"));
+        assert_eq!(identify(b"220 mail.example.test ESMTP\r\n"), Some("smtp"));
+        assert_eq!(identify(b"220 ProFTPD Server ready\r\n"), Some("ftp"));
+        assert_eq!(identify(&[0x16, 0x03, 0x03, 0x00, 0x2a]), Some("tls"));
+        assert_eq!(identify(&[0x15, 0x03, 0x01, 0x00, 0x02]), Some("tls"));
+        assert_eq!(identify(b"hello"), None);
+        assert_eq!(identify(b""), None);
+    }
+
+    #[test]
+    fn escape_neutralises_control_bytes() {
+        assert_eq!(escape(b"220 ok\r\n"), "220 ok\\r\\n");
+        assert_eq!(escape(b"a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(escape(b"\xff\x00x"), "\\xff\\u{0}x");
+        assert_eq!(escape("été".as_bytes()), "été");
+        assert_eq!(escape("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[tokio::test]
+    async fn lines_are_split_and_bounded() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        tokio::spawn(async move {
+            server.write_all(b"one\r\ntwo\nthree\r\n").await.unwrap();
+            server.write_all(&long).await.unwrap();
+        });
+        let mut io = LineIo::new(client);
+        assert_eq!(io.read_line().await.unwrap(), b"one");
+        assert_eq!(io.read_line().await.unwrap(), b"two");
+        assert_eq!(io.read_line().await.unwrap(), b"three");
+        assert!(matches!(
+            io.read_line().await,
+            Err(ReadError::TooLong { .. })
+        ));
+        assert_eq!(&io.first[..4], b"one\r");
+    }
+
+    #[tokio::test]
+    async fn eof_keeps_the_partial_line() {
+        let (client, mut server) = tokio::io::duplex(1024);
+        server.write_all(b"22").await.unwrap();
+        drop(server);
+        let mut io = LineIo::new(client);
+        match io.read_line().await {
+            Err(ReadError::Eof { partial }) => assert_eq!(partial, b"22"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Every wire step of a probe goes through [`Recorder::step`]: one timeout per
+//! phase, capped by the probe's deadline, one [`PhaseRecord`] appended, and a
+//! failure classified by the phase it happened in.
+
+use crate::report::{Outcome, Phase, PhaseRecord};
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Why a phase failed: an outcome code and the evidence in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub outcome: Outcome,
+    pub detail: String,
+    /// The protocol the peer was seen to speak, for `protocol_mismatch`.
+    pub peer_protocol: Option<String>,
+    /// The socket error number, when the failure came from one.
+    pub errno: Option<i32>,
+}
+
+impl Failure {
+    pub fn new(outcome: Outcome, detail: impl Into<String>) -> Failure {
+        Failure {
+            outcome,
+            detail: detail.into(),
+            peer_protocol: None,
+            errno: None,
+        }
+    }
+
+    pub fn mismatch(peer: &str, detail: impl Into<String>) -> Failure {
+        Failure {
+            peer_protocol: Some(peer.to_string()),
+            ..Failure::new(Outcome::ProtocolMismatch, detail)
+        }
+    }
+}
+
+/// Seconds with one decimal, for messages: `5.0s`.
+pub fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The failure a timeout means in each phase.
+pub fn timeout_failure(phase: Phase, limit: Duration, by_deadline: bool) -> Failure {
+    let why = if by_deadline {
+        format!("{} (the probe's deadline)", secs(limit))
+    } else {
+        secs(limit)
+    };
+    match phase {
+        Phase::Connect => Failure {
+            errno: None,
+            ..Failure::new(
+                Outcome::ConnectTimeout,
+                format!(
+                    "no answer to the connection attempt within {why}: the SYN was never answered"
+                ),
+            )
+        },
+        Phase::Greeting => Failure::new(
+            Outcome::GreetingTimeout,
+            format!("connected, but the server sent no greeting within {why}"),
+        ),
+        Phase::TlsHandshake => Failure::new(
+            Outcome::TlsFailed,
+            format!("no answer to the TLS handshake within {why}"),
+        ),
+        other => Failure::new(
+            Outcome::ReplyTimeout,
+            format!(
+                "the server did not answer in the {} phase within {why}",
+                other.as_str()
+            ),
+        ),
+    }
+}
+
+pub struct Recorder {
+    pub started: Instant,
+    pub deadline: Instant,
+    pub phases: Vec<PhaseRecord>,
+}
+
+impl Recorder {
+    pub fn new(deadline: Instant) -> Recorder {
+        Recorder {
+            started: Instant::now(),
+            deadline,
+            phases: Vec::new(),
+        }
+    }
+
+    /// Run one phase under `limit` (or the deadline, whichever comes first) and record it.
+    pub async fn step<T, F>(&mut self, phase: Phase, limit: Duration, fut: F) -> Result<T, Failure>
+    where
+        F: Future<Output = Result<T, Failure>>,
+    {
+        let start = Instant::now();
+        let remaining = self.deadline.saturating_duration_since(start);
+        let (limit, by_deadline) = if remaining < limit {
+            (remaining, true)
+        } else {
+            (limit, false)
+        };
+        let result = match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(timeout_failure(phase, limit, by_deadline)),
+        };
+        self.record(
+            phase,
+            start,
+            result.as_ref().err().map(|f| f.detail.clone()),
+        );
+        result
+    }
+
+    pub fn record(&mut self, phase: Phase, start: Instant, error: Option<String>) {
+        self.phases.push(PhaseRecord {
+            phase,
+            ms: start.elapsed().as_millis() as u64,
+            ok: error.is_none(),
+            error,
+        });
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_phase_that_overruns_is_recorded_as_its_timeout() {
+        let mut rec = Recorder::new(Instant::now() + Duration::from_secs(10));
+        let r: Result<(), Failure> = rec
+            .step(Phase::Greeting, Duration::from_millis(20), async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            })
+            .await;
+        assert_eq!(r.unwrap_err().outcome, Outcome::GreetingTimeout);
+        assert_eq!(rec.phases.len(), 1);
+        assert!(!rec.phases[0].ok);
+        assert!(rec.phases[0].ms < 1000);
+    }
+
+    #[tokio::test]
+    async fn the_deadline_caps_a_phase() {
+        let mut rec = Recorder::new(Instant::now() + Duration::from_millis(30));
+        let r: Result<(), Failure> = rec
+            .step(Phase::Capabilities, Duration::from_secs(10), async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            })
+            .await;
+        let f = r.unwrap_err();
+        assert_eq!(f.outcome, Outcome::ReplyTimeout);
+        assert!(f.detail.contains("deadline"), "{}", f.detail);
+    }
+}

@@ -1,0 +1,440 @@
+//! Arguments → a validated plan. Every check of user input happens here, so
+//! that a bad input is one clear error (exit 2) before anything touches the network.
+
+use crate::cli::{CheckArgs, FailOn};
+use crate::probe::Timeouts;
+use crate::report::Severity;
+use crate::service::{self, PortSpec, Protocol, Service};
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which address families to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The host as given (trailing dot and brackets removed).
+    pub host: String,
+    /// Set when the host is an IP address.
+    pub literal: Option<IpAddr>,
+    /// Addresses given with --resolve.
+    pub overrides: Vec<IpAddr>,
+    pub tls_name: String,
+}
+
+/// One probe to make on every address of every target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub service: &'static Service,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub targets: Vec<Target>,
+    pub probes: Vec<Probe>,
+    pub family: Family,
+    pub timeouts: Timeouts,
+    pub deadline: Duration,
+    pub ehlo: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub fail_on: Severity,
+}
+
+impl Plan {
+    pub fn from_args(args: &CheckArgs) -> Result<Plan> {
+        let mut overrides: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        for r in &args.resolve {
+            let (host, addr) = parse_resolve(r)?;
+            overrides.entry(host).or_default().push(addr);
+        }
+        let mut targets = Vec::new();
+        for raw in &args.hosts {
+            let (host, literal) = parse_host(raw)?;
+            let tls_name = match &args.tls_name {
+                Some(n) => {
+                    crate::tls::server_name(n).map_err(|e| anyhow!("--tls-name: {e}"))?;
+                    n.clone()
+                }
+                None => host.clone(),
+            };
+            targets.push(Target {
+                overrides: overrides
+                    .get(&host.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default(),
+                host,
+                literal,
+                tls_name,
+            });
+        }
+        for host in overrides.keys() {
+            if !targets.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
+                bail!("--resolve names {host}, which is not one of the hosts to check");
+            }
+        }
+        if let Some(name) = &args.ehlo {
+            check_ehlo_name(name)?;
+        }
+        if let Some(path) = &args.ca_file {
+            // Read it now so a bad file is a usage error, not a probe failure.
+            crate::tls::read_ca_file(path)?;
+        }
+        Ok(Plan {
+            targets,
+            probes: select_probes(&args.services, &args.ports)?,
+            family: if args.ipv4 {
+                Family::V4
+            } else if args.ipv6 {
+                Family::V6
+            } else {
+                Family::Any
+            },
+            timeouts: Timeouts {
+                connect: args.connect_timeout,
+                greeting: args.greeting_timeout,
+                reply: args.reply_timeout,
+            },
+            deadline: args.deadline,
+            ehlo: args.ehlo.clone(),
+            ca_file: args.ca_file.clone(),
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+        })
+    }
+
+    pub fn needs_tls(&self) -> bool {
+        self.probes
+            .iter()
+            .any(|p| p.service.tls != service::TlsMode::None)
+    }
+}
+
+/// The services and ports to probe, from --service and --port.
+pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>> {
+    let mut specs = Vec::new();
+    for p in ports {
+        specs.push(service::parse_port_spec(p).map_err(|e| anyhow!("--port: {e}"))?);
+    }
+    let mut chosen: Vec<&'static Service> = Vec::new();
+    for name in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let s = service::lookup(name).ok_or_else(|| {
+            anyhow!(
+                "--service: unknown service '{name}': known services are {}",
+                service::names()
+            )
+        })?;
+        if !chosen.contains(&s) {
+            chosen.push(s);
+        }
+    }
+    let customs: Vec<Probe> = specs
+        .iter()
+        .filter_map(|s| match s {
+            PortSpec::Custom { port, service } => Some(Probe {
+                service,
+                port: *port,
+            }),
+            PortSpec::Override { .. } => None,
+        })
+        .collect();
+    if chosen.is_empty() && customs.is_empty() {
+        chosen = service::SERVICES
+            .iter()
+            .filter(|s| s.default && s.protocol.implemented())
+            .collect();
+    }
+    let mut probes: Vec<Probe> = chosen
+        .into_iter()
+        .map(|service| {
+            let port = specs
+                .iter()
+                .rev()
+                .find_map(|s| match s {
+                    PortSpec::Override { service: o, port } if *o == service => Some(*port),
+                    _ => None,
+                })
+                .unwrap_or(service.port);
+            Probe { service, port }
+        })
+        .collect();
+    for c in customs {
+        if !probes.contains(&c) {
+            probes.push(c);
+        }
+    }
+    for p in &probes {
+        if !p.service.protocol.implemented() {
+            bail!(
+                "the {} service ({} on port {}) is not supported by this version of mailport yet; supported: {}",
+                p.service.name,
+                p.service.protocol.as_str().to_uppercase(),
+                p.service.port,
+                service::SERVICES
+                    .iter()
+                    .filter(|s| s.protocol == Protocol::Smtp)
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(probes)
+}
+
+/// Validate a host argument. Returns the host to report and, for an IP, its address.
+pub fn parse_host(raw: &str) -> Result<(String, Option<IpAddr>)> {
+    let text = raw.trim();
+    if text.is_empty() {
+        bail!("the host name is empty");
+    }
+    if text.contains("://") || text.starts_with("//") {
+        let guess = text
+            .split("://")
+            .nth(1)
+            .unwrap_or(text)
+            .trim_start_matches('/')
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('@')
+            .next()
+            .unwrap_or("");
+        bail!("'{raw}' is a URL, not a host name; did you mean: mailport check {guess}");
+    }
+    if let Some((_, domain)) = text.rsplit_once('@') {
+        bail!("'{raw}' is an email address, not a host name; give the mail server's name (for {domain}: its MX host)");
+    }
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if unbracketed.contains('%') {
+        bail!("'{raw}': IPv6 zone identifiers (%eth0) are not supported; use a global address");
+    }
+    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+        return Ok((ip.to_string(), Some(ip)));
+    }
+    if text.starts_with('[') {
+        bail!("'{raw}' is not a valid IPv6 address");
+    }
+    if let Some((host, port)) = text.rsplit_once(':') {
+        if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) {
+            bail!(
+                "'{raw}' includes a port; give the host alone and the port with --port (e.g. --port {port}/smtp)"
+            );
+        }
+    }
+    let name = text.strip_suffix('.').unwrap_or(text);
+    check_dns_name(name).map_err(|why| anyhow!("'{raw}' is not a valid host name: {why}"))?;
+    Ok((name.to_ascii_lowercase(), None))
+}
+
+fn check_dns_name(name: &str) -> Result<(), String> {
+    if !name.is_ascii() {
+        return Err(
+            "it has non-ASCII characters; give an international name in its ASCII (xn--) form"
+                .into(),
+        );
+    }
+    if name.len() > 253 {
+        return Err(format!(
+            "it is {} characters long (at most 253)",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label (two dots in a row, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "a label is {} characters long (at most 63)",
+                label.len()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!("it contains {c:?}"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("the label '{label}' starts or ends with a hyphen"));
+        }
+    }
+    if name
+        .split('.')
+        .all(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err("it looks like an IPv4 address but is not one".into());
+    }
+    Ok(())
+}
+
+fn check_ehlo_name(name: &str) -> Result<()> {
+    let ok = if let Some(lit) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        lit.strip_prefix("IPv6:")
+            .unwrap_or(lit)
+            .parse::<IpAddr>()
+            .is_ok()
+    } else {
+        check_dns_name(name).is_ok()
+    };
+    if !ok {
+        bail!(
+            "--ehlo '{name}' is neither a domain name nor an address literal such as [192.0.2.1]"
+        );
+    }
+    Ok(())
+}
+
+/// Parse `HOST:ADDR` (ADDR may be an IPv6 address, with or without brackets).
+pub fn parse_resolve(text: &str) -> Result<(String, IpAddr)> {
+    let bad =
+        || anyhow!("--resolve '{text}': expected HOST:ADDR, e.g. mail.example.org:192.0.2.10");
+    let (host, addr) = text.split_once(':').ok_or_else(bad)?;
+    let addr = addr.trim();
+    let addr = addr
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(addr);
+    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+    let (host, literal) = parse_host(host).map_err(|e| anyhow!("--resolve: {e:#}"))?;
+    if literal.is_some() {
+        return Err(bad());
+    }
+    Ok((host, addr))
+}
+
+/// The EHLO name to use when none was given: the machine's FQDN, else an address literal.
+pub fn default_ehlo(local: Option<IpAddr>) -> String {
+    if let Some(name) = hostname().filter(|n| n.contains('.') && check_dns_name(n).is_ok()) {
+        return name;
+    }
+    match local {
+        Some(IpAddr::V4(a)) => format!("[{a}]"),
+        Some(IpAddr::V6(a)) => format!("[IPv6:{a}]"),
+        None => "[127.0.0.1]".to_string(),
+    }
+}
+
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    std::str::from_utf8(&buf[..end]).ok().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("Mail.Example.org.").unwrap().0,
+            "mail.example.org"
+        );
+        assert_eq!(
+            parse_host("192.0.2.1").unwrap().1,
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_host("[2001:db8::1]").unwrap().1,
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_host("2001:db8::1").unwrap().0, "2001:db8::1");
+        let e = |h: &str| format!("{:#}", parse_host(h).unwrap_err());
+        assert!(e("").contains("empty"));
+        assert!(e("https://mail.example.org/").contains("mailport check mail.example.org"));
+        assert!(e("user@example.org").contains("email address"));
+        assert!(e("mail example.org").contains("' '"));
+        assert!(e(&format!("{}.org", "a".repeat(300))).contains("at most 253"));
+        assert!(e(&format!("{}.org", "a".repeat(64))).contains("at most 63"));
+        assert!(e("a..b").contains("empty label"));
+        assert!(e("-bad.example").contains("hyphen"));
+        assert!(e("mail.example.org:587").contains("--port"));
+        assert!(e("fe80::1%eth0").contains("zone"));
+        assert!(e("[not-v6]").contains("IPv6"));
+        assert!(e("1.2.3.256").contains("IPv4"));
+    }
+
+    #[test]
+    fn resolve_overrides() {
+        assert_eq!(
+            parse_resolve("mail.example.test:127.0.0.1").unwrap(),
+            (
+                "mail.example.test".to_string(),
+                "127.0.0.1".parse().unwrap()
+            )
+        );
+        assert_eq!(
+            parse_resolve("mx:[::1]").unwrap().1,
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_resolve("mx:::1").unwrap().1,
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        assert!(parse_resolve("mx").is_err());
+        assert!(parse_resolve("mx:nothere").is_err());
+    }
+
+    #[test]
+    fn probe_selection() {
+        let names = |v: Vec<Probe>| {
+            v.iter()
+                .map(|p| format!("{}/{}", p.service.name, p.port))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(select_probes(&[], &[]).unwrap()),
+            vec!["smtp/25", "submission/587", "submissions/465"]
+        );
+        assert_eq!(
+            names(select_probes(&[], &["2525/smtp".into()]).unwrap()),
+            vec!["smtp/2525"]
+        );
+        assert_eq!(
+            names(select_probes(&["submission".into()], &["submission=2587".into()]).unwrap()),
+            vec!["submission/2587"]
+        );
+        assert_eq!(
+            names(select_probes(&["465".into()], &[]).unwrap()),
+            vec!["submissions/465"]
+        );
+        assert!(
+            format!("{:#}", select_probes(&["gopher".into()], &[]).unwrap_err())
+                .contains("unknown service")
+        );
+        assert!(
+            format!("{:#}", select_probes(&["imap".into()], &[]).unwrap_err())
+                .contains("not supported")
+        );
+    }
+
+    #[test]
+    fn ehlo_names() {
+        assert!(check_ehlo_name("client.example.org").is_ok());
+        assert!(check_ehlo_name("[192.0.2.1]").is_ok());
+        assert!(check_ehlo_name("[IPv6:2001:db8::1]").is_ok());
+        assert!(check_ehlo_name("bad name").is_err());
+        let d = default_ehlo(Some("192.0.2.7".parse().unwrap()));
+        assert!(d.contains('.'), "{d}");
+    }
+}

@@ -1,0 +1,211 @@
+//! A probe takes plain data and returns plain data: it never prints, and a
+//! failure of the server is an outcome in the result, never an `Err`.
+
+pub mod smtp;
+
+use crate::net::{self, Sniff};
+use crate::phase::{Failure, Recorder};
+use crate::report::{ConnectFacts, Outcome, Phase, ProbeResult};
+use crate::service::{Protocol, Service};
+use crate::tls::{self, Trust};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+
+/// Per-phase time limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until the TCP handshake completes.
+    pub connect: Duration,
+    /// From connected until the server's greeting is complete.
+    pub greeting: Duration,
+    /// For each later reply, and for a TLS handshake.
+    pub reply: Duration,
+}
+
+/// Everything one probe needs.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub addr: SocketAddr,
+    pub service: &'static Service,
+    /// The name certificates are verified against (and sent in SNI).
+    pub tls_name: String,
+    /// The name we announce in EHLO; by default derived from the connection.
+    pub ehlo_name: Option<String>,
+    pub timeouts: Timeouts,
+    pub deadline: Instant,
+    pub trust: Arc<Trust>,
+}
+
+/// Run one probe to its end; the result always comes back.
+pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
+    let mut rec = Recorder::new(spec.deadline);
+    let mut res = ProbeResult {
+        service: spec.service.name.to_string(),
+        port: spec.addr.port(),
+        protocol: spec.service.protocol,
+        tls_mode: spec.service.tls,
+        address: Some(spec.addr.ip()),
+        outcome: Outcome::Ok,
+        detail: None,
+        failed_phase: None,
+        phases: Vec::new(),
+        total_ms: 0,
+        connect: None,
+        peer_protocol: None,
+        greeting: None,
+        greeting_ms: None,
+        greeting_name: None,
+        software: None,
+        capabilities_plain: Vec::new(),
+        capabilities_tls: Vec::new(),
+        auth_plain: Vec::new(),
+        auth_tls: Vec::new(),
+        starttls_offered: None,
+        starttls_stripped: false,
+        starttls_reply: None,
+        tls: None,
+        notes: Vec::new(),
+    };
+    let result = match spec.service.protocol {
+        Protocol::Smtp => smtp::run(spec, &mut rec, &mut res).await,
+        other => Err(Failure::new(
+            Outcome::BadReply,
+            format!("no {} probe in this version", other.as_str()),
+        )),
+    };
+    if let Err(f) = result {
+        res.outcome = f.outcome;
+        res.detail = Some(f.detail);
+        if f.peer_protocol.is_some() {
+            res.peer_protocol = f.peer_protocol;
+        }
+        res.failed_phase = rec.phases.iter().find(|p| !p.ok).map(|p| p.phase);
+    }
+    res.total_ms = rec.elapsed_ms();
+    res.phases = rec.phases;
+    res
+}
+
+/// The connect phase, with the socket-level facts recorded.
+pub(crate) async fn connect(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+) -> Result<TcpStream, Failure> {
+    let start = Instant::now();
+    let result = rec
+        .step(
+            Phase::Connect,
+            spec.timeouts.connect,
+            net::connect(spec.addr),
+        )
+        .await;
+    let ms = start.elapsed().as_millis() as u64;
+    res.connect = Some(match &result {
+        Ok(stream) => ConnectFacts {
+            local_addr: stream.local_addr().ok().map(|a| a.to_string()),
+            result: "connected".to_string(),
+            errno: None,
+            ms,
+        },
+        Err(f) => ConnectFacts {
+            local_addr: None,
+            result: match f.errno {
+                Some(e) => net::errno_name(e)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("errno {e}")),
+                None => "timeout".to_string(),
+            },
+            errno: f.errno,
+            ms,
+        },
+    });
+    result
+}
+
+/// The TLS handshake phase over `stream`; on success the TLS facts are recorded.
+pub(crate) async fn handshake(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    phase: Phase,
+    stream: TcpStream,
+    alpn: &[&[u8]],
+) -> Result<TlsStream<Sniff<TcpStream>>, Failure> {
+    let name = tls::server_name(&spec.tls_name).map_err(|e| Failure::new(Outcome::TlsFailed, e))?;
+    let (connector, verifier) = spec.trust.connector(alpn);
+    let (sniff, seen) = Sniff::new(stream);
+    let stream = rec
+        .step(phase, spec.timeouts.reply, async {
+            connector.connect(name, sniff).await.map_err(|e| {
+                let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
+                tls::handshake_failure(&e, &sniffed)
+            })
+        })
+        .await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    res.tls = Some(tls::facts(
+        stream.get_ref().1,
+        verifier.take(),
+        &spec.trust,
+        &spec.tls_name,
+        now,
+    ));
+    Ok(stream)
+}
+
+/// After a silent greeting on a plaintext port: does the port speak TLS from
+/// the first byte? One more connection, one handshake, bounded in time.
+pub(crate) async fn sniff_tls(spec: &ProbeSpec, rec: &mut Recorder, res: &mut ProbeResult) -> bool {
+    let budget = rec.remaining().min(Duration::from_secs(5));
+    if budget < Duration::from_millis(500) {
+        return false;
+    }
+    let start = Instant::now();
+    let attempt = tokio::time::timeout(budget, async {
+        let stream = net::connect(spec.addr).await.ok()?;
+        let name = tls::server_name(&spec.tls_name).ok()?;
+        let (connector, verifier) = spec.trust.connector(&[]);
+        match connector.connect(name, stream).await {
+            Ok(tls_stream) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                Some(Some(tls::facts(
+                    tls_stream.get_ref().1,
+                    verifier.take(),
+                    &spec.trust,
+                    &spec.tls_name,
+                    now,
+                )))
+            }
+            Err(e) => {
+                let alert = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .is_some_and(|t| matches!(t, rustls::Error::AlertReceived(_)));
+                alert.then_some(None)
+            }
+        }
+    })
+    .await;
+    match attempt {
+        Ok(Some(facts)) => {
+            rec.record(Phase::TlsSniff, start, None);
+            if facts.is_some() {
+                res.tls = facts;
+            }
+            true
+        }
+        _ => {
+            rec.record(
+                Phase::TlsSniff,
+                start,
+                Some("the port did not answer a TLS handshake either".to_string()),
+            );
+            false
+        }
+    }
+}

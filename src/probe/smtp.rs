@@ -1,0 +1,533 @@
+//! The SMTP dialog: greeting, EHLO, STARTTLS, EHLO again, QUIT. Never MAIL,
+//! RCPT, DATA or AUTH; never a byte before the server's 220.
+
+use super::{connect, handshake, sniff_tls, ProbeSpec};
+use crate::net::{escape, identify, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
+use crate::phase::{Failure, Recorder};
+use crate::report::{Outcome, Phase, ProbeResult};
+use crate::service::TlsMode;
+use std::fmt;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A command, whose `Display` is its wire form without CRLF.
+enum Command<'a> {
+    Ehlo(&'a str),
+    StartTls,
+    Quit,
+}
+
+impl fmt::Display for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Ehlo(name) => write!(f, "EHLO {name}"),
+            Command::StartTls => f.write_str("STARTTLS"),
+            Command::Quit => f.write_str("QUIT"),
+        }
+    }
+}
+
+/// One SMTP reply: its code and its raw lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<Vec<u8>>,
+}
+
+impl Reply {
+    /// The reply as display text: lines escaped, joined with " / ".
+    pub fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(|l| escape(l))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    /// The text of each line after the code and separator.
+    pub fn texts(&self) -> impl Iterator<Item = &[u8]> {
+        self.lines
+            .iter()
+            .map(|l| if l.len() > 4 { &l[4..] } else { &[][..] })
+    }
+}
+
+/// Why a reply line is not SMTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// Not three digits 2xx–5xx followed by space, hyphen or the end.
+    Malformed,
+}
+
+/// Parse the start of a reply line: its code and whether it is the last line.
+pub fn parse_line(line: &[u8]) -> Result<(u16, bool), LineError> {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+        return Err(LineError::Malformed);
+    }
+    if !(b'2'..=b'5').contains(&line[0]) || line[1] > b'9' {
+        return Err(LineError::Malformed);
+    }
+    let code =
+        (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+    match line.get(3) {
+        None | Some(b' ') => Ok((code, true)),
+        Some(b'-') => Ok((code, false)),
+        Some(_) => Err(LineError::Malformed),
+    }
+}
+
+/// Read one whole reply, bounded in lines and bytes (time is bounded by the caller).
+pub async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    doing: &str,
+) -> Result<Reply, Failure> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0usize;
+    loop {
+        let line = io.read_line().await.map_err(|e| e.failure(doing))?;
+        bytes += line.len() + 2;
+        let (code, last) = match parse_line(&line) {
+            Ok(v) => v,
+            Err(_) if lines.is_empty() => return Err(not_smtp(&io.first, &line, doing)),
+            Err(_) => {
+                return Err(Failure::new(
+                    Outcome::BadReply,
+                    format!(
+                        "a malformed line in the middle of a reply while {doing}: \"{}\"",
+                        escape(&line[..line.len().min(60)])
+                    ),
+                ))
+            }
+        };
+        if let Some(first) = lines.first() {
+            if parse_line(first).map(|(c, _)| c) != Ok(code) {
+                return Err(Failure::new(
+                    Outcome::BadReply,
+                    format!("the lines of one reply carry different codes while {doing}"),
+                ));
+            }
+        }
+        lines.push(line);
+        if last {
+            return Ok(Reply { code, lines });
+        }
+        if lines.len() >= MAX_REPLY_LINES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_LINES} lines in one reply while {doing}"),
+            ));
+        }
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes in one reply while {doing}"),
+            ));
+        }
+    }
+}
+
+fn not_smtp(first: &[u8], line: &[u8], doing: &str) -> Failure {
+    let shown = escape(&line[..line.len().min(60)]);
+    match identify(first) {
+        Some(p) if p != "smtp" => Failure::mismatch(
+            p,
+            format!(
+                "the port speaks {}, not SMTP: \"{shown}\"",
+                p.to_uppercase()
+            ),
+        ),
+        _ if first.is_empty() => {
+            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
+        }
+        _ => Failure::mismatch(
+            "unknown",
+            format!("the server's answer is not SMTP while {doing}: \"{shown}\""),
+        ),
+    }
+}
+
+/// What an EHLO reply says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ehlo {
+    /// Every line, escaped, as sent (code included).
+    pub lines: Vec<String>,
+    pub starttls: bool,
+    /// STARTTLS masked by a middlebox: a keyword such as `XXXXXXXA`.
+    pub stripped: bool,
+    pub auth: Vec<String>,
+}
+
+/// Read the capabilities out of a 250 reply to EHLO.
+pub fn parse_ehlo(reply: &Reply) -> Ehlo {
+    let mut ehlo = Ehlo {
+        lines: reply.lines.iter().map(|l| escape(l)).collect(),
+        ..Ehlo::default()
+    };
+    for text in reply.texts().skip(1) {
+        let text = String::from_utf8_lossy(text);
+        let mut words = text.split_ascii_whitespace();
+        let Some(keyword) = words.next() else {
+            continue;
+        };
+        let upper = keyword.to_ascii_uppercase();
+        if upper == "STARTTLS" {
+            ehlo.starttls = true;
+        } else if is_masked_starttls(&upper) {
+            ehlo.stripped = true;
+        } else if upper == "AUTH" || upper.starts_with("AUTH=") {
+            let first = upper.strip_prefix("AUTH=").filter(|m| !m.is_empty());
+            for mech in first
+                .into_iter()
+                .map(str::to_string)
+                .chain(words.map(|w| w.to_ascii_uppercase()))
+            {
+                if !ehlo.auth.contains(&mech) && ehlo.auth.len() < 32 {
+                    ehlo.auth.push(escape(mech.as_bytes()));
+                }
+            }
+        }
+    }
+    ehlo
+}
+
+/// Cisco's ESMTP inspection rewrites `STARTTLS` as `XXXXXXXA`: same length, Xs.
+fn is_masked_starttls(upper: &str) -> bool {
+    upper.len() == 8 && upper.starts_with("XXXX") && upper.chars().all(|c| c == 'X' || c == 'A')
+}
+
+/// The host name a greeting announces: the first word after the code.
+pub fn greeting_name(reply: &Reply) -> Option<String> {
+    let text = String::from_utf8_lossy(reply.texts().next()?).to_string();
+    let word = text.split_ascii_whitespace().next()?;
+    let looks_like_name = word.contains('.')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'));
+    looks_like_name.then(|| word.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The server software a greeting names, when it does.
+pub fn software(greeting: &str) -> Option<String> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("Postfix", "Postfix"),
+        ("OpenSMTPD", "OpenSMTPD"),
+        ("Exim", "Exim"),
+        ("Sendmail", "Sendmail"),
+        ("Microsoft ESMTP MAIL Service", "Microsoft Exchange"),
+        ("Haraka", "Haraka"),
+        ("Stalwart", "Stalwart"),
+        ("Maddy", "maddy"),
+        ("mox", "mox"),
+        ("qmail", "qmail"),
+        ("Zimbra", "Zimbra"),
+        ("MailEnable", "MailEnable"),
+        ("hMailServer", "hMailServer"),
+        ("Chasquid", "chasquid"),
+        ("smtpd", "smtpd"),
+    ];
+    let words: Vec<&str> = greeting.split_ascii_whitespace().collect();
+    for (needle, name) in KNOWN {
+        if let Some(i) = words.iter().position(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .eq_ignore_ascii_case(needle.split(' ').next().unwrap_or(needle))
+        }) {
+            if needle.contains(' ') && !greeting.contains(needle) {
+                continue;
+            }
+            // A version right after the name, as Exim and Sendmail announce it.
+            let version = words
+                .get(i + 1)
+                .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+                .map(|v| v.trim_end_matches([',', ';']));
+            return Some(match version {
+                Some(v) => format!("{name} {v}"),
+                None => name.to_string(),
+            });
+        }
+    }
+    None
+}
+
+pub(crate) async fn run(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+) -> Result<(), Failure> {
+    let tcp = connect(spec, rec, res).await?;
+    let ehlo_name = match &spec.ehlo_name {
+        Some(n) => n.clone(),
+        None => crate::plan::default_ehlo(tcp.local_addr().ok().map(|a| a.ip())),
+    };
+    if spec.service.tls == TlsMode::Implicit {
+        let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
+        let mut io = LineIo::new(tls);
+        greeting(spec, rec, res, &mut io).await?;
+        let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
+        res.capabilities_tls = ehlo.lines;
+        res.auth_tls = ehlo.auth;
+        quit(spec, rec, &mut io).await;
+        return Ok(());
+    }
+
+    let mut io = LineIo::new(tcp);
+    match greeting(spec, rec, res, &mut io).await {
+        Err(f) if f.outcome == Outcome::GreetingTimeout => {
+            drop(io);
+            if sniff_tls(spec, rec, res).await {
+                return Err(Failure::mismatch(
+                    "tls",
+                    format!(
+                        "the port speaks TLS from the first byte (implicit TLS, like 465), not SMTP with STARTTLS; {}",
+                        f.detail
+                    ),
+                ));
+            }
+            return Err(f);
+        }
+        other => other?,
+    }
+    let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
+    res.capabilities_plain = ehlo.lines;
+    res.auth_plain = ehlo.auth;
+    res.starttls_offered = Some(ehlo.starttls);
+    res.starttls_stripped = ehlo.stripped;
+    if !ehlo.starttls {
+        let why = if ehlo.stripped {
+            "STARTTLS is masked in the EHLO reply (XXXXXXXA): a middlebox, such as a firewall's ESMTP inspection, stripped it"
+        } else {
+            "the server does not offer STARTTLS in its EHLO reply"
+        };
+        rec.record(
+            Phase::Starttls,
+            tokio::time::Instant::now(),
+            Some(why.to_string()),
+        );
+        quit(spec, rec, &mut io).await;
+        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
+    }
+
+    let reply = rec
+        .step(Phase::Starttls, spec.timeouts.reply, async {
+            send(&mut io, Command::StartTls, "sending STARTTLS").await?;
+            let reply = read_reply(&mut io, "waiting for the reply to STARTTLS").await?;
+            if reply.code == 220 {
+                Ok(reply)
+            } else {
+                Err(Failure::new(
+                    Outcome::StarttlsUnavailable,
+                    format!("the server refused STARTTLS: \"{}\"", reply.text()),
+                ))
+            }
+        })
+        .await;
+    let reply = match reply {
+        Ok(r) => r,
+        Err(f) => {
+            if f.outcome == Outcome::StarttlsUnavailable {
+                quit(spec, rec, &mut io).await;
+            }
+            return Err(f);
+        }
+    };
+    res.starttls_reply = Some(reply.text());
+    let (tcp, early) = io.into_inner();
+    if early > 0 {
+        res.notes.push(format!(
+            "the server sent {early} bytes after its 220 to STARTTLS, before the TLS handshake; they were discarded"
+        ));
+    }
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
+    let mut io = LineIo::new(tls);
+    let ehlo = capabilities(spec, rec, Phase::CapabilitiesTls, &ehlo_name, &mut io).await?;
+    res.capabilities_tls = ehlo.lines;
+    res.auth_tls = ehlo.auth;
+    quit(spec, rec, &mut io).await;
+    Ok(())
+}
+
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    cmd: Command<'_>,
+    doing: &str,
+) -> Result<(), Failure> {
+    io.send(&cmd.to_string())
+        .await
+        .map_err(|e| crate::net::io_failure(&e, doing))
+}
+
+async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    io: &mut LineIo<S>,
+) -> Result<(), Failure> {
+    let start = tokio::time::Instant::now();
+    let step = rec
+        .step(Phase::Greeting, spec.timeouts.greeting, async {
+            let reply = read_reply(io, "waiting for the greeting").await?;
+            Ok(reply)
+        })
+        .await;
+    let reply = step?;
+    res.greeting_ms = Some(start.elapsed().as_millis() as u64);
+    let text = reply.text();
+    res.greeting = Some(text.clone());
+    res.greeting_name = greeting_name(&reply);
+    res.software = software(&text);
+    if reply.code == 220 {
+        return Ok(());
+    }
+    let failure = if (400..600).contains(&reply.code) {
+        Failure::new(
+            Outcome::Rejected,
+            format!("the server refused the session in its greeting: \"{text}\""),
+        )
+    } else {
+        Failure::new(
+            Outcome::BadReply,
+            format!("the greeting carries an unexpected code: \"{text}\""),
+        )
+    };
+    if let Some(last) = rec.phases.last_mut() {
+        last.ok = false;
+        last.error = Some(failure.detail.clone());
+    }
+    quit(spec, rec, io).await;
+    Err(failure)
+}
+
+async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    phase: Phase,
+    ehlo_name: &str,
+    io: &mut LineIo<S>,
+) -> Result<Ehlo, Failure> {
+    rec.step(phase, spec.timeouts.reply, async {
+        send(io, Command::Ehlo(ehlo_name), "sending EHLO").await?;
+        let reply = read_reply(io, "waiting for the reply to EHLO").await?;
+        if reply.code == 250 {
+            Ok(parse_ehlo(&reply))
+        } else {
+            let outcome =
+                if spec.service.tls == TlsMode::Implicit || phase == Phase::CapabilitiesTls {
+                    Outcome::Rejected
+                } else {
+                    Outcome::StarttlsUnavailable
+                };
+            Err(Failure::new(
+                outcome,
+                format!("the server refused EHLO: \"{}\"", reply.text()),
+            ))
+        }
+    })
+    .await
+}
+
+/// Say goodbye; a server that does not answer QUIT is no failure of the probe.
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    io: &mut LineIo<S>,
+) {
+    let limit = spec.timeouts.reply.min(Duration::from_secs(2));
+    let _ = rec
+        .step(Phase::Quit, limit, async {
+            send(io, Command::Quit, "sending QUIT").await?;
+            read_reply(io, "waiting for the reply to QUIT")
+                .await
+                .map(|_| ())
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(lines: &[&str]) -> Reply {
+        let (code, _) = parse_line(lines[0].as_bytes()).unwrap();
+        Reply {
+            code,
+            lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        }
+    }
+
+    #[test]
+    fn reply_lines() {
+        assert_eq!(parse_line(b"220 mail ESMTP"), Ok((220, true)));
+        assert_eq!(parse_line(b"250-PIPELINING"), Ok((250, false)));
+        assert_eq!(parse_line(b"250"), Ok((250, true)));
+        assert_eq!(parse_line(b"554 5.7.1 no"), Ok((554, true)));
+        assert_eq!(parse_line(b"2x0 hello"), Err(LineError::Malformed));
+        assert_eq!(parse_line(b"99"), Err(LineError::Malformed));
+        assert_eq!(parse_line(b""), Err(LineError::Malformed));
+        assert_eq!(parse_line(b"120 wait"), Err(LineError::Malformed));
+        assert_eq!(parse_line(b"650 x"), Err(LineError::Malformed));
+        assert_eq!(parse_line(b"220_x"), Err(LineError::Malformed));
+        assert_eq!(parse_line(b"SSH-2.0-OpenSSH"), Err(LineError::Malformed));
+    }
+
+    #[test]
+    fn ehlo_capabilities() {
+        let e = parse_ehlo(&reply(&[
+            "250-mail.example.test",
+            "250-PIPELINING",
+            "250-SIZE 10240000",
+            "250-STARTTLS",
+            "250-AUTH PLAIN LOGIN",
+            "250-AUTH=PLAIN LOGIN",
+            "250 8BITMIME",
+        ]));
+        assert!(e.starttls);
+        assert!(!e.stripped);
+        assert_eq!(e.auth, vec!["PLAIN", "LOGIN"]);
+        assert_eq!(e.lines.len(), 7);
+        assert_eq!(e.lines[3], "250-STARTTLS");
+    }
+
+    #[test]
+    fn masked_starttls_is_seen_as_stripped() {
+        let e = parse_ehlo(&reply(&[
+            "250-mail.example.test",
+            "250-XXXXXXXA",
+            "250 8BITMIME",
+        ]));
+        assert!(!e.starttls);
+        assert!(e.stripped);
+        let e = parse_ehlo(&reply(&["250-mail.example.test", "250 XXXXXXXX"]));
+        assert!(e.stripped);
+    }
+
+    #[test]
+    fn the_first_ehlo_line_is_not_a_capability() {
+        let e = parse_ehlo(&reply(&["250-STARTTLS hello", "250 8BITMIME"]));
+        assert!(!e.starttls);
+    }
+
+    #[test]
+    fn greeting_names_and_software() {
+        let r = reply(&["220 mail.example.test ESMTP Postfix (Debian/GNU)"]);
+        assert_eq!(greeting_name(&r).as_deref(), Some("mail.example.test"));
+        assert_eq!(software(&r.text()).as_deref(), Some("Postfix"));
+        let r = reply(&["220 mx.example.org ESMTP Exim 4.96 Mon, 23 Nov 2026 10:00:00 +0000"]);
+        assert_eq!(software(&r.text()).as_deref(), Some("Exim 4.96"));
+        let r = reply(&["220 mx.example.org ESMTP OpenSMTPD"]);
+        assert_eq!(software(&r.text()).as_deref(), Some("OpenSMTPD"));
+        let r = reply(&["220 welcome"]);
+        assert_eq!(greeting_name(&r), None);
+        assert_eq!(software(&r.text()), None);
+        let r = reply(&["220-mx1.example.org ESMTP", "220 ready"]);
+        assert_eq!(greeting_name(&r).as_deref(), Some("mx1.example.org"));
+    }
+
+    #[test]
+    fn commands_render_their_wire_form() {
+        assert_eq!(
+            Command::Ehlo("client.example").to_string(),
+            "EHLO client.example"
+        );
+        assert_eq!(Command::StartTls.to_string(), "STARTTLS");
+        assert_eq!(Command::Quit.to_string(), "QUIT");
+    }
+}

@@ -1,0 +1,4 @@
+//! Renderers: views of a finished report. They compute nothing and write only to `out`.
+
+pub mod json;
+pub mod text;

@@ -1,0 +1,438 @@
+//! Text for a terminal: one line per probe within 80 columns, then findings with hints.
+
+use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
+use std::io::{self, Write};
+
+pub const WIDTH: usize = 80;
+/// Addresses up to this long share the probe table; longer ones head their own group.
+const ADDR_COL: usize = 16;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    pub verbose: bool,
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    fn severity(&self, s: Severity, t: &str) -> String {
+        match s {
+            Severity::Fail => self.wrap("1;31", t),
+            Severity::Warn => self.wrap("1;33", t),
+            Severity::Info => self.wrap("36", t),
+        }
+    }
+    fn outcome(&self, o: Outcome, t: &str) -> String {
+        if o == Outcome::Ok {
+            self.wrap("32", t)
+        } else {
+            self.wrap("31", t)
+        }
+    }
+}
+
+pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
+    let p = Paint(style.color);
+    for (i, t) in report.targets.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        target(t, out, &p)?;
+        if style.verbose {
+            for probe in &t.probes {
+                details(probe, out, &p)?;
+            }
+        }
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", p.bold("Findings"))?;
+        let mut hinted: Vec<&str> = Vec::new();
+        for f in &report.findings {
+            let repeat = hinted.contains(&f.code.as_str());
+            finding(f, report.targets.len() > 1, repeat, out, &p)?;
+            hinted.push(&f.code);
+        }
+    }
+    let s = &report.summary;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} probes: {} ok, {} not ok; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
+        s.probes,
+        s.ok,
+        s.not_ok,
+        s.fail,
+        s.warn,
+        s.info,
+        report.duration_ms as f64 / 1000.0,
+        s.exit_code
+    )
+}
+
+fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
+    let mut head = p.bold(&t.host);
+    if t.tls_name != t.host {
+        head.push_str(&format!(" (certificates checked for {})", t.tls_name));
+    }
+    match t.resolution.source.as_str() {
+        "literal" => {}
+        source if !t.addresses.is_empty() => {
+            let list: Vec<String> = t.addresses.iter().map(|a| a.to_string()).collect();
+            let via = if source == "override" {
+                " (--resolve)"
+            } else {
+                ""
+            };
+            head.push_str(&format!(" → {}{via}", list.join(", ")));
+        }
+        _ => head.push_str(&format!(
+            ": no address ({})",
+            t.resolution
+                .detail
+                .as_deref()
+                .unwrap_or(&t.resolution.status)
+        )),
+    }
+    for line in wrap(&head, 0, WIDTH) {
+        writeln!(out, "{line}")?;
+    }
+    let grouped = t
+        .probes
+        .iter()
+        .filter_map(|pr| pr.address)
+        .any(|a| a.to_string().len() > ADDR_COL);
+    if grouped {
+        let mut last = None;
+        for probe in &t.probes {
+            if probe.address != last {
+                let addr = probe
+                    .address
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into());
+                writeln!(out, "  {addr}")?;
+                writeln!(out, "  {}", header(false))?;
+                last = probe.address;
+            }
+            writeln!(out, "  {}", row(probe, false, p))?;
+        }
+    } else {
+        writeln!(out, "{}", header(true))?;
+        for probe in &t.probes {
+            writeln!(out, "{}", row(probe, true, p))?;
+        }
+    }
+    Ok(())
+}
+
+fn header(with_addr: bool) -> String {
+    let addr = if with_addr {
+        format!("{:<ADDR_COL$}  ", "ADDRESS")
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<11} {:>5}  {addr}{:<20} {:<4} {:<9} {:>7}",
+        "SERVICE", "PORT", "RESULT", "TLS", "CERT", "TIME"
+    )
+    .trim_end()
+    .to_string()
+}
+
+fn row(pr: &ProbeResult, with_addr: bool, p: &Paint) -> String {
+    let addr = if with_addr {
+        let a = pr
+            .address
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
+        format!("{a:<ADDR_COL$}  ")
+    } else {
+        String::new()
+    };
+    let outcome = pr.outcome.as_str();
+    let tls = pr
+        .tls
+        .as_ref()
+        .map(|t| t.version.trim_start_matches("TLSv").to_string())
+        .unwrap_or_else(|| "-".into());
+    let cert = pr.tls.as_ref().map(cert_cell).unwrap_or_else(|| "-".into());
+    let time = if pr.address.is_none() {
+        "-".to_string()
+    } else {
+        ms(pr.total_ms)
+    };
+    format!(
+        "{:<11} {:>5}  {addr}{} {:<4} {:<9} {:>7}",
+        truncate(&pr.service, 11),
+        pr.port,
+        p.outcome(pr.outcome, &format!("{outcome:<20}")),
+        tls,
+        cert,
+        time
+    )
+}
+
+fn cert_cell(t: &crate::report::TlsFacts) -> String {
+    match t.verdict {
+        CertVerdict::Valid => t
+            .chain
+            .first()
+            .map(|c| format!("{}d", c.days_left))
+            .unwrap_or_else(|| "valid".into()),
+        CertVerdict::Expired => "EXPIRED".into(),
+        CertVerdict::NotYetValid => "NOT-YET".into(),
+        CertVerdict::NameMismatch => "WRONGNAME".into(),
+        CertVerdict::SelfSigned => "SELF-SIGN".into(),
+        CertVerdict::Untrusted => "UNTRUSTED".into(),
+        CertVerdict::IncompleteChain => "NO-CHAIN".into(),
+        CertVerdict::Invalid => "INVALID".into(),
+    }
+}
+
+fn finding(f: &Finding, with_host: bool, repeat: bool, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
+    let mut place = Vec::new();
+    if with_host {
+        place.push(f.host.clone());
+    }
+    if let (Some(s), Some(port)) = (&f.service, f.port) {
+        place.push(format!("{s}/{port}"));
+    }
+    if let Some(a) = f.address {
+        place.push(a.to_string());
+    }
+    let label = format!("{:<4}", f.severity.as_str().to_uppercase());
+    writeln!(
+        out,
+        "{}  {} {}",
+        p.severity(f.severity, &label),
+        p.bold(&f.code),
+        place.join(" ")
+    )?;
+    for line in wrap(&f.message, 6, WIDTH) {
+        writeln!(out, "{line}")?;
+    }
+    let hint = if repeat { "as above".to_string() } else { f.hint.clone() };
+    for line in wrap(&format!("hint: {hint}"), 6, WIDTH) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
+    writeln!(out)?;
+    let addr = pr
+        .address
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "{} {} {}: {}",
+        p.bold(&pr.service),
+        pr.port,
+        addr,
+        p.outcome(pr.outcome, pr.outcome.as_str())
+    )?;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    if let Some(d) = &pr.detail {
+        lines.push(("why".into(), d.clone()));
+    }
+    if !pr.phases.is_empty() {
+        let phases: Vec<String> = pr
+            .phases
+            .iter()
+            .map(|ph| {
+                format!(
+                    "{} {}{}",
+                    ph.phase.as_str(),
+                    ms(ph.ms),
+                    if ph.ok { "" } else { " ✗" }
+                )
+            })
+            .collect();
+        lines.push(("phases".into(), phases.join(", ")));
+    }
+    if let Some(c) = &pr.connect {
+        let mut s = c.result.clone();
+        if let Some(l) = &c.local_addr {
+            s.push_str(&format!(" from {l}"));
+        }
+        lines.push(("connect".into(), s));
+    }
+    if let Some(g) = &pr.greeting {
+        lines.push(("greeting".into(), g.clone()));
+    }
+    if let Some(s) = &pr.software {
+        lines.push(("software".into(), s.clone()));
+    }
+    let keywords = |caps: &[String]| -> String {
+        caps.iter()
+            .skip(1)
+            .map(|l| l.get(4..).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !pr.capabilities_plain.is_empty() {
+        lines.push(("before TLS".into(), keywords(&pr.capabilities_plain)));
+    }
+    if !pr.capabilities_tls.is_empty() {
+        lines.push(("after TLS".into(), keywords(&pr.capabilities_tls)));
+    }
+    if let Some(tls) = &pr.tls {
+        let mut s = format!("{} {}", tls.version, tls.cipher_suite);
+        if let Some(a) = &tls.alpn {
+            s.push_str(&format!(" ALPN {a}"));
+        }
+        lines.push(("tls".into(), s));
+        let mut v = format!("{} for {}", tls.verdict.as_str(), tls.verified_name);
+        if let Some(d) = &tls.verdict_detail {
+            v.push_str(&format!(": {d}"));
+        }
+        lines.push(("verdict".into(), v));
+        for (i, c) in tls.chain.iter().enumerate() {
+            lines.push((
+                format!("cert {i}"),
+                format!(
+                    "{}; issuer {}; {}; valid {} to {} ({} days left); {} {} bits; {}",
+                    c.subject,
+                    c.issuer,
+                    if c.sans.is_empty() {
+                        "no SANs".to_string()
+                    } else {
+                        c.sans.join(" ")
+                    },
+                    c.not_before,
+                    c.not_after,
+                    c.days_left,
+                    c.key_type,
+                    c.key_bits,
+                    c.signature_algorithm
+                ),
+            ));
+        }
+    }
+    for n in &pr.notes {
+        lines.push(("note".into(), n.clone()));
+    }
+    for (k, v) in lines {
+        let text = format!("{k:>10}: {v}");
+        let mut wrapped = wrap(&text, 12, WIDTH).into_iter();
+        if let Some(first) = wrapped.next() {
+            writeln!(out, "{first}")?;
+        }
+        for line in wrapped {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Wrap words to `width` columns; lines after the first are indented by `indent`.
+/// The first line is indented too, unless it already starts with text.
+pub fn wrap(text: &str, indent: usize, width: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let mut lines = Vec::new();
+    let mut line = pad.clone();
+    let mut line_len = indent;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let wlen = visible_len(word);
+        if line_len > indent && line_len + 1 + wlen > width {
+            lines.push(std::mem::replace(&mut line, pad.clone()));
+            line_len = indent;
+        }
+        if line_len > indent {
+            line.push(' ');
+            line_len += 1;
+        }
+        // A word longer than a line is cut into pieces.
+        if indent + wlen > width && !word.contains('\x1b') {
+            let chars: Vec<char> = word.chars().collect();
+            for chunk in chars.chunks(width - indent) {
+                if line_len > indent {
+                    lines.push(std::mem::replace(&mut line, pad.clone()));
+                }
+                line.extend(chunk.iter());
+                line_len = indent + chunk.len();
+            }
+            continue;
+        }
+        line.push_str(word);
+        line_len += wlen;
+    }
+    if line_len > indent || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn visible_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        if in_escape {
+            if c == 'm' {
+                in_escape = false;
+            }
+        } else if c == '\x1b' {
+            in_escape = true;
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_within_width() {
+        let text = "the server does not offer STARTTLS in its EHLO reply and this sentence is long enough to wrap twice over the eighty column limit of a terminal";
+        let lines = wrap(text, 6, 80);
+        assert!(lines.len() >= 2);
+        for l in &lines {
+            assert!(l.chars().count() <= 80, "{l}");
+            assert!(l.starts_with("      "));
+        }
+        let long = "x".repeat(200);
+        for l in wrap(&long, 4, 80) {
+            assert!(l.chars().count() <= 80);
+        }
+        assert_eq!(wrap("", 2, 80), vec!["  ".to_string()]);
+    }
+
+    #[test]
+    fn header_fits() {
+        assert!(header(true).len() <= WIDTH);
+        assert!(header(false).len() + 2 <= WIDTH);
+    }
+}

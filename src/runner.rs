@@ -1,0 +1,198 @@
+//! Runs the plan: resolve every target, then every probe at once (bounded
+//! concurrency), each under its own phase timeouts and the overall deadline.
+
+use crate::plan::{Family, Plan, Target};
+use crate::probe::{run_probe, ProbeSpec};
+use crate::report::{Outcome, ProbeResult, Resolution, TargetReport};
+use crate::tls::Trust;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// At most this many probes run at the same moment.
+pub const MAX_CONCURRENT_PROBES: usize = 64;
+
+pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<TargetReport> {
+    let deadline = Instant::now() + plan.deadline;
+    let mut targets = resolve_all(plan, deadline).await;
+
+    let mut jobs = Vec::new();
+    for (ti, (target, t)) in plan.targets.iter().zip(&targets).enumerate() {
+        for (ai, addr) in t.addresses.iter().enumerate() {
+            for (pi, p) in plan.probes.iter().enumerate() {
+                let spec = ProbeSpec {
+                    addr: SocketAddr::new(*addr, p.port),
+                    service: p.service,
+                    tls_name: target.tls_name.clone(),
+                    ehlo_name: plan.ehlo.clone(),
+                    timeouts: plan.timeouts,
+                    deadline,
+                    trust: trust.clone(),
+                };
+                jobs.push(((ti, ai, pi), spec));
+            }
+        }
+    }
+    let total = jobs.len();
+    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
+    let mut set = JoinSet::new();
+    for (key, spec) in jobs {
+        let limit = limit.clone();
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (key, run_probe(&spec).await)
+        });
+    }
+    let mut results: Vec<((usize, usize, usize), ProbeResult)> = Vec::with_capacity(total);
+    while let Some(joined) = set.join_next().await {
+        // A probe that panicked is a bug in mailport; it must not take the report down.
+        if let Ok(done) = joined {
+            results.push(done);
+        }
+        if progress {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\rmailport: {}/{} probes done", results.len(), total);
+            let _ = err.flush();
+        }
+    }
+    if progress {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    }
+    results.sort_by_key(|(k, _)| *k);
+    for ((ti, _, _), r) in results {
+        targets[ti].probes.push(r);
+    }
+    // Every probe is present in the report, even one that could not run.
+    for (ti, t) in targets.iter_mut().enumerate() {
+        if t.addresses.is_empty() {
+            let detail = t.resolution.detail.clone();
+            for p in &plan.probes {
+                t.probes
+                    .push(unresolved(p, &plan.targets[ti], detail.clone()));
+            }
+        }
+    }
+    targets
+}
+
+fn unresolved(p: &crate::plan::Probe, _target: &Target, detail: Option<String>) -> ProbeResult {
+    ProbeResult {
+        service: p.service.name.to_string(),
+        port: p.port,
+        protocol: p.service.protocol,
+        tls_mode: p.service.tls,
+        address: None,
+        outcome: Outcome::DnsFailed,
+        detail,
+        failed_phase: None,
+        phases: Vec::new(),
+        total_ms: 0,
+        connect: None,
+        peer_protocol: None,
+        greeting: None,
+        greeting_ms: None,
+        greeting_name: None,
+        software: None,
+        capabilities_plain: Vec::new(),
+        capabilities_tls: Vec::new(),
+        auth_plain: Vec::new(),
+        auth_tls: Vec::new(),
+        starttls_offered: None,
+        starttls_stripped: false,
+        starttls_reply: None,
+        tls: None,
+        notes: Vec::new(),
+    }
+}
+
+async fn resolve_all(plan: &Plan, deadline: Instant) -> Vec<TargetReport> {
+    let needs_dns = plan
+        .targets
+        .iter()
+        .any(|t| t.literal.is_none() && t.overrides.is_empty());
+    let resolver = if needs_dns {
+        Some(crate::dns::system_resolver())
+    } else {
+        None
+    };
+    let mut set = JoinSet::new();
+    for (i, t) in plan.targets.iter().cloned().enumerate() {
+        let resolver = resolver.clone();
+        let family = plan.family;
+        set.spawn(async move {
+            let (addrs, resolution) = if let Some(ip) = t.literal {
+                (vec![ip], fixed("literal"))
+            } else if !t.overrides.is_empty() {
+                (t.overrides.clone(), fixed("override"))
+            } else {
+                match resolver {
+                    Some(Ok(r)) => {
+                        let limit = deadline.saturating_duration_since(Instant::now());
+                        crate::dns::resolve(&r, &t.host, limit).await
+                    }
+                    Some(Err(e)) => (
+                        Vec::new(),
+                        Resolution {
+                            source: "dns".into(),
+                            status: "failed".into(),
+                            detail: Some(e),
+                            ms: 0,
+                        },
+                    ),
+                    None => (Vec::new(), fixed("none")),
+                }
+            };
+            (i, filter_family(t, addrs, resolution, family))
+        });
+    }
+    let mut out: Vec<(usize, TargetReport)> = Vec::new();
+    while let Some(Ok(done)) = set.join_next().await {
+        out.push(done);
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+fn fixed(source: &str) -> Resolution {
+    Resolution {
+        source: source.into(),
+        status: "found".into(),
+        detail: None,
+        ms: 0,
+    }
+}
+
+fn filter_family(
+    t: Target,
+    addrs: Vec<IpAddr>,
+    mut resolution: Resolution,
+    family: Family,
+) -> TargetReport {
+    let total = addrs.len();
+    let addrs: Vec<IpAddr> = addrs
+        .into_iter()
+        .filter(|a| match family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        })
+        .collect();
+    if addrs.is_empty() && total > 0 {
+        resolution.status = "no_data".into();
+        resolution.detail = Some(format!(
+            "{} has no {} address",
+            t.host,
+            if family == Family::V4 { "IPv4" } else { "IPv6" }
+        ));
+    }
+    TargetReport {
+        host: t.host,
+        tls_name: t.tls_name,
+        addresses: addrs,
+        resolution,
+        probes: Vec::new(),
+    }
+}

@@ -1,0 +1,425 @@
+//! TLS with rustls and the ring provider. The verifier records the chain and
+//! the real verification verdict, then lets the handshake go on, so a bad
+//! certificate is reported with all its details instead of cutting the probe short.
+
+use crate::net::{escape, identify};
+use crate::phase::Failure;
+use crate::report::{CertVerdict, Outcome, TlsFacts};
+use anyhow::{bail, Context as _};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError,
+    PeerIncompatible, RootCertStore, SignatureScheme,
+};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio_rustls::TlsConnector;
+
+/// Most certificates of a chain that are parsed and reported.
+pub const MAX_CHAIN: usize = 16;
+
+/// The trust anchors a check verifies against: native roots plus `--ca-file`.
+pub struct Trust {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<WebPkiServerVerifier>,
+    /// DER subjects of the anchors, to tell an untrusted root from a missing intermediate.
+    anchor_subjects: Vec<Vec<u8>>,
+    pub native_roots: usize,
+    pub extra_roots: usize,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("native_roots", &self.native_roots)
+            .field("extra_roots", &self.extra_roots)
+            .finish()
+    }
+}
+
+/// Read the certificates of a PEM file; an error if it has none.
+pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read --ca-file {}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&bytes) {
+        let cert = item
+            .map_err(|e| anyhow::anyhow!("--ca-file {} is not valid PEM: {e}", path.display()))?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        bail!(
+            "--ca-file {} holds no certificate (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+impl Trust {
+    pub fn load(ca_file: Option<&Path>) -> anyhow::Result<Trust> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (native_roots, _) = roots.add_parsable_certificates(native.certs);
+        let mut extra_roots = 0;
+        if let Some(path) = ca_file {
+            for cert in read_ca_file(path)? {
+                roots.add(cert).with_context(|| {
+                    format!(
+                        "--ca-file {}: a certificate is not a usable trust anchor",
+                        path.display()
+                    )
+                })?;
+                extra_roots += 1;
+            }
+        }
+        let anchor_subjects = roots
+            .roots
+            .iter()
+            .map(|a| a.subject.as_ref().to_vec())
+            .collect();
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .context("no usable trust anchors: install ca-certificates or pass --ca-file")?;
+        Ok(Trust {
+            provider,
+            verifier,
+            anchor_subjects,
+            native_roots,
+            extra_roots,
+        })
+    }
+
+    /// A connector for one probe, and the verifier that records what it saw.
+    pub fn connector(&self, alpn: &[&[u8]]) -> (TlsConnector, Arc<RecordingVerifier>) {
+        let recorder = Arc::new(RecordingVerifier {
+            inner: self.verifier.clone(),
+            seen: Mutex::new(None),
+        });
+        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(recorder.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        (TlsConnector::from(Arc::new(config)), recorder)
+    }
+}
+
+/// What the verifier saw: the chain as presented and the verification result.
+pub struct Seen {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub result: Result<(), TlsError>,
+}
+
+/// Records the chain and the real verdict, and never fails the handshake on the verdict.
+pub struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    seen: Mutex<Option<Seen>>,
+}
+
+impl std::fmt::Debug for RecordingVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordingVerifier")
+    }
+}
+
+impl RecordingVerifier {
+    pub fn take(&self) -> Option<Seen> {
+        self.seen.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        let result = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map(|_| ());
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(
+            intermediates
+                .iter()
+                .take(MAX_CHAIN - 1)
+                .map(|c| c.clone().into_owned()),
+        );
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(Seen { chain, result });
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The name to send in SNI and verify against: a DNS name or an IP address.
+pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
+    ServerName::try_from(name.to_string())
+        .map_err(|_| format!("'{name}' is not a valid name to verify a certificate against"))
+}
+
+/// Build the TLS facts after a completed handshake.
+pub fn facts(
+    conn: &rustls::ClientConnection,
+    seen: Option<Seen>,
+    trust: &Trust,
+    name: &str,
+    now: i64,
+) -> TlsFacts {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_string(),
+    };
+    let cipher_suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let alpn = conn.alpn_protocol().map(escape);
+    let (chain, verdict, verdict_detail) = match seen {
+        Some(seen) => {
+            let chain: Vec<_> = seen
+                .chain
+                .iter()
+                .map(|c| crate::cert::facts(c.as_ref(), now))
+                .collect();
+            let (verdict, detail) = match &seen.result {
+                Ok(()) => (CertVerdict::Valid, None),
+                Err(e) => {
+                    let (v, d) = verdict_of(e, &seen.chain, &chain, trust, name);
+                    (v, Some(d))
+                }
+            };
+            (chain, verdict, detail)
+        }
+        None => (
+            Vec::new(),
+            CertVerdict::Invalid,
+            Some("the server presented no certificate".to_string()),
+        ),
+    };
+    TlsFacts {
+        version,
+        cipher_suite,
+        alpn,
+        chain,
+        verdict,
+        verdict_detail,
+        verified_name: name.to_string(),
+    }
+}
+
+fn verdict_of(
+    err: &TlsError,
+    der: &[CertificateDer<'static>],
+    chain: &[crate::report::CertFacts],
+    trust: &Trust,
+    name: &str,
+) -> (CertVerdict, String) {
+    let leaf = &chain[0];
+    match err {
+        TlsError::InvalidCertificate(ce) => match ce {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                CertVerdict::Expired,
+                format!(
+                    "the certificate expired on {} ({} days ago)",
+                    leaf.not_after, -leaf.days_left
+                ),
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                CertVerdict::NotYetValid,
+                format!("the certificate is not valid before {}", leaf.not_before),
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                (
+                    CertVerdict::NameMismatch,
+                    format!(
+                        "the certificate is not valid for {name}; it names {}",
+                        if leaf.sans.is_empty() {
+                            format!("only the subject {}", leaf.subject)
+                        } else {
+                            leaf.sans.join(", ")
+                        }
+                    ),
+                )
+            }
+            CertificateError::UnknownIssuer => unknown_issuer(der, chain, trust),
+            other => (
+                CertVerdict::Invalid,
+                format!("the certificate was refused: {other:?}"),
+            ),
+        },
+        other => (
+            CertVerdict::Invalid,
+            format!("the certificate was refused: {other}"),
+        ),
+    }
+}
+
+fn unknown_issuer(
+    der: &[CertificateDer<'static>],
+    chain: &[crate::report::CertFacts],
+    trust: &Trust,
+) -> (CertVerdict, String) {
+    let top_facts = &chain[chain.len() - 1];
+    let top = crate::cert::names_der(der[der.len() - 1].as_ref());
+    match top {
+        Some((subject, issuer)) if subject == issuer => {
+            if chain.len() == 1 {
+                (
+                    CertVerdict::SelfSigned,
+                    format!(
+                        "the certificate is self-signed ({}) and not in the trust store",
+                        top_facts.subject
+                    ),
+                )
+            } else {
+                (
+                    CertVerdict::Untrusted,
+                    format!(
+                        "the chain ends at the root {}, which is not in the trust store (native roots plus --ca-file)",
+                        top_facts.subject
+                    ),
+                )
+            }
+        }
+        Some((_, issuer)) if !trust.anchor_subjects.contains(&issuer) => (
+            CertVerdict::IncompleteChain,
+            format!(
+                "the server did not send the certificate of the issuer {} and it is not a trusted root: an intermediate certificate is missing from the chain (or the CA is unknown)",
+                top_facts.issuer
+            ),
+        ),
+        _ => (
+            CertVerdict::Untrusted,
+            format!(
+                "no chain to a trusted root could be built from the certificates sent (issuer {})",
+                top_facts.issuer
+            ),
+        ),
+    }
+}
+
+/// Classify a failed handshake. `sniffed` holds the first bytes the server sent.
+pub fn handshake_failure(e: &io::Error, sniffed: &[u8]) -> Failure {
+    let peer = identify(sniffed);
+    let first_line = || {
+        let end = sniffed
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(sniffed.len());
+        escape(&sniffed[..end.min(60)])
+    };
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
+        return match tls {
+            TlsError::InvalidMessage(_) | TlsError::InappropriateMessage { .. } => match peer {
+                Some(p) if p != "tls" => Failure::mismatch(
+                    p,
+                    format!(
+                        "the port does not speak TLS: it answered the TLS handshake in {} (\"{}\")",
+                        p.to_uppercase(),
+                        first_line()
+                    ),
+                ),
+                _ if sniffed.is_empty() || peer == Some("tls") => Failure::new(
+                    Outcome::TlsFailed,
+                    format!("the TLS handshake failed: {tls}"),
+                ),
+                _ => Failure::mismatch(
+                    "unknown",
+                    format!(
+                        "the port does not speak TLS: it answered the TLS handshake with \"{}\"",
+                        first_line()
+                    ),
+                ),
+            },
+            TlsError::AlertReceived(alert) => Failure::new(Outcome::TlsFailed, alert_words(*alert)),
+            TlsError::PeerIncompatible(p) => {
+                Failure::new(Outcome::TlsFailed, incompatible_words(p))
+            }
+            other => Failure::new(
+                Outcome::TlsFailed,
+                format!("the TLS handshake failed: {other}"),
+            ),
+        };
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => match peer {
+            Some(p) if p != "tls" => Failure::mismatch(
+                p,
+                format!(
+                    "the port does not speak TLS: it sent {} (\"{}\") and closed",
+                    p.to_uppercase(),
+                    first_line()
+                ),
+            ),
+            _ => Failure::new(
+                Outcome::TlsFailed,
+                "the server closed the connection during the TLS handshake",
+            ),
+        },
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Failure::new(
+            Outcome::Reset,
+            "the server reset the connection during the TLS handshake",
+        ),
+        _ => Failure::new(Outcome::TlsFailed, format!("the TLS handshake failed: {e}")),
+    }
+}
+
+fn alert_words(alert: AlertDescription) -> String {
+    match alert {
+        AlertDescription::HandshakeFailure => "the server refused the handshake (handshake_failure alert): no TLS version or cipher suite in common; the server may offer only obsolete TLS 1.0/1.1 or weak ciphers".to_string(),
+        AlertDescription::ProtocolVersion => "the server refused every TLS version we offer (protocol_version alert): it supports only TLS older than 1.2".to_string(),
+        AlertDescription::UnrecognisedName => "the server has no certificate for the name we sent in SNI (unrecognized_name alert)".to_string(),
+        AlertDescription::InternalError => "the server failed inside its TLS stack (internal_error alert): check its certificate and key configuration".to_string(),
+        other => format!("the server ended the handshake with a {other:?} alert"),
+    }
+}
+
+fn incompatible_words(p: &PeerIncompatible) -> String {
+    match p {
+        PeerIncompatible::ServerDoesNotSupportTls12Or13 => {
+            "the server speaks only TLS older than 1.2, which is obsolete and refused".to_string()
+        }
+        PeerIncompatible::NoCipherSuitesInCommon => {
+            "no cipher suite in common: the server offers only obsolete or weak ciphers".to_string()
+        }
+        other => format!("the server's TLS is incompatible: {other:?}"),
+    }
+}

@@ -1,0 +1,10 @@
+//! The single integration-test binary of mailport.
+//!
+//! Each test file is a module of this crate, so everything is compiled and
+//! linked once. Shared helpers live in `support/`.
+
+// Not every test module uses every helper of `support`.
+#![allow(dead_code)]
+
+mod support;
+mod support_selftest;

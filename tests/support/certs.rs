@@ -1,0 +1,264 @@
+//! A throw-away test PKI built with rcgen: a root CA, an intermediate CA
+//! signed by it, and server certificates of every kind a test needs
+//! (good, expired, not yet valid, wrong name, self-signed, unknown CA,
+//! missing intermediate), packed into ready-to-use rustls server configs.
+//!
+//! Keys are ECDSA P-256 (rcgen's default), generated fresh for every
+//! `TestPki`, so nothing secret is checked in and nothing expires in the
+//! repository.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
+
+/// Common name of the test root CA.
+pub const ROOT_CN: &str = "mailport test root";
+/// Common name of the test intermediate CA.
+pub const INTERMEDIATE_CN: &str = "mailport test intermediate";
+/// Common name of the unrelated CA used for [`CertKind::UnknownCa`].
+pub const UNKNOWN_CA_CN: &str = "mailport unknown ca";
+/// The only name in a [`CertKind::WrongName`] certificate.
+pub const WRONG_NAME: &str = "other.example.invalid";
+
+/// What kind of certificate (chain) a test server presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertKind {
+    /// Leaf for `names`, signed by the intermediate; the server sends leaf + intermediate.
+    Good,
+    /// Like `Good`, but valid from now-90d to now-1d.
+    Expired,
+    /// Like `Good`, but valid from now+10d to now+100d.
+    NotYetValid,
+    /// Like `Good`, but for `other.example.invalid` only (`names` is ignored).
+    WrongName,
+    /// A self-signed leaf for `names` (its own issuer); the server sends only it.
+    SelfSigned,
+    /// Leaf for `names` signed by an unrelated CA; the server sends leaf + that CA.
+    UnknownCa,
+    /// Leaf signed by the intermediate, but the server sends only the leaf.
+    MissingIntermediate,
+}
+
+/// A root CA and an intermediate CA signed by it.
+pub struct TestPki {
+    root: CertifiedIssuer<'static, KeyPair>,
+    intermediate: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestPki {
+    /// A fresh root CA "mailport test root" and an intermediate
+    /// "mailport test intermediate" signed by it.
+    pub fn new() -> TestPki {
+        let root = new_ca(ROOT_CN, None);
+        let intermediate = new_ca(INTERMEDIATE_CN, Some(&root));
+        TestPki { root, intermediate }
+    }
+
+    /// The root CA certificate as PEM (what a test passes with `--ca-file`).
+    pub fn ca_pem(&self) -> String {
+        self.root.pem()
+    }
+
+    /// The root CA certificate as DER.
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.root.der().clone()
+    }
+
+    /// The intermediate CA certificate as DER.
+    pub fn intermediate_der(&self) -> CertificateDer<'static> {
+        self.intermediate.der().clone()
+    }
+
+    /// A rustls root store holding only the test root CA (for test clients).
+    pub fn root_store(&self) -> rustls::RootCertStore {
+        let mut store = rustls::RootCertStore::empty();
+        store
+            .add(self.ca_der())
+            .expect("test root CA must be acceptable as a trust anchor");
+        store
+    }
+
+    /// The root CA PEM written to a temporary file; the file is removed
+    /// when the returned value is dropped, so keep it alive while it is used.
+    pub fn ca_file(&self) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new()
+            .prefix("mailport-test-ca-")
+            .suffix(".pem")
+            .tempfile()
+            .expect("create temp CA file");
+        file.write_all(self.ca_pem().as_bytes())
+            .expect("write temp CA file");
+        file.flush().expect("flush temp CA file");
+        file
+    }
+
+    /// The certificate chain (leaf first) and leaf key for `kind`, as DER.
+    pub fn chain(
+        &self,
+        kind: CertKind,
+        names: &[&str],
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        self.chain_impl(kind, names)
+    }
+
+    /// A rustls server config (ring provider, TLS 1.2 and 1.3, no client
+    /// auth) presenting the chain for `kind` and `names`.
+    pub fn server_config(&self, kind: CertKind, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        let (chain, key) = self.chain(kind, names);
+        server_config_from(chain, key)
+    }
+
+    fn chain_impl(
+        &self,
+        kind: CertKind,
+        names: Vec<String>,
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let now = OffsetDateTime::now_utc();
+        let good = (now - Duration::days(1), now + Duration::days(90));
+        let names = if kind == CertKind::WrongName {
+            vec![WRONG_NAME.to_string()]
+        } else {
+            names
+        };
+        assert!(
+            !names.is_empty(),
+            "TestPki::server_config needs at least one name for {kind:?}"
+        );
+        let validity = match kind {
+            CertKind::Expired => (now - Duration::days(90), now - Duration::days(1)),
+            CertKind::NotYetValid => (now + Duration::days(10), now + Duration::days(100)),
+            _ => good,
+        };
+        let params = leaf_params(&names, validity);
+        let key = KeyPair::generate().expect("generate leaf key");
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+
+        let chain = match kind {
+            CertKind::Good | CertKind::Expired | CertKind::NotYetValid | CertKind::WrongName => {
+                let leaf = params
+                    .signed_by(&key, &*self.intermediate)
+                    .expect("sign leaf with intermediate");
+                vec![leaf.der().clone(), self.intermediate.der().clone()]
+            }
+            CertKind::MissingIntermediate => {
+                let leaf = params
+                    .signed_by(&key, &*self.intermediate)
+                    .expect("sign leaf with intermediate");
+                vec![leaf.der().clone()]
+            }
+            CertKind::SelfSigned => {
+                let leaf = params.self_signed(&key).expect("self-sign leaf");
+                vec![leaf.der().clone()]
+            }
+            CertKind::UnknownCa => {
+                let unknown = new_ca(UNKNOWN_CA_CN, None);
+                let leaf = params
+                    .signed_by(&key, &*unknown)
+                    .expect("sign leaf with unknown CA");
+                vec![leaf.der().clone(), unknown.der().clone()]
+            }
+        };
+        (chain, key_der)
+    }
+}
+
+/// A rustls server config (ring provider, safe default protocol versions,
+/// no client auth) for an arbitrary chain and key.
+pub fn server_config_from(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring provider supports the default protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("build rustls ServerConfig from test chain");
+    Arc::new(config)
+}
+
+/// A unique, positive serial number.
+fn next_serial() -> SerialNumber {
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
+    let mut bytes = Vec::with_capacity(17);
+    bytes.push(0x4d); // positive, non-zero leading byte
+    bytes.extend_from_slice(&nanos.to_be_bytes());
+    bytes.extend_from_slice(&n.to_be_bytes());
+    SerialNumber::from_slice(&bytes)
+}
+
+fn common_name(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+/// A CA, self-signed when `issuer` is `None`, else signed by `issuer`
+/// (then constrained to path length 0, as an intermediate).
+fn new_ca(
+    cn: &str,
+    issuer: Option<&CertifiedIssuer<'static, KeyPair>>,
+) -> CertifiedIssuer<'static, KeyPair> {
+    let now = OffsetDateTime::now_utc();
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.distinguished_name = common_name(cn);
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(365);
+    params.serial_number = Some(next_serial());
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.use_authority_key_identifier_extension = issuer.is_some();
+    let key = KeyPair::generate().expect("generate CA key");
+    match issuer {
+        None => {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            CertifiedIssuer::self_signed(params, key).expect("self-sign CA")
+        }
+        Some(issuer) => {
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            CertifiedIssuer::signed_by(params, key, &**issuer).expect("sign intermediate CA")
+        }
+    }
+}
+
+/// Parameters of a server (end-entity) certificate: CN = first name,
+/// SANs = all names (IP literals become IP SANs).
+fn leaf_params(
+    names: &[String],
+    (not_before, not_after): (OffsetDateTime, OffsetDateTime),
+) -> CertificateParams {
+    let mut params = CertificateParams::new(names.to_vec()).expect("leaf params (valid names)");
+    params.distinguished_name = common_name(&names[0]);
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.serial_number = Some(next_serial());
+    params.is_ca = IsCa::NoCa;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params
+}
