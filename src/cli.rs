@@ -19,7 +19,7 @@ Exit status: 0 nothing failed (at the --fail-on level), 1 something failed,
 
 /// Diagnose a host's mail ports: which work, which don't, and why.
 #[derive(Debug, Parser)]
-#[command(name = "mailport", version, after_long_help = EXAMPLES, propagate_version = true)]
+#[command(name = "mailport", version, after_long_help = EXAMPLES, propagate_version = true, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

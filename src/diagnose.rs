@@ -15,7 +15,11 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
     for t in targets {
         if t.addresses.is_empty() {
             // One finding for the name, not one per probe that could not run.
-            let words = t.resolution.detail.clone().unwrap_or_else(|| t.resolution.status.clone());
+            let words = t
+                .resolution
+                .detail
+                .clone()
+                .unwrap_or_else(|| t.resolution.status.clone());
             out.push(finding(t, None, "dns_failed", Severity::Fail, words));
             continue;
         }

@@ -64,6 +64,11 @@ fn connect_failure(e: &io::Error) -> Failure {
             "no route to host: an ICMP host-unreachable or administratively-prohibited answer",
         ),
         Some(libc::ENETUNREACH) => (Outcome::Unreachable, "network unreachable"),
+        // The handshake completed and the RST came before connect() returned.
+        Some(libc::ECONNRESET) | Some(libc::ECONNABORTED) => (
+            Outcome::Reset,
+            "the server accepted the connection and reset it at once",
+        ),
         Some(libc::EACCES) | Some(libc::EPERM) => (
             Outcome::Unreachable,
             "connection not permitted by this machine (a local firewall or security policy)",

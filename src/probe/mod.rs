@@ -161,7 +161,10 @@ pub(crate) async fn handshake(
 /// After a silent greeting on a plaintext port: does the port speak TLS from
 /// the first byte? One more connection, one handshake, bounded in time.
 pub(crate) async fn sniff_tls(spec: &ProbeSpec, rec: &mut Recorder, res: &mut ProbeResult) -> bool {
-    let budget = rec.remaining().min(Duration::from_secs(5));
+    let budget = rec
+        .remaining()
+        .min(spec.timeouts.reply)
+        .min(Duration::from_secs(5));
     if budget < Duration::from_millis(500) {
         return false;
     }

@@ -200,7 +200,13 @@ fn cert_cell(t: &crate::report::TlsFacts) -> String {
     }
 }
 
-fn finding(f: &Finding, with_host: bool, repeat: bool, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
+fn finding(
+    f: &Finding,
+    with_host: bool,
+    repeat: bool,
+    out: &mut dyn Write,
+    p: &Paint,
+) -> io::Result<()> {
     let mut place = Vec::new();
     if with_host {
         place.push(f.host.clone());
@@ -222,7 +228,11 @@ fn finding(f: &Finding, with_host: bool, repeat: bool, out: &mut dyn Write, p: &
     for line in wrap(&f.message, 6, WIDTH) {
         writeln!(out, "{line}")?;
     }
-    let hint = if repeat { "as above".to_string() } else { f.hint.clone() };
+    let hint = if repeat {
+        "as above".to_string()
+    } else {
+        f.hint.clone()
+    };
     for line in wrap(&format!("hint: {hint}"), 6, WIDTH) {
         writeln!(out, "{line}")?;
     }

@@ -27,3 +27,93 @@ pub fn fixture(path: &str) -> Vec<u8> {
         ),
     }
 }
+
+/// The outcome of one run of the real `mailport` binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout parsed as JSON; panics with the output if it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The first probe of the first target in the JSON report.
+    pub fn probe(&self) -> serde_json::Value {
+        self.json()["targets"][0]["probes"][0].clone()
+    }
+
+    /// The codes of every finding in the JSON report.
+    pub fn finding_codes(&self) -> Vec<String> {
+        self.json()["findings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| f["code"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Run `mailport ARGS` with NO_COLOR set; never panics on a non-zero exit.
+pub fn mailport(args: &[&str]) -> Run {
+    let out = assert_cmd::Command::cargo_bin("mailport")
+        .expect("the mailport binary is built")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("mailport runs");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "mailport panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// The test host name; certificates are issued for it.
+pub const HOST: &str = "mail.example.test";
+
+/// `mailport check mail.example.test --json` against `port` on 127.0.0.1
+/// spoken as `service`, with short timeouts, plus `extra` arguments.
+pub fn check(port: u16, service: &str, ca: Option<&std::path::Path>, extra: &[&str]) -> Run {
+    let spec = format!("{port}/{service}");
+    let resolve = format!("{HOST}:127.0.0.1");
+    let mut args = vec![
+        "check",
+        HOST,
+        "--resolve",
+        &resolve,
+        "--port",
+        &spec,
+        "--json",
+        "--timeout",
+        "2s",
+        "--greeting-timeout",
+        "2s",
+        "--reply-timeout",
+        "2s",
+    ];
+    let ca_text;
+    if let Some(ca) = ca {
+        ca_text = ca.display().to_string();
+        args.extend(["--ca-file", &ca_text]);
+    }
+    args.extend_from_slice(extra);
+    mailport(&args)
+}

@@ -109,6 +109,8 @@ pub enum Step {
     SendForever(Vec<u8>),
     /// Read until EOF (10 s timeout); what is read goes to the transcript.
     ExpectClose,
+    /// Send nothing for this long (e.g. to let the client's TLS ClientHello arrive).
+    Pause(Duration),
 }
 
 impl Step {
@@ -133,6 +135,7 @@ impl fmt::Debug for Step {
             }
             Step::SendForever(bytes) => write!(f, "SendForever(\"{}\")", escape(bytes, 40)),
             Step::ExpectClose => write!(f, "ExpectClose"),
+            Step::Pause(d) => write!(f, "Pause({d:?})"),
         }
     }
 }
@@ -729,6 +732,10 @@ impl Conn {
             Step::Close => {
                 let _ = tokio::time::timeout(WRITE_TIMEOUT, self.io.shutdown()).await;
                 self.io = Io::Closed;
+                Ok(())
+            }
+            Step::Pause(d) => {
+                tokio::time::sleep(d).await;
                 Ok(())
             }
             Step::Slow { bytes, interval } => {

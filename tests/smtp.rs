@@ -1,0 +1,464 @@
+//! SMTP probes against scripted fake servers on loopback that replay
+//! greetings and EHLO replies recorded from real servers (fixtures/smtp/).
+//! Every fake server also checks the safety rules (no DATA, no AUTH, nothing
+//! but QUIT after a refused STARTTLS) when it is dropped.
+
+use crate::support::certs::{CertKind, TestPki};
+use crate::support::ports::{closed_port, filtered_port};
+use crate::support::server::{FakeServer, Step};
+use crate::support::{check, HOST};
+use std::sync::Arc;
+
+fn fx(dir: &str, file: &str) -> Step {
+    Step::Fixture(Box::leak(format!("smtp/{dir}/{file}").into_boxed_str()))
+}
+
+/// The whole STARTTLS dialog of a recorded server.
+fn starttls_dialog(dir: &str, tls: Arc<rustls::ServerConfig>) -> Vec<Step> {
+    vec![
+        fx(dir, "greeting"),
+        Step::Expect("EHLO "),
+        fx(dir, "ehlo"),
+        Step::Expect("STARTTLS"),
+        fx(dir, "starttls"),
+        Step::StartTls(tls),
+        Step::Expect("EHLO "),
+        fx(dir, "ehlo_tls"),
+        Step::Expect("QUIT"),
+        fx(dir, "quit"),
+    ]
+}
+
+/// The implicit-TLS dialog of a recorded server.
+fn implicit_dialog(dir: &str, tls: Arc<rustls::ServerConfig>) -> Vec<Step> {
+    vec![
+        Step::StartTls(tls),
+        fx(dir, "greeting"),
+        Step::Expect("EHLO "),
+        fx(dir, "ehlo"),
+        Step::Expect("QUIT"),
+        fx(dir, "quit"),
+    ]
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn phases(probe: &serde_json::Value) -> Vec<String> {
+    probe["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn healthy_starttls(dir: &str, service: &str) -> (serde_json::Value, i32, Vec<String>) {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(starttls_dialog(
+        dir,
+        pki.server_config(CertKind::Good, &[HOST]),
+    ));
+    let run = check(server.port(), service, Some(ca.path()), &[]);
+    let transcript = server.finish();
+    (run.probe(), run.code, transcript)
+}
+
+#[test]
+fn postfix_on_25_with_starttls_is_ok_and_verified() {
+    let (p, code, transcript) = healthy_starttls("postfix-3.7.11", "smtp");
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert_eq!(code, 0);
+    assert_eq!(p["software"], "Postfix");
+    assert_eq!(p["greeting_name"], "mail.example.test");
+    assert_eq!(p["starttls_offered"], true);
+    assert_eq!(p["tls"]["version"], "TLSv1.3");
+    assert_eq!(p["tls"]["verdict"], "valid");
+    assert_eq!(
+        phases(&p),
+        [
+            "connect",
+            "greeting",
+            "capabilities",
+            "starttls",
+            "tls_handshake",
+            "capabilities_tls",
+            "quit"
+        ]
+    );
+    let before = strings(&p["capabilities_plain"]);
+    assert!(before.iter().any(|l| l.contains("STARTTLS")), "{before:?}");
+    assert!(!strings(&p["capabilities_tls"]).is_empty());
+    // We spoke only after the greeting, and exactly this.
+    assert_eq!(transcript.len(), 4, "{transcript:?}");
+    assert!(transcript[0].starts_with("EHLO "));
+    assert_eq!(transcript[1], "STARTTLS");
+    assert!(transcript[2].starts_with("EHLO "));
+    assert_eq!(transcript[3], "QUIT");
+}
+
+#[test]
+fn exim_on_25_with_starttls_is_ok() {
+    let (p, code, _) = healthy_starttls("exim-4.96", "smtp");
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert_eq!(code, 0);
+    assert!(
+        p["software"].as_str().unwrap().starts_with("Exim 4.96"),
+        "{}",
+        p["software"]
+    );
+    assert_eq!(p["tls"]["verdict"], "valid");
+}
+
+/// Debian 12's OpenSMTPD answers STARTTLS with 220 and then aborts the
+/// handshake with an internal_error alert (its key fails to load under
+/// OpenSSL 3; see fixtures/README.md). Replayed: greeting, EHLO, 220, alert.
+#[test]
+fn opensmtpd_aborting_the_handshake_after_starttls_is_tls_failed() {
+    let dir = "opensmtpd-6.8.0p2";
+    let server = FakeServer::smtp(vec![
+        fx(dir, "greeting"),
+        Step::Expect("EHLO "),
+        fx(dir, "ehlo"),
+        Step::Expect("STARTTLS"),
+        fx(dir, "starttls"),
+        // After the ClientHello, a TLS record: fatal alert, internal_error (80).
+        Step::Pause(std::time::Duration::from_millis(300)),
+        Step::Send(vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]),
+        Step::ExpectClose,
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "tls_failed", "{p:#}");
+    assert_eq!(p["failed_phase"], "tls_handshake");
+    assert_eq!(p["software"], "OpenSMTPD");
+    assert_eq!(p["starttls_offered"], true);
+    assert!(
+        p["detail"].as_str().unwrap().contains("internal_error"),
+        "{}",
+        p["detail"]
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn postfix_submission_on_587_offers_auth_only_after_tls() {
+    let (p, code, _) = healthy_starttls("postfix-3.7.11-submission", "submission");
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert_eq!(code, 0);
+    assert_eq!(p["service"], "submission");
+    assert_eq!(p["tls_mode"], "required");
+    assert!(strings(&p["auth_plain"]).is_empty());
+    let after = strings(&p["auth_tls"]);
+    assert!(after.contains(&"PLAIN".to_string()), "{after:?}");
+}
+
+#[test]
+fn submission_offering_plain_auth_before_tls_is_a_finding() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("220 go ahead\r\n"),
+        Step::StartTls(pki.server_config(CertKind::Good, &[HOST])),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ]);
+    let run = check(server.port(), "submission", Some(ca.path()), &[]);
+    server.finish();
+    assert_eq!(run.probe()["outcome"], "ok");
+    assert_eq!(strings(&run.probe()["auth_plain"]), ["PLAIN", "LOGIN"]);
+    assert!(run.finding_codes().contains(&"auth_before_tls".to_string()));
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn submissions_on_465_with_implicit_tls_is_ok() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(implicit_dialog(
+        "postfix-3.7.11-smtps",
+        pki.server_config(CertKind::Good, &[HOST]),
+    ));
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        phases(&p),
+        [
+            "connect",
+            "tls_handshake",
+            "greeting",
+            "capabilities",
+            "quit"
+        ]
+    );
+    assert_eq!(p["tls"]["verdict"], "valid");
+    assert!(strings(&p["capabilities_plain"]).is_empty());
+    assert!(!strings(&p["capabilities_tls"]).is_empty());
+}
+
+#[test]
+fn exim_on_465_is_ok() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(implicit_dialog(
+        "exim-4.96-smtps",
+        pki.server_config(CertKind::Good, &[HOST]),
+    ));
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    server.finish();
+    assert_eq!(run.probe()["outcome"], "ok", "{:#}", run.probe());
+}
+
+#[test]
+fn starttls_not_advertised_on_587_fails_and_we_only_quit() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP Postfix\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 2.0.0 Bye\r\n"),
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "starttls_unavailable", "{p:#}");
+    assert_eq!(p["starttls_offered"], false);
+    assert_eq!(p["failed_phase"], "starttls");
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn starttls_not_advertised_on_25_is_only_a_warning() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 Bye\r\n"),
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    server.finish();
+    assert_eq!(run.probe()["outcome"], "starttls_unavailable");
+    assert_eq!(run.finding_codes(), ["starttls_not_offered_relay"]);
+    assert_eq!(run.json()["findings"][0]["severity"], "warn");
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn starttls_masked_by_a_middlebox_is_named() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 ****************************\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 Bye\r\n"),
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "starttls_unavailable");
+    assert_eq!(p["starttls_stripped"], true);
+    assert_eq!(run.finding_codes(), ["starttls_stripped"]);
+}
+
+#[test]
+fn starttls_answered_454_is_unavailable_with_the_servers_words() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 STARTTLS\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("454 4.7.0 TLS not available due to local problem\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 Bye\r\n"),
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "starttls_unavailable");
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .contains("454 4.7.0 TLS not available"));
+    assert_eq!(p["failed_phase"], "starttls");
+}
+
+fn rejected_greeting(greeting: &'static str) -> serde_json::Value {
+    let server = FakeServer::smtp(vec![
+        Step::send(greeting),
+        Step::Expect("QUIT"),
+        Step::send("221 Bye\r\n"),
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    let transcript = server.finish();
+    assert_eq!(transcript, ["QUIT"], "only QUIT after a refusal");
+    assert_eq!(run.code, 1);
+    run.probe()
+}
+
+#[test]
+fn greeting_554_is_rejected_not_a_tls_failure() {
+    let p = rejected_greeting("554 5.7.1 mail.example.test: Client host rejected: blocked\r\n");
+    assert_eq!(p["outcome"], "rejected");
+    assert_eq!(p["failed_phase"], "greeting");
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Client host rejected"));
+    assert!(p["tls"].is_null());
+}
+
+#[test]
+fn greeting_421_is_rejected_with_the_servers_words() {
+    let p = rejected_greeting("421 4.4.5 Too many connections\r\n");
+    assert_eq!(p["outcome"], "rejected");
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .contains("421 4.4.5 Too many connections"));
+}
+
+#[test]
+fn a_server_that_never_greets_is_greeting_timeout_and_we_never_speak_first() {
+    // The second connection is the check for TLS on the port, which also gets silence.
+    let server = FakeServer::start(vec![vec![Step::Hang], vec![Step::Hang]]);
+    let run = check(
+        server.port(),
+        "smtp",
+        None,
+        &["--greeting-timeout", "1s", "--reply-timeout", "1s"],
+    );
+    let p = run.probe();
+    let lines = server.lines();
+    drop(server);
+    assert_eq!(p["outcome"], "greeting_timeout", "{p:#}");
+    assert_eq!(p["failed_phase"], "greeting");
+    assert!(
+        lines.iter().all(|l| l.conn != 0),
+        "we spoke before the greeting: {lines:?}"
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_closed_port_is_refused() {
+    let port = closed_port();
+    let run = check(port, "smtp", None, &[]);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "refused");
+    assert_eq!(p["connect"]["result"], "ECONNREFUSED");
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_reset_after_accept_is_reset() {
+    let server = FakeServer::smtp(vec![Step::Reset]);
+    let run = check(server.port(), "smtp", None, &[]);
+    server.finish();
+    assert_eq!(run.probe()["outcome"], "reset", "{:#}", run.probe());
+}
+
+#[test]
+fn an_ssh_banner_on_the_smtp_port_is_a_protocol_mismatch() {
+    let server = FakeServer::smtp(vec![
+        Step::send("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+        Step::ExpectClose,
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    let transcript = server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
+    assert_eq!(p["peer_protocol"], "ssh");
+    assert!(transcript.is_empty(), "{transcript:?}");
+}
+
+#[test]
+fn tls_spoken_on_a_plaintext_port_is_a_protocol_mismatch() {
+    let pki = TestPki::new();
+    let tls = pki.server_config(CertKind::Good, &[HOST]);
+    let server = FakeServer::start(vec![
+        vec![Step::StartTls(tls.clone())],
+        vec![Step::StartTls(tls)],
+    ]);
+    let run = check(
+        server.port(),
+        "submission",
+        None,
+        &["--greeting-timeout", "1s"],
+    );
+    let p = run.probe();
+    eprintln!("{p:#}");
+    drop(server);
+    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
+    assert_eq!(p["peer_protocol"], "tls");
+    assert!(p["detail"].as_str().unwrap().contains("implicit TLS"));
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn plaintext_on_465_is_a_protocol_mismatch_naming_smtp() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP Postfix\r\n"),
+        Step::ExpectClose,
+    ]);
+    let run = check(server.port(), "submissions", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
+    assert_eq!(p["peer_protocol"], "smtp");
+    assert_eq!(p["failed_phase"], "tls_handshake");
+}
+
+#[test]
+fn probes_run_at_once_three_filtered_ports_take_one_timeout() {
+    let ports = [filtered_port(), filtered_port(), filtered_port()];
+    let specs: Vec<String> = ports.iter().map(|p| format!("{}/smtp", p.port)).collect();
+    let resolve = format!("{HOST}:127.0.0.1");
+    let run = crate::support::mailport(&[
+        "check",
+        HOST,
+        "--resolve",
+        &resolve,
+        "--json",
+        "--timeout",
+        "1s",
+        "--port",
+        &specs[0],
+        "--port",
+        &specs[1],
+        "--port",
+        &specs[2],
+    ]);
+    let report = run.json();
+    let probes = report["targets"][0]["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 3);
+    for p in probes {
+        assert_eq!(p["outcome"], "connect_timeout", "{p:#}");
+        assert_eq!(p["connect"]["result"], "timeout");
+        let ms = p["phases"][0]["ms"].as_u64().unwrap();
+        assert!((900..2000).contains(&ms), "connect phase took {ms} ms");
+    }
+    // Sequential probes would need three timeouts (3 s) at least.
+    let total = report["duration_ms"].as_u64().unwrap();
+    assert!(total < 2500, "three 1 s timeouts took {total} ms in all");
+    assert!(run
+        .finding_codes()
+        .contains(&"host_unreachable_or_filtered".to_string()));
+    assert_eq!(run.code, 1);
+}
