@@ -1,0 +1,149 @@
+//! Servers that send too much, too slowly or garbage: every probe ends with a
+//! clear outcome, within its timeout, in bounded memory.
+
+use crate::support::server::{FakeServer, Step};
+use crate::support::{check, Run};
+use std::time::Duration;
+
+/// The largest resident set of any child process this test binary has waited for, in KiB.
+fn max_child_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: initialised by getrusage above.
+    unsafe { usage.assume_init() }.ru_maxrss
+}
+
+/// mailport's memory never grows with what a server sends.
+const RSS_LIMIT_KIB: i64 = 64 * 1024;
+
+fn assert_bounded(run: &Run, outcome: &str, detail: &str, max_ms: u64) {
+    let p = run.probe();
+    assert_eq!(p["outcome"], outcome, "{p:#}");
+    let words = p["detail"].as_str().unwrap_or("");
+    assert!(words.contains(detail), "{words}");
+    let ms = p["total_ms"].as_u64().unwrap();
+    assert!(ms < max_ms, "took {ms} ms");
+    let rss = max_child_rss_kib();
+    assert!(rss < RSS_LIMIT_KIB, "a mailport run peaked at {rss} KiB");
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn an_endless_line_is_a_bad_reply_at_once() {
+    let server = FakeServer::smtp(vec![Step::SendForever(
+        b"220-aaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+    )]);
+    let run = check(server.port(), "smtp", None, &[]);
+    drop(server);
+    assert_bounded(&run, "bad_reply", "longer than 4096 bytes", 2000);
+}
+
+#[test]
+fn a_megabyte_greeting_is_a_bad_reply() {
+    let mut greeting = b"220 ".to_vec();
+    greeting.extend(std::iter::repeat_n(b'x', 1 << 20));
+    greeting.extend_from_slice(b"\r\n");
+    let server = FakeServer::smtp(vec![Step::Send(greeting), Step::ExpectClose]);
+    let run = check(server.port(), "smtp", None, &[]);
+    drop(server);
+    assert_bounded(&run, "bad_reply", "longer than 4096 bytes", 2000);
+}
+
+#[test]
+fn a_thousand_continuation_lines_are_a_bad_reply() {
+    let mut greeting = "220-mail.example.test\r\n".repeat(1000);
+    greeting.push_str("220 ready\r\n");
+    let server = FakeServer::smtp(vec![Step::send(&greeting), Step::ExpectClose]);
+    let run = check(server.port(), "smtp", None, &[]);
+    drop(server);
+    assert_bounded(&run, "bad_reply", "more than 256 lines", 2000);
+}
+
+#[test]
+fn a_hundred_thousand_ehlo_lines_end_the_probe() {
+    let mut ehlo = "250-X-FILLER\r\n".repeat(100_000);
+    ehlo.push_str("250 STARTTLS\r\n");
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send(&ehlo),
+        Step::ExpectClose,
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    drop(server);
+    assert_bounded(&run, "bad_reply", "more than 256 lines", 2000);
+}
+
+#[test]
+fn a_slowloris_greeting_ends_at_the_greeting_timeout() {
+    let server = FakeServer::start(vec![
+        vec![Step::Slow {
+            bytes: b"220 mail.example.test ESMTP slowly\r\n".to_vec(),
+            interval: Duration::from_millis(200),
+        }],
+        vec![Step::Hang],
+    ]);
+    let run = check(
+        server.port(),
+        "smtp",
+        None,
+        &["--greeting-timeout", "1s", "--reply-timeout", "500ms"],
+    );
+    drop(server);
+    assert_bounded(&run, "greeting_timeout", "no greeting within 1.0s", 3000);
+}
+
+#[test]
+fn control_characters_from_a_server_are_shown_escaped() {
+    let server = FakeServer::smtp(vec![
+        Step::Send(b"554 \x1b[31mred\x00 \xff\r\n".to_vec()),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "rejected");
+    let greeting = p["greeting"].as_str().unwrap();
+    assert!(
+        !greeting.contains('\x1b') && !greeting.contains('\0'),
+        "{greeting:?}"
+    );
+    assert!(
+        greeting.contains("\\u{1b}[31mred\\u{0} \\xff"),
+        "{greeting}"
+    );
+}
+
+#[test]
+fn bytes_sent_after_starttls_220_are_discarded_not_read_as_tls() {
+    let pki = crate::support::certs::TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 STARTTLS\r\n"),
+        Step::Expect("STARTTLS"),
+        // An injected reply in the same segment as the 220 (CVE-2011-0411 style).
+        Step::send("220 ready\r\n250 injected\r\n"),
+        Step::StartTls(pki.server_config(
+            crate::support::certs::CertKind::Good,
+            &[crate::support::HOST],
+        )),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 AUTH PLAIN\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ]);
+    let run = check(server.port(), "submission", Some(ca.path()), &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert!(
+        p["notes"][0].as_str().unwrap().contains("discarded"),
+        "{p:#}"
+    );
+    assert_eq!(p["auth_tls"][0], "PLAIN");
+}
