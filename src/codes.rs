@@ -100,7 +100,7 @@ pub static CODES: &[Code] = &[
         "A firewall's ESMTP inspection (Cisco ASA/PIX \"inspect esmtp\" or \"fixup smtp\") or an antivirus mail shield.",
         "Turn off SMTP inspection on the firewall in front of the server (or on your side); test from another network to locate it."),
     code!("starttls_not_offered_relay", Finding, Warn,
-        "Port 25 does not offer STARTTLS, so mail to this server travels in plaintext.",
+        "The SMTP relay port (25, or a custom port spoken as smtp) does not offer STARTTLS, so mail to this server travels in plaintext.",
         "TLS not configured for the SMTP relay service.",
         "Configure a certificate and enable opportunistic TLS (Postfix: smtpd_tls_security_level = may)."),
     code!("auth_before_tls", Finding, Fail,

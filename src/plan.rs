@@ -59,6 +59,18 @@ impl Plan {
         let mut targets = Vec::new();
         for raw in &args.hosts {
             let (host, literal) = parse_host(raw)?;
+            match literal {
+                Some(ip) if args.ipv4 && ip.is_ipv6() => {
+                    bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
+                }
+                Some(ip) if args.ipv6 && ip.is_ipv4() => {
+                    bail!("{host} is an IPv4 address, but -6 asks for IPv6 only")
+                }
+                _ => {}
+            }
+            if targets.iter().any(|t: &Target| t.host == host) {
+                continue;
+            }
             let tls_name = match &args.tls_name {
                 Some(n) => {
                     crate::tls::server_name(n).map_err(|e| anyhow!("--tls-name: {e}"))?;
@@ -153,6 +165,14 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
             .iter()
             .filter(|s| s.default && s.protocol.implemented())
             .collect();
+    }
+    // NAME=PORT probes that service, whatever else was chosen.
+    for spec in &specs {
+        if let PortSpec::Override { service, .. } = spec {
+            if !chosen.contains(service) {
+                chosen.push(service);
+            }
+        }
     }
     let mut probes: Vec<Probe> = chosen
         .into_iter()
@@ -426,6 +446,16 @@ mod tests {
             format!("{:#}", select_probes(&["imap".into()], &[]).unwrap_err())
                 .contains("not supported")
         );
+    }
+
+    #[test]
+    fn an_override_selects_its_service() {
+        let v = select_probes(&["smtp".into()], &["submission=2587".into()]).unwrap();
+        let names: Vec<String> = v
+            .iter()
+            .map(|p| format!("{}/{}", p.service.name, p.port))
+            .collect();
+        assert_eq!(names, vec!["smtp/25", "submission/2587"]);
     }
 
     #[test]

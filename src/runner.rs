@@ -142,7 +142,7 @@ async fn resolve_all(plan: &Plan, deadline: Instant) -> Vec<TargetReport> {
                             ms: 0,
                         },
                     ),
-                    None => (Vec::new(), fixed("none")),
+                    None => (Vec::new(), fixed("dns")),
                 }
             };
             (i, filter_family(t, addrs, resolution, family))

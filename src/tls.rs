@@ -26,7 +26,8 @@ pub const MAX_CHAIN: usize = 16;
 /// The trust anchors a check verifies against: native roots plus `--ca-file`.
 pub struct Trust {
     provider: Arc<CryptoProvider>,
-    verifier: Arc<WebPkiServerVerifier>,
+    /// None when there is no trust anchor at all: every chain is then untrusted.
+    verifier: Option<Arc<WebPkiServerVerifier>>,
     /// DER subjects of the anchors, to tell an untrusted root from a missing intermediate.
     anchor_subjects: Vec<Vec<u8>>,
     pub native_roots: usize,
@@ -84,10 +85,15 @@ impl Trust {
             .iter()
             .map(|a| a.subject.as_ref().to_vec())
             .collect();
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .context("no usable trust anchors: install ca-certificates or pass --ca-file")?;
+        let verifier = if roots.is_empty() {
+            None
+        } else {
+            Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .context("cannot build the certificate verifier")?,
+            )
+        };
         Ok(Trust {
             provider,
             verifier,
@@ -101,6 +107,7 @@ impl Trust {
     pub fn connector(&self, alpn: &[&[u8]]) -> (TlsConnector, Arc<RecordingVerifier>) {
         let recorder = Arc::new(RecordingVerifier {
             inner: self.verifier.clone(),
+            provider: self.provider.clone(),
             seen: Mutex::new(None),
         });
         let mut config = ClientConfig::builder_with_provider(self.provider.clone())
@@ -122,7 +129,8 @@ pub struct Seen {
 
 /// Records the chain and the real verdict, and never fails the handshake on the verdict.
 pub struct RecordingVerifier {
-    inner: Arc<WebPkiServerVerifier>,
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
     seen: Mutex<Option<Seen>>,
 }
 
@@ -147,10 +155,14 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        let result = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-            .map(|_| ());
+        let result = match &self.inner {
+            Some(inner) => inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                .map(|_| ()),
+            None => Err(TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
         let mut chain = vec![end_entity.clone().into_owned()];
         chain.extend(
             intermediates
@@ -170,7 +182,12 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -179,11 +196,18 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -6,5 +6,10 @@
 // Not every test module uses every helper of `support`.
 #![allow(dead_code)]
 
+mod certificates;
+mod exit_codes;
+mod hostile;
+mod json;
+mod smtp;
 mod support;
 mod support_selftest;

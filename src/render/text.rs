@@ -214,17 +214,16 @@ fn finding(
     if let (Some(s), Some(port)) = (&f.service, f.port) {
         place.push(format!("{s}/{port}"));
     }
-    if let Some(a) = f.address {
+    if let Some(a) = f.address.filter(|a| a.to_string() != f.host || !with_host) {
         place.push(a.to_string());
     }
     let label = format!("{:<4}", f.severity.as_str().to_uppercase());
-    writeln!(
-        out,
-        "{}  {} {}",
-        p.severity(f.severity, &label),
-        p.bold(&f.code),
-        place.join(" ")
-    )?;
+    let mut head = format!("{}  {}", p.severity(f.severity, &label), p.bold(&f.code));
+    if !place.is_empty() {
+        head.push(' ');
+        head.push_str(&place.join(" "));
+    }
+    writeln!(out, "{head}")?;
     for line in wrap(&f.message, 6, WIDTH) {
         writeln!(out, "{line}")?;
     }

@@ -1,0 +1,522 @@
+//! Exit status, like grep and diff: 0 nothing failed (at the --fail-on
+//! level), 1 something failed, 2 mailport could not do its job. Also the
+//! shape of usage errors, `explain`, and `check --help`.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::json::{healthy_smtp, mailport, HOST};
+use crate::support::certs::TestPki;
+use crate::support::ports::closed_port;
+use crate::support::server::{FakeServer, Step};
+
+/// What no error output may ever contain.
+const NEVER_ON_STDERR: &[&str] = &[
+    "panicked",
+    "RUST_BACKTRACE",
+    "stack backtrace",
+    "Error {",
+    "Custom {",
+    "Os {",
+    "kind:",
+];
+
+fn resolve_arg() -> String {
+    format!("{HOST}:127.0.0.1")
+}
+
+/// Run mailport, assert the status, and return (stdout, stderr).
+#[track_caller]
+fn run(args: &[&str], expected: i32) -> (String, String) {
+    let output = mailport().args(args).output().expect("run mailport");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(expected),
+        "exit status of mailport {args:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+    for bad in NEVER_ON_STDERR {
+        assert!(
+            !stderr.contains(bad),
+            "mailport {args:?}: stderr contains {bad:?}:\n{stderr}"
+        );
+    }
+    (stdout, stderr)
+}
+
+// ---- 0 and 1 ------------------------------------------------------------
+
+#[test]
+fn healthy_server_exits_0() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(healthy_smtp(&pki));
+    let port = format!("{}/smtp", server.port());
+    let ca_path = ca.path().display().to_string();
+    let resolve = resolve_arg();
+    let args = [
+        "check",
+        HOST,
+        "--resolve",
+        &resolve,
+        "--port",
+        &port,
+        "--ca-file",
+        &ca_path,
+        "--timeout",
+        "2s",
+        "--greeting-timeout",
+        "2s",
+        "--reply-timeout",
+        "2s",
+    ];
+    let (stdout, stderr) = run(&args, 0);
+    assert!(
+        stderr.is_empty(),
+        "nothing on stderr when not a terminal:\n{stderr}"
+    );
+    assert!(stdout.contains(HOST), "{stdout}");
+    server.finish();
+}
+
+#[test]
+fn failed_probe_exits_1() {
+    let port = format!("{}/smtp", closed_port());
+    let resolve = resolve_arg();
+    let (stdout, stderr) = run(
+        &[
+            "check",
+            HOST,
+            "--resolve",
+            &resolve,
+            "--port",
+            &port,
+            "--timeout",
+            "1s",
+        ],
+        1,
+    );
+    assert!(stdout.contains("refused"), "{stdout}");
+    assert!(
+        stderr.is_empty(),
+        "a failed probe is a result, not an error:\n{stderr}"
+    );
+}
+
+#[test]
+fn unresolvable_host_exits_1_not_2() {
+    // The target failing is a finding (exit 1); mailport itself did its job.
+    let (stdout, _) = run(&["check", "nonexistent.invalid", "--timeout", "1s"], 1);
+    assert!(stdout.contains("dns_failed"), "{stdout}");
+}
+
+#[test]
+fn warning_exits_0_by_default_and_1_with_fail_on_warn() {
+    // Port 25 (spoken on a custom port) without STARTTLS: a warning only.
+    let no_starttls = || {
+        vec![
+            Step::send("220 mail.example.test ESMTP\r\n"),
+            Step::Expect("EHLO"),
+            Step::send("250-mail.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+            Step::Expect("QUIT"),
+            Step::send("221 2.0.0 Bye\r\n"),
+        ]
+    };
+    let server = FakeServer::start(vec![no_starttls(), no_starttls()]);
+    let port = format!("{}/smtp", server.port());
+    let resolve = resolve_arg();
+    let base = [
+        "check",
+        HOST,
+        "--resolve",
+        &resolve,
+        "--port",
+        &port,
+        "--timeout",
+        "2s",
+        "--greeting-timeout",
+        "2s",
+        "--reply-timeout",
+        "2s",
+        "--json",
+    ];
+
+    let (stdout, _) = run(&base, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{stdout}");
+    assert_eq!(findings[0]["code"], "starttls_not_offered_relay");
+    assert_eq!(findings[0]["severity"], "warn");
+    assert_eq!(report["summary"]["exit_code"], 0);
+    assert_eq!(report["summary"]["fail_on"], "fail");
+
+    let mut strict = base.to_vec();
+    strict.extend(["--fail-on", "warn"]);
+    let (stdout, _) = run(&strict, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["summary"]["exit_code"], 1);
+    assert_eq!(report["summary"]["fail_on"], "warn");
+
+    let transcript = server.finish();
+    assert_eq!(
+        transcript.len(),
+        4,
+        "EHLO and QUIT twice, no STARTTLS: {transcript:?}"
+    );
+}
+
+// ---- 2: mailport could not do its job ----------------------------------
+
+/// Who reports a bad input: mailport itself (one line, `mailport: error: ...`)
+/// or clap, while parsing the command line (`error: ...`, then usage).
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Mailport,
+    Clap,
+    /// clap's answer to a missing subcommand: the help, on stderr.
+    ClapHelp,
+}
+
+/// Assert a usage error: status 2, nothing on stdout, and a clear message
+/// that contains `needle`.
+#[track_caller]
+fn assert_usage_error(args: &[&str], by: By, needle: &str) {
+    let (stdout, stderr) = run(args, 2);
+    assert!(stdout.is_empty(), "mailport {args:?}: stdout:\n{stdout}");
+    match by {
+        By::Mailport => {
+            assert!(
+                stderr.starts_with("mailport: error: "),
+                "mailport {args:?}: stderr must start with 'mailport: error: ':\n{stderr}"
+            );
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "mailport {args:?}: one line on stderr:\n{stderr}"
+            );
+            assert!(stderr.ends_with('\n'));
+        }
+        By::ClapHelp => {
+            assert!(
+                stderr.contains("Usage: mailport"),
+                "mailport {args:?}: usage on stderr:\n{stderr}"
+            );
+        }
+        By::Clap => {
+            assert!(
+                stderr.starts_with("error: "),
+                "mailport {args:?}: clap's usage error:\n{stderr}"
+            );
+            assert!(
+                stderr.contains("--help"),
+                "mailport {args:?}: points at --help:\n{stderr}"
+            );
+        }
+    }
+    assert!(
+        stderr.contains(needle),
+        "mailport {args:?}: stderr should contain {needle:?}:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let long_label = format!("{}.example.org", "a".repeat(300));
+    let label_64 = format!("{}.example.org", "b".repeat(64));
+    let missing_ca = std::env::temp_dir().join("mailport-test-no-such-dir/ca.pem");
+    let missing_ca = missing_ca.display().to_string();
+    let mut empty_ca = tempfile::NamedTempFile::new().expect("temp file");
+    empty_ca
+        .write_all(b"this is not a certificate\n")
+        .expect("write temp file");
+    let empty_ca = empty_ca.into_temp_path();
+    let empty_ca_path = empty_ca.display().to_string();
+    let closed = format!("{}/smtp", closed_port());
+    let resolve = resolve_arg();
+
+    // Valid except for the one thing under test; nothing here may reach the
+    // network (a mistaken success would only meet a closed loopback port).
+    let ok_host = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "check",
+            HOST,
+            "--resolve",
+            resolve.as_str(),
+            "--timeout",
+            "1s",
+        ]
+        .map(String::from)
+        .to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let host_only = |host: &str| -> Vec<String> {
+        ["check", host, "--port", closed.as_str(), "--timeout", "1s"]
+            .map(String::from)
+            .to_vec()
+    };
+    let with = |mut v: Vec<String>, extra: &[&str]| -> Vec<String> {
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+
+    let cases: Vec<(&str, Vec<String>, By, &str)> = vec![
+        (
+            "space in the host name",
+            host_only("exa mple.org"),
+            By::Mailport,
+            "'exa mple.org' is not a valid host name",
+        ),
+        (
+            "a URL as the host",
+            host_only("https://mail.example.org/webmail"),
+            By::Mailport,
+            "mailport check mail.example.org",
+        ),
+        ("empty host", host_only(""), By::Mailport, "empty"),
+        (
+            "an IPv6 literal with -4",
+            vec!["check".into(), "::1".into(), "-4".into()],
+            By::Mailport,
+            "is an IPv6 address, but -4",
+        ),
+        (
+            "300-character label",
+            host_only(&long_label),
+            By::Mailport,
+            "is not a valid host name",
+        ),
+        (
+            "64-character label",
+            host_only(&label_64),
+            By::Mailport,
+            "at most 63",
+        ),
+        (
+            "email address as the host",
+            host_only("postmaster@example.org"),
+            By::Mailport,
+            "email address",
+        ),
+        (
+            "host with a port",
+            host_only("mail.example.org:587"),
+            By::Mailport,
+            "--port",
+        ),
+        (
+            "unknown service",
+            ok_host(&["--service", "gopher"]),
+            By::Mailport,
+            "unknown service 'gopher'",
+        ),
+        (
+            "unimplemented service",
+            ok_host(&["--service", "imap"]),
+            By::Mailport,
+            "not supported",
+        ),
+        (
+            "port out of range",
+            ok_host(&["--port", "70000/smtp"]),
+            By::Mailport,
+            "out of range",
+        ),
+        (
+            "port spec without a service",
+            ok_host(&["--port", "2525"]),
+            By::Mailport,
+            "PORT/NAME",
+        ),
+        (
+            "missing --ca-file",
+            with(ok_host(&["--port"]), &[&closed, "--ca-file", &missing_ca]),
+            By::Mailport,
+            "cannot read --ca-file",
+        ),
+        (
+            "--ca-file without a certificate",
+            with(
+                ok_host(&["--port"]),
+                &[&closed, "--ca-file", &empty_ca_path],
+            ),
+            By::Mailport,
+            "holds no certificate",
+        ),
+        (
+            "--resolve without an address",
+            host_only(HOST)
+                .into_iter()
+                .chain(["--resolve".into(), HOST.into()])
+                .collect(),
+            By::Mailport,
+            "expected HOST:ADDR",
+        ),
+        (
+            "--resolve with a name for an address",
+            host_only(HOST)
+                .into_iter()
+                .chain(["--resolve".into(), format!("{HOST}:mail.example.net")])
+                .collect(),
+            By::Mailport,
+            "expected HOST:ADDR",
+        ),
+        (
+            "--resolve for a host that is not checked",
+            host_only(HOST)
+                .into_iter()
+                .chain(["--resolve".into(), "other.example.test:127.0.0.1".into()])
+                .collect(),
+            By::Mailport,
+            "not one of the hosts",
+        ),
+        (
+            "bad --ehlo",
+            with(ok_host(&["--port"]), &[&closed, "--ehlo", "not a name"]),
+            By::Mailport,
+            "--ehlo",
+        ),
+        ("unknown option", ok_host(&["--bogus"]), By::Clap, "--bogus"),
+        (
+            "duration in hours",
+            ok_host(&["--timeout", "5h"]),
+            By::Clap,
+            "5h",
+        ),
+        (
+            "negative duration",
+            ok_host(&["--greeting-timeout=-1s"]),
+            By::Clap,
+            "-1s",
+        ),
+        (
+            "unknown --fail-on level",
+            ok_host(&["--fail-on", "info"]),
+            By::Clap,
+            "info",
+        ),
+        (
+            "-4 with -6",
+            ok_host(&["-4", "-6"]),
+            By::Clap,
+            "cannot be used with",
+        ),
+        ("no host", vec!["check".into()], By::Clap, "<HOST>"),
+        ("no command", vec![], By::ClapHelp, "check"),
+        (
+            "unknown command",
+            vec!["sendmail".into(), HOST.into()],
+            By::Clap,
+            "sendmail",
+        ),
+    ];
+    for (what, args, by, needle) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        eprintln!("case: {what}");
+        assert_usage_error(&args, *by, needle);
+    }
+}
+
+#[test]
+fn explain_exits_0_for_a_known_code_and_2_for_an_unknown_one() {
+    let (stdout, stderr) = run(&["explain", "connect_timeout"], 0);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(stdout.starts_with("connect_timeout"), "{stdout}");
+    for title in ["What it means", "Usual causes", "What to do"] {
+        assert!(stdout.contains(title), "{title}:\n{stdout}");
+    }
+    assert!(
+        stdout.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns:\n{stdout}"
+    );
+
+    let (stdout, _) = run(&["explain", "connect-timeout", "--json"], 0);
+    let explained: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(explained[0]["code"], "connect_timeout");
+
+    let (stdout, _) = run(&["explain"], 0);
+    assert!(stdout.contains("starttls_not_offered_relay"), "{stdout}");
+
+    assert_usage_error(&["explain", "nope"], By::Mailport, "unknown code 'nope'");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let (stdout, _) = run(&["--version"], 0);
+    assert_eq!(stdout, format!("mailport {}\n", env!("CARGO_PKG_VERSION")));
+    let (stdout, _) = run(&["--help"], 0);
+    assert!(
+        stdout.contains("check") && stdout.contains("explain"),
+        "{stdout}"
+    );
+}
+
+// ---- --help -------------------------------------------------------------
+
+fn check_help() -> String {
+    let output = mailport()
+        .args(["check", "--help"])
+        // Pin the wrap width: clap reads COLUMNS when stdout is not a terminal.
+        .env("COLUMNS", "100")
+        .output()
+        .expect("run mailport check --help");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty());
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[test]
+fn check_help_snapshot() {
+    insta::assert_snapshot!("check_help", check_help());
+}
+
+#[test]
+fn check_help_states_every_default_and_has_examples() {
+    let help = check_help();
+    // Wrapping may break a line anywhere a space is: compare with spaces collapsed.
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for default in [
+        "[default: smtp, submission, submissions]",
+        "[default: 5s]",
+        "[default: 15s]",
+        "[default: 10s]",
+        "[default: 60s]",
+        "[default: the HOST as given]",
+        "[default: this machine's host name",
+        "[default: fail]",
+        "[default: text]",
+        "[default: auto]",
+    ] {
+        assert!(
+            flat.contains(default),
+            "check --help lacks {default:?}:\n{help}"
+        );
+    }
+    // And every default clap knows of is shown, whatever is added later.
+    let cli = mailport::cli::Cli::command();
+    let check = cli.find_subcommand("check").expect("check subcommand");
+    for arg in check.get_arguments() {
+        let values: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let shown = format!("[default: {}]", values.join(", "));
+        assert!(
+            flat.contains(&shown),
+            "--{}: check --help lacks {shown:?}",
+            arg.get_id()
+        );
+    }
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(flat.contains("mailport check mail.example.org"), "{help}");
+    assert!(flat.contains("Exit status: 0"), "{help}");
+    // The short help stays short.
+    let (short, _) = run(&["check", "-h"], 0);
+    assert!(short.lines().count() < help.lines().count());
+}

@@ -1,0 +1,690 @@
+//! The JSON report as a contract: real `mailport check --json` output is
+//! validated against `src/report.schema.json` and read back into types
+//! defined here (not the crate's own structs), like ripgrep's tests/json.rs.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::support::certs::{CertKind, TestPki};
+use crate::support::ports::closed_port;
+use crate::support::server::{FakeServer, Step};
+
+/// The name the fake servers stand in for (pointed at 127.0.0.1 with --resolve).
+pub(crate) const HOST: &str = "mail.example.test";
+
+// ---- the contract, as a consumer sees it -------------------------------
+
+#[derive(Debug, Deserialize)]
+struct Report {
+    schema_version: u32,
+    tool: Tool,
+    started_at: String,
+    duration_ms: u64,
+    targets: Vec<Target>,
+    findings: Vec<Finding>,
+    summary: Summary,
+}
+
+#[derive(Debug, Deserialize)]
+struct Tool {
+    name: String,
+    version: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Target {
+    host: String,
+    tls_name: String,
+    addresses: Vec<String>,
+    resolution: Resolution,
+    probes: Vec<Probe>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Resolution {
+    source: String,
+    status: String,
+    detail: Option<String>,
+    ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Probe {
+    service: String,
+    port: u16,
+    protocol: String,
+    tls_mode: String,
+    address: Option<String>,
+    outcome: String,
+    detail: Option<String>,
+    failed_phase: Option<String>,
+    phases: Vec<PhaseRecord>,
+    total_ms: u64,
+    connect: Option<Connect>,
+    greeting: Option<String>,
+    greeting_ms: Option<u64>,
+    capabilities_plain: Vec<String>,
+    capabilities_tls: Vec<String>,
+    auth_plain: Vec<String>,
+    auth_tls: Vec<String>,
+    starttls_offered: Option<bool>,
+    starttls_stripped: bool,
+    tls: Option<Tls>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PhaseRecord {
+    phase: String,
+    ms: u64,
+    ok: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Connect {
+    local_addr: Option<String>,
+    result: String,
+    errno: Option<i32>,
+    ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Tls {
+    version: String,
+    cipher_suite: String,
+    chain: Vec<Cert>,
+    verdict: String,
+    verdict_detail: Option<String>,
+    verified_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cert {
+    subject: String,
+    issuer: String,
+    sans: Vec<String>,
+    not_before: String,
+    not_after: String,
+    days_left: i64,
+    is_ca: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Finding {
+    severity: String,
+    code: String,
+    host: String,
+    service: Option<String>,
+    port: Option<u16>,
+    message: String,
+    hint: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Summary {
+    probes: usize,
+    ok: usize,
+    not_ok: usize,
+    fail: usize,
+    exit_code: u8,
+    fail_on: String,
+}
+
+// ---- helpers ------------------------------------------------------------
+
+/// The binary, with colour off as every test runs it.
+pub(crate) fn mailport() -> Command {
+    let mut cmd = Command::cargo_bin("mailport").expect("the mailport binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// A healthy SMTP dialog: greeting, EHLO with STARTTLS, a good certificate
+/// for [`HOST`], EHLO again with AUTH only after TLS, QUIT.
+pub(crate) fn healthy_smtp(pki: &TestPki) -> Vec<Step> {
+    vec![
+        Step::send("220 mail.example.test ESMTP Postfix\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("220 2.0.0 Ready to start TLS\r\n"),
+        Step::StartTls(pki.server_config(CertKind::Good, &[HOST])),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 2.0.0 Bye\r\n"),
+    ]
+}
+
+fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/report.schema.json")
+}
+
+fn schema() -> Value {
+    let path = schema_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A validator for the report schema that also asserts `format`
+/// (date-time, ipv4, ipv6), which draft 2020-12 only annotates by default.
+fn validator() -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema())
+        .unwrap_or_else(|e| panic!("src/report.schema.json is not a usable schema: {e}"))
+}
+
+/// Every schema error of `instance`, as `path: message` lines.
+fn schema_errors(instance: &Value) -> Vec<String> {
+    validator()
+        .iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[track_caller]
+fn assert_valid(instance: &Value, text: &str) {
+    let errors = schema_errors(instance);
+    assert!(
+        errors.is_empty(),
+        "the report does not match src/report.schema.json ({} error(s)):\n  - {}\n--- report ---\n{text}",
+        errors.len(),
+        errors.join("\n  - ")
+    );
+}
+
+/// Run `mailport check ARGS --json`, assert the exit code, validate the
+/// output against the schema and read it into the contract types.
+#[track_caller]
+fn check_json(args: &[&str], expected_code: i32) -> (String, Value, Report) {
+    let output = mailport()
+        .arg("check")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run mailport");
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "exit status of mailport check {args:?} --json\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+    let value: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{stdout}"));
+    assert_valid(&value, &stdout);
+    let report: Report = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("the report does not fit the contract types: {e}\n{stdout}"));
+    assert_common(&stdout, &report);
+    (stdout, value, report)
+}
+
+/// What holds for every report.
+#[track_caller]
+fn assert_common(text: &str, report: &Report) {
+    assert!(
+        text.starts_with("{\n  \"schema_version\": 1,\n"),
+        "schema_version must be the first key:\n{text}"
+    );
+    assert!(text.ends_with("}\n"), "one JSON document and a newline");
+    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.tool.name, "mailport");
+    assert_eq!(report.tool.version, env!("CARGO_PKG_VERSION"));
+    assert!(report.started_at.ends_with('Z'), "{}", report.started_at);
+    let probes: Vec<&Probe> = report.targets.iter().flat_map(|t| &t.probes).collect();
+    assert_eq!(report.summary.probes, probes.len());
+    assert_eq!(
+        report.summary.ok,
+        probes.iter().filter(|p| p.outcome == "ok").count()
+    );
+    assert_eq!(report.summary.ok + report.summary.not_ok, probes.len());
+    assert_eq!(
+        report.summary.fail,
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == "fail")
+            .count()
+    );
+    for p in &probes {
+        assert!(
+            report.duration_ms >= p.total_ms,
+            "a probe cannot outlast the check"
+        );
+        for ph in &p.phases {
+            assert!(ph.ms <= p.total_ms, "{ph:?} longer than the probe");
+        }
+        // A failure is explained in words and, once a phase ran, pinned to it.
+        assert_eq!(p.outcome == "ok", p.detail.is_none(), "{p:?}");
+        match p.outcome.as_str() {
+            "ok" => assert!(p.failed_phase.is_none(), "{p:?}"),
+            "dns_failed" => assert!(p.phases.is_empty(), "{p:?}"),
+            _ => {
+                let failed = p.failed_phase.as_deref().expect("failed_phase");
+                assert!(
+                    p.phases.iter().any(|ph| ph.phase == failed && !ph.ok),
+                    "failed_phase {failed} is a failed phase record: {p:?}"
+                );
+            }
+        }
+    }
+    for f in &report.findings {
+        assert!(!f.message.is_empty() && !f.hint.is_empty(), "{f:?}");
+    }
+}
+
+/// The args that point mailport at a fake server on `port` as `HOST`.
+fn at(port: u16, service: &str) -> Vec<String> {
+    [
+        HOST.to_string(),
+        "--resolve".into(),
+        format!("{HOST}:127.0.0.1"),
+        "--port".into(),
+        format!("{port}/{service}"),
+        "--timeout".into(),
+        "2s".into(),
+        "--greeting-timeout".into(),
+        "2s".into(),
+        "--reply-timeout".into(),
+        "2s".into(),
+    ]
+    .into()
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A real report of a refused connection, as text (fast and offline).
+fn closed_port_report() -> String {
+    let args = at(closed_port(), "smtp");
+    check_json(&refs(&args), 1).0
+}
+
+// ---- real output --------------------------------------------------------
+
+#[test]
+fn healthy_starttls_server_report_is_valid_and_complete() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(healthy_smtp(&pki));
+    let port = server.port();
+    let mut args = at(port, "smtp");
+    args.extend(["--ca-file".into(), ca.path().display().to_string()]);
+    let (text, _, report) = check_json(&refs(&args), 0);
+
+    let transcript = server.finish();
+    assert_eq!(transcript.len(), 4, "{transcript:?}");
+    assert!(transcript[0].starts_with("EHLO "), "{transcript:?}");
+    assert_eq!(transcript[1], "STARTTLS");
+    assert!(transcript[2].starts_with("EHLO "), "{transcript:?}");
+    assert_eq!(transcript[3], "QUIT");
+
+    assert_eq!(report.targets.len(), 1);
+    let t = &report.targets[0];
+    assert_eq!(t.host, HOST);
+    assert_eq!(t.tls_name, HOST);
+    assert_eq!(t.addresses, ["127.0.0.1"]);
+    assert_eq!(
+        (t.resolution.source.as_str(), t.resolution.status.as_str()),
+        ("override", "found")
+    );
+    assert_eq!(t.probes.len(), 1);
+
+    let p = &t.probes[0];
+    assert_eq!(p.outcome, "ok", "{text}");
+    assert_eq!(p.service, "smtp");
+    assert_eq!(p.port, port);
+    assert_eq!(p.protocol, "smtp");
+    assert_eq!(p.tls_mode, "opportunistic");
+    assert_eq!(p.address.as_deref(), Some("127.0.0.1"));
+    let phases: Vec<&str> = p.phases.iter().map(|ph| ph.phase.as_str()).collect();
+    assert_eq!(
+        phases,
+        [
+            "connect",
+            "greeting",
+            "capabilities",
+            "starttls",
+            "tls_handshake",
+            "capabilities_tls",
+            "quit"
+        ]
+    );
+    assert!(
+        p.phases.iter().all(|ph| ph.ok && ph.error.is_none()),
+        "{text}"
+    );
+    let connect = p.connect.as_ref().expect("connect facts");
+    assert_eq!(connect.result, "connected");
+    assert_eq!(connect.errno, None);
+    assert!(connect
+        .local_addr
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("127.0.0.1:"));
+    assert!(connect.ms <= p.total_ms);
+    assert!(p
+        .greeting
+        .as_deref()
+        .unwrap_or("")
+        .contains("mail.example.test ESMTP Postfix"));
+    assert!(p.greeting_ms.is_some());
+    assert_eq!(p.starttls_offered, Some(true));
+    assert!(!p.starttls_stripped);
+    assert!(p.capabilities_plain.iter().any(|c| c.contains("STARTTLS")));
+    assert!(p.capabilities_tls.iter().any(|c| c.contains("AUTH")));
+    assert!(p.auth_plain.is_empty(), "{:?}", p.auth_plain);
+    assert_eq!(p.auth_tls, ["PLAIN", "LOGIN"]);
+
+    let tls = p.tls.as_ref().expect("tls facts");
+    assert_eq!(tls.version, "TLSv1.3");
+    assert!(
+        tls.cipher_suite.starts_with("TLS13_"),
+        "{}",
+        tls.cipher_suite
+    );
+    assert_eq!(tls.verdict, "valid", "{:?}", tls.verdict_detail);
+    assert_eq!(tls.verdict_detail, None);
+    assert_eq!(tls.verified_name, HOST);
+    assert_eq!(tls.chain.len(), 2, "leaf and intermediate");
+    let leaf = &tls.chain[0];
+    assert!(
+        leaf.sans.iter().any(|s| s == "DNS:mail.example.test"),
+        "{:?}",
+        leaf.sans
+    );
+    assert!(leaf.subject.contains(HOST), "{}", leaf.subject);
+    assert!(
+        leaf.issuer.contains("mailport test intermediate"),
+        "{}",
+        leaf.issuer
+    );
+    assert!(
+        leaf.days_left > 0 && leaf.days_left <= 90,
+        "{}",
+        leaf.days_left
+    );
+    assert!(leaf.not_before < leaf.not_after);
+    assert!(!leaf.is_ca);
+    assert!(tls.chain[1].is_ca);
+
+    assert!(
+        report.findings.iter().all(|f| f.severity != "fail"),
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(report.summary.probes, 1);
+    assert_eq!(report.summary.ok, 1);
+    assert_eq!(report.summary.not_ok, 0);
+    assert_eq!(report.summary.exit_code, 0);
+    assert_eq!(report.summary.fail_on, "fail");
+}
+
+#[test]
+fn closed_port_report_is_valid_and_names_the_refusal() {
+    let port = closed_port();
+    let args = at(port, "submission");
+    let (text, _, report) = check_json(&refs(&args), 1);
+
+    let p = &report.targets[0].probes[0];
+    assert_eq!(p.outcome, "refused", "{text}");
+    assert_eq!((p.service.as_str(), p.port), ("submission", port));
+    assert_eq!(p.tls_mode, "required");
+    assert_eq!(p.address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(p.failed_phase.as_deref(), Some("connect"));
+    assert!(!p.detail.as_deref().unwrap_or("").is_empty());
+    assert_eq!(p.phases.len(), 1, "{text}");
+    assert_eq!(p.phases[0].phase, "connect");
+    assert!(!p.phases[0].ok);
+    assert!(p.phases[0].error.is_some());
+    let connect = p.connect.as_ref().expect("connect facts");
+    assert_eq!(connect.result, "ECONNREFUSED");
+    assert!(connect.errno.is_some());
+    assert_eq!(connect.local_addr, None);
+    assert!(p.tls.is_none() && p.greeting.is_none());
+    assert!(p.capabilities_plain.is_empty() && p.auth_tls.is_empty());
+
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "refused")
+        .unwrap_or_else(|| panic!("a 'refused' finding:\n{text}"));
+    assert_eq!(f.severity, "fail");
+    assert_eq!(f.host, HOST);
+    assert_eq!(f.service.as_deref(), Some("submission"));
+    assert_eq!(f.port, Some(port));
+    assert_eq!(report.summary.exit_code, 1);
+    assert_eq!(report.summary.not_ok, 1);
+}
+
+#[test]
+fn unresolvable_host_report_has_every_probe_with_a_null_address() {
+    // hickory answers the special-use name .invalid itself: NXDOMAIN, no network.
+    let (text, value, report) = check_json(&["nonexistent.invalid", "--timeout", "1s"], 1);
+
+    let t = &report.targets[0];
+    assert_eq!(t.host, "nonexistent.invalid");
+    assert!(t.addresses.is_empty());
+    assert_eq!(t.resolution.source, "dns");
+    assert_eq!(t.resolution.status, "nxdomain");
+    assert!(t.resolution.detail.is_some());
+    assert!(t.resolution.ms < 5_000);
+    let ports: Vec<(&str, u16)> = t
+        .probes
+        .iter()
+        .map(|p| (p.service.as_str(), p.port))
+        .collect();
+    assert_eq!(
+        ports,
+        [("smtp", 25), ("submission", 587), ("submissions", 465)],
+        "every default probe is present even though none could run"
+    );
+    for (i, p) in t.probes.iter().enumerate() {
+        assert_eq!(p.outcome, "dns_failed");
+        assert!(p.phases.is_empty());
+        assert!(p.connect.is_none());
+        // `address` is present and null, not left out.
+        let raw = &value["targets"][0]["probes"][i];
+        assert_eq!(raw.get("address"), Some(&Value::Null), "{text}");
+    }
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["dns_failed"],
+        "one finding for the name, not one per probe"
+    );
+    assert_eq!(report.findings[0].port, None);
+    assert_eq!(report.summary.exit_code, 1);
+
+    // --format json is the same report.
+    let again = mailport()
+        .args(["check", "nonexistent.invalid", "--format", "json"])
+        .output()
+        .expect("run mailport");
+    assert_eq!(again.status.code(), Some(1));
+    let again: Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_valid(&again, "(--format json)");
+    assert_eq!(again["targets"], value["targets"]);
+}
+
+// ---- the schema itself --------------------------------------------------
+
+#[test]
+fn schema_is_a_valid_draft_2020_12_schema() {
+    let schema = schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    if let Err(e) = jsonschema::meta::validate(&schema) {
+        panic!("src/report.schema.json breaks the 2020-12 meta-schema: {e}");
+    }
+    // The plain constructor accepts it as well.
+    jsonschema::validator_for(&schema).expect("validator_for accepts the schema");
+}
+
+#[test]
+fn schema_lists_exactly_the_outcomes_mailport_explains() {
+    let output = mailport()
+        .args(["explain", "--json"])
+        .output()
+        .expect("run mailport explain");
+    assert_eq!(output.status.code(), Some(0));
+    let codes: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    let mut explained: Vec<&str> = codes
+        .iter()
+        .filter(|c| c["kind"] == "outcome")
+        .map(|c| c["code"].as_str().expect("code"))
+        .collect();
+    let schema = schema();
+    let mut in_schema: Vec<&str> = schema["$defs"]["outcome"]["enum"]
+        .as_array()
+        .expect("$defs.outcome.enum")
+        .iter()
+        .map(|v| v.as_str().expect("string"))
+        .collect();
+    explained.sort_unstable();
+    in_schema.sort_unstable();
+    assert_eq!(
+        in_schema, explained,
+        "$defs.outcome.enum in src/report.schema.json and `mailport explain` disagree"
+    );
+    let pattern = schema["$defs"]["code"].clone();
+    let code = jsonschema::validator_for(&pattern).expect("code pattern");
+    for c in &codes {
+        assert!(code.is_valid(&c["code"]), "{} breaks $defs.code", c["code"]);
+    }
+}
+
+#[test]
+fn validator_is_not_vacuous() {
+    let text = closed_port_report();
+    let real: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(
+        schema_errors(&real).is_empty(),
+        "the baseline must be valid"
+    );
+
+    type Mutation = fn(&mut Value);
+    let cases: &[(&str, Mutation, &str)] = &[
+        (
+            "unknown outcome",
+            |v| v["targets"][0]["probes"][0]["outcome"] = "banana".into(),
+            "/targets/0/probes/0/outcome",
+        ),
+        (
+            "unknown field in a probe",
+            |v| v["targets"][0]["probes"][0]["colour"] = "blue".into(),
+            "/targets/0/probes/0",
+        ),
+        ("unknown top-level field", |v| v["extra"] = true.into(), ""),
+        (
+            "missing summary",
+            |v| {
+                v.as_object_mut().unwrap().remove("summary");
+            },
+            "",
+        ),
+        (
+            "missing address (must be null, not absent)",
+            |v| {
+                v["targets"][0]["probes"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("address");
+            },
+            "/targets/0/probes/0",
+        ),
+        (
+            "schema_version 2",
+            |v| v["schema_version"] = 2.into(),
+            "/schema_version",
+        ),
+        (
+            "negative milliseconds",
+            |v| v["targets"][0]["probes"][0]["total_ms"] = (-1).into(),
+            "/targets/0/probes/0/total_ms",
+        ),
+        (
+            "fractional milliseconds",
+            |v| v["duration_ms"] = 1.5.into(),
+            "/duration_ms",
+        ),
+        (
+            "started_at not RFC 3339",
+            |v| v["started_at"] = "yesterday at noon".into(),
+            "/started_at",
+        ),
+        (
+            "address not an IP",
+            |v| v["targets"][0]["probes"][0]["address"] = "mail.example.test".into(),
+            "/targets/0/probes/0/address",
+        ),
+        (
+            "unknown phase",
+            |v| v["targets"][0]["probes"][0]["phases"][0]["phase"] = "handshake".into(),
+            "/targets/0/probes/0/phases/0/phase",
+        ),
+        (
+            "unknown severity",
+            |v| v["findings"][0]["severity"] = "error".into(),
+            "/findings/0/severity",
+        ),
+        (
+            "port out of range",
+            |v| v["targets"][0]["probes"][0]["port"] = 70000.into(),
+            "/targets/0/probes/0/port",
+        ),
+        (
+            "tls_mode in another case",
+            |v| v["targets"][0]["probes"][0]["tls_mode"] = "Required".into(),
+            "/targets/0/probes/0/tls_mode",
+        ),
+        (
+            "unknown field in the summary",
+            |v| v["summary"]["exitCode"] = 1.into(),
+            "/summary",
+        ),
+    ];
+    for (what, mutate, path) in cases {
+        let mut bad = real.clone();
+        mutate(&mut bad);
+        let errors = schema_errors(&bad);
+        assert!(
+            !errors.is_empty(),
+            "{what}: the mutated report passed validation:\n{bad:#}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with(&format!("{path}:"))),
+            "{what}: expected an error at {path:?}, got {errors:#?}"
+        );
+    }
+
+    // A TLS block with a bad verdict, grafted from a well-formed one.
+    let mut bad = real.clone();
+    bad["targets"][0]["probes"][0]["tls"] = serde_json::json!({
+        "version": "TLSv1.3",
+        "cipher_suite": "TLS13_AES_128_GCM_SHA256",
+        "chain": [],
+        "verdict": "probably_fine",
+        "verified_name": HOST,
+    });
+    let errors = schema_errors(&bad);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("/targets/0/probes/0/tls/verdict:")),
+        "{errors:#?}"
+    );
+    bad["targets"][0]["probes"][0]["tls"]["verdict"] = "valid".into();
+    assert!(
+        schema_errors(&bad).is_empty(),
+        "the well-formed TLS block passes"
+    );
+}
