@@ -282,8 +282,13 @@ fn verdict_of(
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
                 CertVerdict::Expired,
                 format!(
-                    "the certificate expired on {} ({} days ago)",
-                    leaf.not_after, -leaf.days_left
+                    "the certificate expired on {} ({})",
+                    leaf.not_after,
+                    match -leaf.days_left - 1 {
+                        d if d < 1 => "less than a day ago".to_string(),
+                        1 => "1 day ago".to_string(),
+                        d => format!("{d} days ago"),
+                    }
                 ),
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (

@@ -13,3 +13,4 @@ mod json;
 mod smtp;
 mod support;
 mod support_selftest;
+mod text;
