@@ -462,3 +462,20 @@ fn probes_run_at_once_three_filtered_ports_take_one_timeout() {
         .contains(&"host_unreachable_or_filtered".to_string()));
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn the_deadline_cuts_a_long_phase_short() {
+    // No time is left for the TLS check on a second connection.
+    let server = FakeServer::smtp(vec![Step::Hang]);
+    let run = check(
+        server.port(),
+        "smtp",
+        None,
+        &["--greeting-timeout", "30s", "--deadline", "1s"],
+    );
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "greeting_timeout", "{p:#}");
+    assert!(p["detail"].as_str().unwrap().contains("deadline"), "{p:#}");
+    assert!(p["total_ms"].as_u64().unwrap() < 3000);
+}

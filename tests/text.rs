@@ -179,3 +179,26 @@ fn long_ipv6_addresses_get_their_own_heading() {
     }
     assert!(run.stdout.contains("::1"));
 }
+
+fn refused_check(color: &str, no_color: bool) -> String {
+    let port = format!("{}/smtp", crate::support::ports::closed_port());
+    let mut cmd = assert_cmd::Command::cargo_bin("mailport").unwrap();
+    cmd.args(["check", "127.0.0.1", "--port", &port, "--color", color]);
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
+    assert!(refused_check("always", false).contains("\x1b[31m"));
+    assert!(!refused_check("always", true).contains('\x1b'));
+    // Not a terminal: auto means no colour.
+    assert!(!refused_check("auto", false).contains('\x1b'));
+    assert!(!refused_check("never", false).contains('\x1b'));
+}
