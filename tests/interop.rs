@@ -1,0 +1,1 @@
+//! Interop suite against real Postfix, Dovecot and nginx (being written).
