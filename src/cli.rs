@@ -116,6 +116,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
 
+    /// A reference host probed on the same ports as HOST (e.g. a big provider's
+    /// MX). When its port 25 also times out while its other ports connect, the
+    /// block is on your side (your ISP, VPS provider or firewall), not at HOST.
+    /// Its own problems are shown but never fail the check. Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub control: Vec<String>,
+
     /// Use ADDR for HOST instead of asking DNS (like curl's --resolve);
     /// certificates are still verified for HOST. Repeatable.
     #[arg(long, value_name = "HOST:ADDR")]

@@ -1,7 +1,7 @@
 //! Pure rules: a report's targets in, findings out. No I/O, no clock.
 
 use crate::codes;
-use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Severity, TargetReport};
+use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, Severity, TargetReport};
 use crate::service::TlsMode;
 use std::net::IpAddr;
 
@@ -12,7 +12,9 @@ pub const EXPIRY_WARN_DAYS: i64 = 21;
 
 pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for t in targets {
+    let (control, control_names) = control_verdict(targets);
+    // Control hosts are evidence, not subjects: their own problems raise no finding.
+    for t in targets.iter().filter(|t| t.role == Role::Target) {
         if t.addresses.is_empty() {
             // One finding for the name, not one per probe that could not run.
             let words = t
@@ -26,7 +28,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
         for p in &t.probes {
             probe_findings(t, p, &mut out);
         }
-        cross_port_findings(t, &mut out);
+        cross_port_findings(t, (control, &control_names), &mut out);
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
@@ -143,7 +145,53 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
 }
 
 /// Rules that compare the probes of one address.
-fn cross_port_findings(t: &TargetReport, out: &mut Vec<Finding>) {
+/// What the control hosts (--control) say about port 25 from this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    /// No control host, or nothing conclusive.
+    Unknown,
+    /// A control host's port 25 connected: the path from here works.
+    Port25Open,
+    /// Every control host's port 25 timed out while its other ports connected.
+    Port25Blocked,
+}
+
+fn is_relay(p: &ProbeResult) -> bool {
+    p.service == "smtp"
+}
+
+fn is_submission(p: &ProbeResult) -> bool {
+    matches!(p.service.as_str(), "submission" | "submissions")
+}
+
+fn connected(p: &ProbeResult) -> bool {
+    p.connect.as_ref().is_some_and(|c| c.result == "connected")
+}
+
+fn control_verdict(targets: &[TargetReport]) -> (Control, Vec<String>) {
+    let controls: Vec<&TargetReport> = targets.iter().filter(|t| t.role == Role::Control).collect();
+    let names = controls.iter().map(|t| t.host.clone()).collect();
+    let open = controls
+        .iter()
+        .any(|t| t.probes.iter().any(|p| is_relay(p) && connected(p)));
+    let blocked = controls.iter().any(|t| {
+        let relay: Vec<&ProbeResult> = t.probes.iter().filter(|p| is_relay(p)).collect();
+        !relay.is_empty()
+            && relay.iter().all(|p| p.outcome == Outcome::ConnectTimeout)
+            && t.probes.iter().any(|p| !is_relay(p) && connected(p))
+    });
+    let verdict = if open {
+        Control::Port25Open
+    } else if blocked {
+        Control::Port25Blocked
+    } else {
+        Control::Unknown
+    };
+    (verdict, names)
+}
+
+/// Rules that compare the probes of one address, and with the control hosts.
+fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mut Vec<Finding>) {
     let mut addresses: Vec<IpAddr> = t.probes.iter().filter_map(|p| p.address).collect();
     addresses.dedup();
     for addr in addresses {
@@ -152,15 +200,39 @@ fn cross_port_findings(t: &TargetReport, out: &mut Vec<Finding>) {
             .iter()
             .filter(|p| p.address == Some(addr))
             .collect();
-        let connected =
-            |p: &&ProbeResult| p.connect.as_ref().is_some_and(|c| c.result == "connected");
         let all = |o: Outcome| probes.len() > 1 && probes.iter().all(|p| p.outcome == o);
         let mut f = |code: &str, message: String| {
             let mut f = finding(t, None, code, Severity::Fail, message);
             f.address = Some(addr);
             out.push(f);
         };
-        if all(Outcome::ConnectTimeout) {
+        let relay_timeout = probes
+            .iter()
+            .any(|p| is_relay(p) && p.outcome == Outcome::ConnectTimeout);
+        let submission_ok: Vec<String> = probes
+            .iter()
+            .filter(|p| is_submission(p) && connected(p))
+            .map(|p| p.port.to_string())
+            .collect();
+        if t.local_addresses.contains(&addr)
+            && probes.iter().any(|p| p.outcome == Outcome::ConnectTimeout)
+        {
+            f(
+                "local_firewall",
+                format!(
+                    "{addr} is an address of this machine, yet a connection to it timed out: only this machine can have dropped it"
+                ),
+            );
+        }
+        if relay_timeout && control.0 == Control::Port25Blocked {
+            f(
+                "outbound_port25_blocked",
+                format!(
+                    "port 25 of {addr} timed out, and so did port 25 of the control host {} while its other ports connected: the block is on your side",
+                    control.1.join(", ")
+                ),
+            );
+        } else if all(Outcome::ConnectTimeout) {
             f(
                 "host_unreachable_or_filtered",
                 format!("all {} ports of {addr} timed out", probes.len()),
@@ -173,24 +245,37 @@ fn cross_port_findings(t: &TargetReport, out: &mut Vec<Finding>) {
                     probes.len()
                 ),
             );
-        } else {
-            let port25_timeout = probes
-                .iter()
-                .any(|p| p.port == 25 && p.outcome == Outcome::ConnectTimeout);
-            let submission_ok: Vec<String> = probes
-                .iter()
-                .filter(|p| matches!(p.port, 587 | 465) && connected(p))
-                .map(|p| p.port.to_string())
-                .collect();
-            if port25_timeout && !submission_ok.is_empty() {
-                f(
-                    "port25_blocked",
-                    format!(
-                        "port 25 of {addr} timed out while port {} connected",
-                        submission_ok.join(" and ")
-                    ),
-                );
+        } else if relay_timeout && !submission_ok.is_empty() {
+            let mut message = format!(
+                "port 25 of {addr} timed out while port {} connected",
+                submission_ok.join(" and ")
+            );
+            if control.0 == Control::Port25Open {
+                message.push_str(&format!(
+                    "; port 25 of the control host {} connected from here, so the block is at or near {}",
+                    control.1.join(", "),
+                    t.host
+                ));
             }
+            f("port25_blocked", message);
+        }
+        let relay_silent = probes
+            .iter()
+            .find(|p| is_relay(p) && p.outcome == Outcome::GreetingTimeout);
+        let greeted: Vec<String> = probes
+            .iter()
+            .filter(|p| is_submission(p) && p.greeting.is_some())
+            .map(|p| p.port.to_string())
+            .collect();
+        if let (Some(relay), false) = (relay_silent, greeted.is_empty()) {
+            f(
+                "greeting_withheld",
+                format!(
+                    "port {} of {addr} accepts connections but never greets, while port {} greets",
+                    relay.port,
+                    greeted.join(" and ")
+                ),
+            );
         }
     }
 }
@@ -254,7 +339,9 @@ mod tests {
     fn target(probes: Vec<ProbeResult>) -> TargetReport {
         TargetReport {
             host: "mail.example.test".into(),
+            role: Role::Target,
             tls_name: "mail.example.test".into(),
+            local_addresses: vec![],
             addresses: vec!["192.0.2.1".parse().unwrap()],
             resolution: Resolution {
                 source: "literal".into(),
@@ -361,5 +448,112 @@ mod tests {
         let f = diagnose(&[t]);
         assert_eq!(f[0].severity, Severity::Fail);
         assert!(f.iter().all(|f| !f.hint.is_empty()));
+    }
+
+    fn control(probes: Vec<ProbeResult>) -> TargetReport {
+        let mut t = target(probes);
+        t.host = "mx.control.test".into();
+        t.role = Role::Control;
+        t
+    }
+
+    #[test]
+    fn port25_timing_out_here_and_at_the_control_is_an_outbound_block() {
+        let t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+        ]);
+        let c = control(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::StarttlsUnavailable),
+        ]);
+        let f = diagnose(&[t, c]);
+        let c = codes(&f);
+        assert!(c.contains(&"outbound_port25_blocked"), "{f:?}");
+        assert!(!c.contains(&"port25_blocked"));
+        // The control host's own problems raise nothing.
+        assert!(!c.contains(&"starttls_unavailable"));
+        assert!(f.iter().all(|f| f.host == "mail.example.test"));
+    }
+
+    #[test]
+    fn a_control_whose_port25_connects_puts_the_block_at_the_server() {
+        let t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+        ]);
+        let c = control(vec![probe(25, Outcome::Ok), probe(587, Outcome::Ok)]);
+        let f = diagnose(&[t, c]);
+        let blocked = f
+            .iter()
+            .find(|f| f.code == "port25_blocked")
+            .expect("port25_blocked");
+        assert!(
+            blocked.message.contains("at or near mail.example.test"),
+            "{}",
+            blocked.message
+        );
+        assert!(!codes(&f).contains(&"outbound_port25_blocked"));
+    }
+
+    #[test]
+    fn a_control_that_times_out_everywhere_proves_nothing() {
+        let t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+        ]);
+        let c = control(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::ConnectTimeout),
+        ]);
+        let f = diagnose(&[t, c]);
+        assert!(codes(&f).contains(&"port25_blocked"));
+        assert!(!codes(&f).contains(&"outbound_port25_blocked"));
+    }
+
+    #[test]
+    fn a_timeout_to_this_machine_is_the_local_firewall() {
+        let mut t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+        ]);
+        t.local_addresses = t.addresses.clone();
+        assert!(codes(&diagnose(&[t])).contains(&"local_firewall"));
+        let t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+        ]);
+        assert!(!codes(&diagnose(&[t])).contains(&"local_firewall"));
+    }
+
+    #[test]
+    fn a_silent_25_beside_a_greeting_587_is_greeting_withheld() {
+        let mut sub = probe(587, Outcome::Ok);
+        sub.greeting = Some("220 mail.example.test ESMTP".into());
+        let t = target(vec![probe(25, Outcome::GreetingTimeout), sub]);
+        let f = diagnose(&[t]);
+        assert!(codes(&f).contains(&"greeting_withheld"), "{f:?}");
+        let t = target(vec![
+            probe(25, Outcome::GreetingTimeout),
+            probe(587, Outcome::GreetingTimeout),
+        ]);
+        assert!(!codes(&diagnose(&[t])).contains(&"greeting_withheld"));
+    }
+
+    #[test]
+    fn every_code_a_rule_can_raise_is_documented() {
+        let mut t = target(vec![
+            probe(25, Outcome::ConnectTimeout),
+            probe(587, Outcome::Ok),
+            probe(465, Outcome::Refused),
+        ]);
+        t.local_addresses = t.addresses.clone();
+        for f in diagnose(&[t]) {
+            assert!(
+                crate::codes::lookup(&f.code).is_some(),
+                "{} has no row",
+                f.code
+            );
+        }
     }
 }

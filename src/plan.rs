@@ -3,7 +3,7 @@
 
 use crate::cli::{CheckArgs, FailOn};
 use crate::probe::Timeouts;
-use crate::report::Severity;
+use crate::report::{Role, Severity};
 use crate::service::{self, PortSpec, Protocol, Service};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
@@ -28,6 +28,7 @@ pub struct Target {
     /// Addresses given with --resolve.
     pub overrides: Vec<IpAddr>,
     pub tls_name: String,
+    pub role: Role,
 }
 
 /// One probe to make on every address of every target.
@@ -57,8 +58,13 @@ impl Plan {
             overrides.entry(host).or_default().push(addr);
         }
         let mut targets = Vec::new();
-        for raw in &args.hosts {
-            let (host, literal) = parse_host(raw)?;
+        let hosts = args.hosts.iter().map(|h| (h, Role::Target));
+        let controls = args.control.iter().map(|h| (h, Role::Control));
+        for (raw, role) in hosts.chain(controls) {
+            let (host, literal) = parse_host(raw).map_err(|e| match role {
+                Role::Control => anyhow!("--control: {e:#}"),
+                Role::Target => e,
+            })?;
             match literal {
                 Some(ip) if args.ipv4 && ip.is_ipv6() => {
                     bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
@@ -72,11 +78,11 @@ impl Plan {
                 continue;
             }
             let tls_name = match &args.tls_name {
-                Some(n) => {
+                Some(n) if role == Role::Target => {
                     crate::tls::server_name(n).map_err(|e| anyhow!("--tls-name: {e}"))?;
                     n.clone()
                 }
-                None => host.clone(),
+                _ => host.clone(),
             };
             targets.push(Target {
                 overrides: overrides
@@ -86,6 +92,7 @@ impl Plan {
                 host,
                 literal,
                 tls_name,
+                role,
             });
         }
         for host in overrides.keys() {

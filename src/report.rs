@@ -253,11 +253,28 @@ pub struct Resolution {
 pub struct TargetReport {
     /// The host as the user gave it.
     pub host: String,
+    /// `target`, or `control`: a reference host probed on the same ports (--control).
+    #[serde(default)]
+    pub role: Role,
     /// The name certificates are verified against.
     pub tls_name: String,
     pub addresses: Vec<IpAddr>,
     pub resolution: Resolution,
+    /// The addresses among `addresses` that belong to this machine (loopback or a local interface).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub local_addresses: Vec<IpAddr>,
     pub probes: Vec<ProbeResult>,
+}
+
+/// Why a host is in the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A host the user asked to check.
+    #[default]
+    Target,
+    /// A reference host probed on the same ports, to tell a block on this side from one at the server.
+    Control,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

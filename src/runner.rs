@@ -188,9 +188,16 @@ fn filter_family(
             if family == Family::V4 { "IPv4" } else { "IPv6" }
         ));
     }
+    let local = crate::net::local_addresses();
     TargetReport {
         host: t.host,
+        role: t.role,
         tls_name: t.tls_name,
+        local_addresses: addrs
+            .iter()
+            .filter(|a| a.is_loopback() || local.contains(a))
+            .copied()
+            .collect(),
         addresses: addrs,
         resolution,
         probes: Vec::new(),

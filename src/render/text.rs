@@ -83,6 +83,9 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
 
 fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     let mut head = p.bold(&t.host);
+    if t.role == crate::report::Role::Control {
+        head.push_str(" [control host: evidence only]");
+    }
     if t.tls_name != t.host {
         head.push_str(&format!(" (certificates checked for {})", t.tls_name));
     }
