@@ -117,3 +117,57 @@ pub fn check(port: u16, service: &str, ca: Option<&std::path::Path>, extra: &[&s
     args.extend_from_slice(extra);
     mailport(&args)
 }
+
+/// Run `mailport ARGS` and also return the peak resident set size of that
+/// one process in KiB (from wait4, so other children do not blur it).
+// The child is reaped by wait4 below, which std cannot see.
+#[allow(clippy::zombie_processes)]
+pub fn mailport_with_rss(args: &[&str]) -> (Run, i64) {
+    use std::io::Read;
+    let bin = assert_cmd::cargo::cargo_bin("mailport");
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mailport runs");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let mut err_pipe = child.stderr.take().expect("stderr piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    child
+        .stdout
+        .take()
+        .expect("stdout piped")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    stderr.push_str(&err_thread.join().expect("stderr reader"));
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: the child is ours and not yet reaped; wait4 fills status and usage.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()) };
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    // SAFETY: initialised by wait4 above.
+    let rss = unsafe { usage.assume_init() }.ru_maxrss;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let run = Run {
+        code,
+        stdout,
+        stderr,
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "mailport panicked:\n{}",
+        run.stderr
+    );
+    (run, rss)
+}
