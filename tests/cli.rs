@@ -10,6 +10,7 @@ mod certificates;
 mod exit_codes;
 mod hostile;
 mod json;
+mod netns;
 mod smtp;
 mod support;
 mod support_selftest;
