@@ -6,8 +6,14 @@ use std::time::Duration;
 
 const EXAMPLES: &str = "\
 Examples:
-  Check every SMTP port of a mail server, as text:
+  Check every mail port of a mail server (SMTP, IMAP, POP3, webmail), as text:
     mailport check mail.example.org
+
+  Check the mail servers of a domain (its MX hosts), with their reverse DNS:
+    mailport check example.org --mx
+
+  Check the reverse DNS of a sending server's addresses on their own:
+    mailport ptr 192.0.2.25 2001:db8::25
 
   Check a test server on a custom port against its real name, trusting a
   private CA, as JSON for a script (exit code 1 if anything failed):
@@ -30,14 +36,66 @@ pub enum Command {
     /// Probe the mail ports of each HOST concurrently and diagnose what fails.
     ///
     /// Resolves each host (A and AAAA) and probes every address at once: SMTP on
-    /// 25 and 587 with STARTTLS, 465 with implicit TLS. Each probe records every
-    /// phase with its time, the server's greeting and capabilities, AUTH before
-    /// and after TLS, the TLS version and cipher, and the certificate chain with a
-    /// real verification verdict. Findings say what failed and what to do.
+    /// 25 and 587 with STARTTLS and 465 with implicit TLS, IMAP on 143 with
+    /// STARTTLS and 993, POP3 on 110 with STLS and 995, webmail on 80 and 443; the
+    /// obsolete 585 (imap4-ssl) only when asked for. Each probe records every
+    /// phase with its time, the server's greeting and capabilities, the logins
+    /// offered before and after TLS, the TLS version, cipher and ALPN, and the
+    /// certificate chain with a real verification verdict. Findings say what
+    /// failed and what to do.
     #[command(after_long_help = EXAMPLES)]
     Check(Box<CheckArgs>),
+    /// Check the reverse DNS of addresses on their own: PTR and forward confirmation.
+    ///
+    /// For each ADDR (IPv4 or IPv6): its PTR records, and whether each PTR name
+    /// resolves back to the address (forward-confirmed reverse DNS, which
+    /// receivers such as Gmail and Yahoo require). Same verdicts, JSON and exit
+    /// status as the reverse-DNS part of `mailport check`.
+    Ptr(PtrArgs),
     /// Explain an outcome or finding code: what it means, its usual causes, what to do.
     Explain(ExplainArgs),
+}
+
+/// Where DNS questions go; shared by `check` and `ptr`.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Send every DNS question to this server (an IP address, optionally with a
+    /// port: 192.0.2.53, [2001:db8::53]:5353) and report its own answers, with
+    /// nothing answered from a cache, /etc/hosts or special-use rules. `check`
+    /// then looks up the reverse DNS of every address, private and loopback
+    /// ones too (of public ones only without it). [default: the system's resolver]
+    #[arg(long, value_name = "ADDR")]
+    pub dns_server: Option<String>,
+
+    /// How long to wait for each DNS answer.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub dns_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PtrArgs {
+    /// IPv4 or IPv6 addresses.
+    #[arg(value_name = "ADDR", required = true)]
+    pub addrs: Vec<String>,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    /// Exit with status 1 when a finding of at least this severity is present.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
+    pub fail_on: FailOn,
+
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Print the report as JSON (same as --format json).
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,8 +123,9 @@ pub struct CheckArgs {
     #[arg(value_name = "HOST", required = true)]
     pub hosts: Vec<String>,
 
-    /// Services to probe, by name or standard port, comma-separated
-    /// (smtp, submission, submissions, …). [default: smtp, submission, submissions]
+    /// Services to probe, by name or standard port, comma-separated (smtp,
+    /// submission, submissions, imap, imaps, pop3, pop3s, http, https,
+    /// imap4-ssl). [default: all but imap4-ssl]
     #[arg(
         short = 's',
         long = "service",
@@ -127,6 +186,14 @@ pub struct CheckArgs {
     /// certificates are still verified for HOST. Repeatable.
     #[arg(long, value_name = "HOST:ADDR")]
     pub resolve: Vec<String>,
+
+    /// Treat each HOST as a mail domain: look up its MX records and check each
+    /// MX host, in preference order.
+    #[arg(long)]
+    pub mx: bool,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
 
     /// The name to announce in EHLO. [default: this machine's host name if it
     /// is fully qualified, else the connection's address literal, e.g. [192.0.2.1]]

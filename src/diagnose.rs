@@ -2,8 +2,11 @@
 
 use crate::codes;
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, Severity, TargetReport};
-use crate::service::TlsMode;
+use crate::service::{Protocol, TlsMode};
 use std::net::IpAddr;
+
+mod names;
+pub use names::mail_domains;
 
 /// A greeting slower than this is a finding.
 pub const SLOW_GREETING_MS: u64 = 5_000;
@@ -22,6 +25,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
                 .detail
                 .clone()
                 .unwrap_or_else(|| t.resolution.status.clone());
+            let words = names::with_mx_suggestion(t, words);
             out.push(finding(t, None, "dns_failed", Severity::Fail, words));
             continue;
         }
@@ -29,6 +33,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
             probe_findings(t, p, &mut out);
         }
         cross_port_findings(t, (control, &control_names), &mut out);
+        names::target_findings(t, &mut out);
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
@@ -78,13 +83,15 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         other => out.push(finding(t, Some(p), other.as_str(), Severity::Fail, detail)),
     }
 
+    // SMTP here; IMAP and POP3 logins in `login_findings`.
+    let smtp = p.protocol == Protocol::Smtp;
     let plaintext_auth: Vec<&str> = p
         .auth_plain
         .iter()
         .map(String::as_str)
         .filter(|m| matches!(*m, "PLAIN" | "LOGIN"))
         .collect();
-    if !plaintext_auth.is_empty() {
+    if smtp && !plaintext_auth.is_empty() {
         out.push(finding(
             t,
             Some(p),
@@ -95,7 +102,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                 plaintext_auth.join(" ")
             ),
         ));
-    } else if !p.auth_plain.is_empty() {
+    } else if smtp && !p.auth_plain.is_empty() {
         out.push(finding(
             t,
             Some(p),
@@ -104,6 +111,8 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             format!("AUTH {} is offered before STARTTLS", p.auth_plain.join(" ")),
         ));
     }
+    login_findings(t, p, out);
+    http_findings(t, p, out);
 
     if let Some(ms) = p.greeting_ms.filter(|&ms| ms > SLOW_GREETING_MS) {
         out.push(finding(
@@ -141,6 +150,107 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+    }
+}
+
+/// IMAP and POP3: a password login offered before TLS, by the protocol's own
+/// command (IMAP LOGIN without LOGINDISABLED, POP3 USER) or by SASL.
+fn login_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
+    let (login, sasl, before) = match p.protocol {
+        Protocol::Imap => ("LOGIN (no LOGINDISABLED)", "AUTH=", "STARTTLS"),
+        Protocol::Pop3 => ("USER", "SASL ", "STLS"),
+        _ => return,
+    };
+    if p.tls_mode == TlsMode::Implicit {
+        return;
+    }
+    let mut offered: Vec<String> = Vec::new();
+    if p.login_plain == Some(true) {
+        offered.push(login.to_string());
+    }
+    offered.extend(
+        p.auth_plain
+            .iter()
+            .filter(|m| matches!(m.as_str(), "PLAIN" | "LOGIN"))
+            .map(|m| format!("{sasl}{m}")),
+    );
+    if !offered.is_empty() {
+        out.push(finding(
+            t,
+            Some(p),
+            "login_before_tls",
+            Severity::Fail,
+            format!(
+                "{} offered before {before}: passwords can cross the network unencrypted",
+                offered.join(", ")
+            ),
+        ));
+    } else if !p.auth_plain.is_empty() {
+        out.push(finding(
+            t,
+            Some(p),
+            "auth_before_tls_hashed",
+            Severity::Warn,
+            format!(
+                "{} mechanisms offered before {before}: {}",
+                sasl.trim_end_matches(['=', ' ']),
+                p.auth_plain.join(" ")
+            ),
+        ));
+    }
+}
+
+/// Webmail: port 80 should redirect to HTTPS; 443 should send HSTS.
+fn http_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
+    let Some(h) = &p.http else {
+        return;
+    };
+    let redirect = (300..400).contains(&h.status);
+    if p.tls_mode == TlsMode::None {
+        let to_https = redirect
+            && h.location.as_deref().is_some_and(|l| {
+                l.get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            });
+        if !to_https {
+            let message = match &h.location {
+                Some(l) if redirect => {
+                    format!("port {} redirects to {l}, not to HTTPS", p.port)
+                }
+                _ => format!(
+                    "port {} answers GET / with {} {} instead of a redirect to HTTPS",
+                    p.port, h.status, h.reason
+                ),
+            };
+            out.push(finding(
+                t,
+                Some(p),
+                "http_no_redirect",
+                Severity::Warn,
+                message,
+            ));
+        }
+    }
+    if h.status >= 500 {
+        out.push(finding(
+            t,
+            Some(p),
+            "http_server_error",
+            Severity::Warn,
+            format!(
+                "GET / on port {} answered {} {}",
+                p.port, h.status, h.reason
+            ),
+        ));
+    }
+    if p.tls_mode == TlsMode::Implicit && h.hsts.is_none() {
+        out.push(finding(
+            t,
+            Some(p),
+            "hsts_missing",
+            Severity::Info,
+            format!("port {} sends no Strict-Transport-Security header", p.port),
+        ));
     }
 }
 
@@ -332,6 +442,10 @@ mod tests {
             starttls_stripped: false,
             starttls_reply: None,
             tls: None,
+            login_disabled: None,
+            login_plain: None,
+            login_tls: None,
+            http: None,
             notes: vec![],
         }
     }
@@ -350,6 +464,7 @@ mod tests {
                 ms: 0,
             },
             probes,
+            dns: None,
         }
     }
 
@@ -448,6 +563,127 @@ mod tests {
         let f = diagnose(&[t]);
         assert_eq!(f[0].severity, Severity::Fail);
         assert!(f.iter().all(|f| !f.hint.is_empty()));
+    }
+
+    /// A probe of another protocol, on its standard port.
+    fn other(service: &str, outcome: Outcome) -> ProbeResult {
+        let svc = crate::service::by_name(service).unwrap();
+        let mut p = probe(svc.port, outcome);
+        p.service = svc.name.to_string();
+        p.protocol = svc.protocol;
+        p.tls_mode = svc.tls;
+        p
+    }
+
+    fn http(status: u16, location: Option<&str>, hsts: Option<&str>) -> crate::report::HttpFacts {
+        crate::report::HttpFacts {
+            version: "HTTP/1.1".into(),
+            status,
+            reason: "Reason".into(),
+            location: location.map(str::to_string),
+            server: Some("nginx".into()),
+            hsts: hsts.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn imap_login_before_starttls_fails_with_its_own_code() {
+        let mut p = other("imap", Outcome::Ok);
+        p.login_disabled = Some(false);
+        p.login_plain = Some(true);
+        p.auth_plain = vec!["PLAIN".into()];
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["login_before_tls"]);
+        assert_eq!(f[0].severity, Severity::Fail);
+        assert!(
+            f[0].message
+                .contains("LOGIN (no LOGINDISABLED), AUTH=PLAIN"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].hint.contains("disable_plaintext_auth"),
+            "{}",
+            f[0].hint
+        );
+        // LOGINDISABLED and no AUTH= before TLS (Dovecot's default): nothing.
+        let mut p = other("imap", Outcome::Ok);
+        p.login_disabled = Some(true);
+        p.login_plain = Some(false);
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+    }
+
+    #[test]
+    fn pop3_user_before_stls_fails_and_hashed_sasl_warns() {
+        let mut p = other("pop3", Outcome::Ok);
+        p.login_plain = Some(true);
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["login_before_tls"]);
+        assert!(
+            f[0].message.starts_with("USER offered before STLS"),
+            "{}",
+            f[0].message
+        );
+        let mut p = other("pop3", Outcome::Ok);
+        p.login_plain = Some(false);
+        p.auth_plain = vec!["CRAM-MD5".into(), "SCRAM-SHA-1".into()];
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["auth_before_tls_hashed"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert_eq!(
+            f[0].message,
+            "SASL mechanisms offered before STLS: CRAM-MD5 SCRAM-SHA-1"
+        );
+    }
+
+    #[test]
+    fn logins_inside_implicit_tls_are_no_finding() {
+        let mut p = other("imaps", Outcome::Ok);
+        p.login_tls = Some(true);
+        p.auth_tls = vec!["PLAIN".into()];
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+    }
+
+    #[test]
+    fn imap_without_starttls_is_a_failure() {
+        let p = other("imap", Outcome::StarttlsUnavailable);
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["starttls_unavailable"]);
+        assert_eq!(f[0].severity, Severity::Fail);
+    }
+
+    #[test]
+    fn port_80_should_redirect_to_https() {
+        let mut p = other("http", Outcome::Ok);
+        p.http = Some(http(301, Some("https://mail.example.test/"), None));
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+        let mut p = other("http", Outcome::Ok);
+        p.http = Some(http(200, None, None));
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["http_no_redirect"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(f[0].message.contains("with 200 Reason"), "{}", f[0].message);
+        let mut p = other("http", Outcome::Ok);
+        p.http = Some(http(302, Some("http://mail.example.test/webmail"), None));
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["http_no_redirect"]);
+        assert!(
+            f[0].message.contains("redirects to http://"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn https_without_hsts_is_info_and_5xx_warns() {
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(200, None, Some("max-age=31536000")));
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(502, None, None));
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["http_server_error", "hsts_missing"]);
+        assert_eq!(f[1].severity, Severity::Info);
     }
 
     fn control(probes: Vec<ProbeResult>) -> TargetReport {

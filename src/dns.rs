@@ -1,11 +1,12 @@
 //! Name resolution with hickory-resolver: A and AAAA, each answer classified
 //! (found, nxdomain, no_data, timeout, servfail, refused, failed).
 
+use crate::report::DnsStatus;
 use crate::report::Resolution;
 use hickory_resolver::config::LookupIpStrategy;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::RecordType;
 use hickory_resolver::TokioResolver;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -41,33 +42,40 @@ pub fn status_of(e: &NetError) -> &'static str {
     }
 }
 
-/// Resolve A and AAAA of `host` within `limit`.
+/// Resolve A and AAAA of `host`, asking `dns` (the system's resolver or
+/// --dns-server), answered by `deadline` at the latest.
 pub async fn resolve(
-    resolver: &TokioResolver,
+    dns: &crate::dnsclient::Dns,
     host: &str,
-    limit: Duration,
+    deadline: Instant,
 ) -> (Vec<IpAddr>, Resolution) {
     let start = Instant::now();
-    let fqdn = format!("{}.", host.trim_end_matches('.'));
+    let name = match crate::dnsclient::fqdn(host) {
+        Ok(n) => n,
+        Err(e) => {
+            return (
+                Vec::new(),
+                Resolution {
+                    source: "dns".into(),
+                    status: "failed".into(),
+                    detail: Some(e),
+                    ms: 0,
+                },
+            )
+        }
+    };
     let (v4, v6) = tokio::join!(
-        tokio::time::timeout(limit, resolver.ipv4_lookup(fqdn.as_str())),
-        tokio::time::timeout(limit, resolver.ipv6_lookup(fqdn.as_str())),
+        dns.query(&name, RecordType::A, deadline),
+        dns.query(&name, RecordType::AAAA, deadline),
     );
     let mut addrs = Vec::new();
     let mut errors: Vec<(&'static str, String)> = Vec::new();
-    for (family, result) in [("A", v4), ("AAAA", v6)] {
-        match result {
-            Ok(Ok(lookup)) => {
-                for r in lookup.answers() {
-                    match &r.data {
-                        RData::A(a) => addrs.push(IpAddr::V4(a.0)),
-                        RData::AAAA(a) => addrs.push(IpAddr::V6(a.0)),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(Err(e)) => errors.push((status_of(&e), format!("{family}: {e}"))),
-            Err(_) => errors.push(("timeout", format!("{family}: no answer within {limit:?}"))),
+    for (family, answer) in [("A", v4), ("AAAA", v6)] {
+        if answer.status == DnsStatus::Found {
+            addrs.extend(answer.addresses());
+        } else {
+            let why = answer.detail.unwrap_or_default();
+            errors.push((answer.status.as_str(), format!("{family}: {why}")));
         }
     }
     addrs.dedup();

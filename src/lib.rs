@@ -9,11 +9,13 @@ pub mod cli;
 pub mod codes;
 pub mod diagnose;
 pub mod dns;
+pub mod dnsclient;
 pub mod exit;
 pub mod net;
 pub mod phase;
 pub mod plan;
 pub mod probe;
+pub mod rdns;
 pub mod render;
 pub mod report;
 pub mod runner;
@@ -22,7 +24,7 @@ pub mod tls;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
-use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format};
+use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
 use report::{Report, Summary, ToolInfo, SCHEMA_VERSION};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -53,12 +55,43 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Ptr(args) => ptr(&args),
         Command::Explain(args) => explain(&args),
     }
 }
 
+/// How a report is shown.
+struct Output {
+    command: &'static str,
+    json: bool,
+    color: ColorChoice,
+    verbose: bool,
+}
+
 fn check(args: &CheckArgs) -> Result<u8> {
     let plan = plan::Plan::from_args(args)?;
+    let output = Output {
+        command: "check",
+        json: args.json || args.format == Format::Json,
+        color: args.color,
+        verbose: args.verbose,
+    };
+    execute(plan, &output)
+}
+
+/// `mailport ptr`: the same flow with no probes, every address's reverse DNS.
+fn ptr(args: &PtrArgs) -> Result<u8> {
+    let plan = plan::Plan::for_ptr(args)?;
+    let output = Output {
+        command: "ptr",
+        json: args.json || args.format == Format::Json,
+        color: args.color,
+        verbose: false,
+    };
+    execute(plan, &output)
+}
+
+fn execute(mut plan: plan::Plan, output: &Output) -> Result<u8> {
     let trust = Arc::new(if plan.needs_tls() {
         tls::Trust::load(plan.ca_file.as_deref())?
     } else {
@@ -71,11 +104,15 @@ fn check(args: &CheckArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // --mx: the mail domains' MX hosts become the targets.
+    runtime.block_on(rdns::expand_mx(&mut plan));
     let targets = runtime.block_on(runner::execute(&plan, trust, progress));
     // Probes that outlive the deadline are cut off here rather than awaited.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 
-    let findings = diagnose::diagnose(&targets);
+    let mut findings = diagnose::mail_domains(&plan.names.domains);
+    findings.extend(diagnose::diagnose(&targets));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
     let probes: Vec<_> = targets.iter().flat_map(|t| &t.probes).collect();
     let count = |s: report::Severity| findings.iter().filter(|f| f.severity == s).count();
@@ -101,22 +138,24 @@ fn check(args: &CheckArgs) -> Result<u8> {
             name: "mailport".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
+        command: output.command.into(),
         started_at: started
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         duration_ms: clock.elapsed().as_millis() as u64,
+        domains: plan.names.domains.clone(),
         targets,
         findings,
         summary,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.json || args.format == Format::Json {
+    if output.json {
         render::json::render(&report, &mut out)?;
     } else {
         let style = render::text::Style {
-            color: use_color(args.color, stdout.is_terminal()),
-            verbose: args.verbose,
+            color: use_color(output.color, stdout.is_terminal()),
+            verbose: output.verbose,
         };
         render::text::render(&report, &mut out, style)?;
     }

@@ -316,6 +316,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
         self.len
     }
 
+    /// Drop bytes the server sent without being asked; returns how many.
+    pub fn discard_pending(&mut self) -> usize {
+        std::mem::take(&mut self.len)
+    }
+
     /// Write one command line (CRLF added) and flush.
     pub async fn send(&mut self, line: &str) -> io::Result<()> {
         let mut bytes = Vec::with_capacity(line.len() + 2);

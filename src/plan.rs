@@ -1,10 +1,10 @@
 //! Arguments → a validated plan. Every check of user input happens here, so
 //! that a bad input is one clear error (exit 2) before anything touches the network.
 
-use crate::cli::{CheckArgs, FailOn};
+use crate::cli::{CheckArgs, DnsArgs, FailOn, PtrArgs};
 use crate::probe::Timeouts;
 use crate::report::{Role, Severity};
-use crate::service::{self, PortSpec, Protocol, Service};
+use crate::service::{self, PortSpec, Service};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -48,6 +48,8 @@ pub struct Plan {
     pub ehlo: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub fail_on: Severity,
+    /// Reverse DNS, MX, and where DNS questions go.
+    pub names: crate::rdns::NameChecks,
 }
 
 impl Plan {
@@ -74,6 +76,11 @@ impl Plan {
                 }
                 _ => {}
             }
+            if args.mx && role == Role::Target {
+                if let Some(ip) = literal {
+                    bail!("--mx: {ip} is an address, not a mail domain");
+                }
+            }
             if targets.iter().any(|t: &Target| t.host == host) {
                 continue;
             }
@@ -95,7 +102,8 @@ impl Plan {
                 role,
             });
         }
-        for host in overrides.keys() {
+        // With --mx, --resolve may name MX hosts, which are only known later.
+        for host in overrides.keys().filter(|_| !args.mx) {
             if !targets.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
                 bail!("--resolve names {host}, which is not one of the hosts to check");
             }
@@ -129,6 +137,60 @@ impl Plan {
                 FailOn::Warn => Severity::Warn,
                 FailOn::Fail => Severity::Fail,
             },
+            names: crate::rdns::NameChecks {
+                mx: args.mx,
+                overrides,
+                ..name_checks(&args.dns)?
+            },
+        })
+    }
+
+    /// The plan of `mailport ptr ADDR...`: the reverse DNS of each address, no probes.
+    pub fn for_ptr(args: &PtrArgs) -> Result<Plan> {
+        let mut targets: Vec<Target> = Vec::new();
+        for raw in &args.addrs {
+            let text = raw.trim();
+            let unbracketed = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            let ip: IpAddr = unbracketed.parse().map_err(|_| {
+                anyhow!("'{raw}' is not an IPv4 or IPv6 address; `mailport ptr` checks addresses (for a host name: mailport check NAME)")
+            })?;
+            if targets.iter().any(|t| t.literal == Some(ip)) {
+                continue;
+            }
+            targets.push(Target {
+                host: ip.to_string(),
+                literal: Some(ip),
+                overrides: Vec::new(),
+                tls_name: ip.to_string(),
+                role: Role::Target,
+            });
+        }
+        let names = crate::rdns::NameChecks {
+            every_address: true,
+            ..name_checks(&args.dns)?
+        };
+        Ok(Plan {
+            targets,
+            probes: Vec::new(),
+            family: Family::Any,
+            timeouts: Timeouts {
+                connect: names.dns.timeout,
+                greeting: names.dns.timeout,
+                reply: names.dns.timeout,
+            },
+            // A PTR question, then the forward questions at once: two answers'
+            // time, with room to spare.
+            deadline: names.dns.timeout * 3,
+            ehlo: None,
+            ca_file: None,
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+            names,
         })
     }
 
@@ -137,6 +199,25 @@ impl Plan {
             .iter()
             .any(|p| p.service.tls != service::TlsMode::None)
     }
+}
+
+/// Where DNS questions go, from --dns-server and --dns-timeout.
+fn name_checks(args: &DnsArgs) -> Result<crate::rdns::NameChecks> {
+    let server = match &args.dns_server {
+        Some(text) => {
+            Some(crate::dnsclient::parse_server(text).map_err(|e| anyhow!("--dns-server {e}"))?)
+        }
+        None => None,
+    };
+    Ok(crate::rdns::NameChecks {
+        dns: crate::dnsclient::DnsConfig {
+            server,
+            timeout: args.dns_timeout,
+        },
+        // The user chose the server that holds their records: check every address.
+        every_address: server.is_some(),
+        ..Default::default()
+    })
 }
 
 /// The services and ports to probe, from --service and --port.
@@ -209,7 +290,7 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
                 p.service.port,
                 service::SERVICES
                     .iter()
-                    .filter(|s| s.protocol == Protocol::Smtp)
+                    .filter(|s| s.protocol.implemented())
                     .map(|s| s.name)
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -431,7 +512,26 @@ mod tests {
         };
         assert_eq!(
             names(select_probes(&[], &[]).unwrap()),
-            vec!["smtp/25", "submission/587", "submissions/465"]
+            vec![
+                "smtp/25",
+                "submission/587",
+                "submissions/465",
+                "imap/143",
+                "imaps/993",
+                "pop3/110",
+                "pop3s/995",
+                "http/80",
+                "https/443"
+            ]
+        );
+        // The obsolete 585 only when asked for, by name or as a custom port.
+        assert_eq!(
+            names(select_probes(&["imap4-ssl".into()], &[]).unwrap()),
+            vec!["imap4-ssl/585"]
+        );
+        assert_eq!(
+            names(select_probes(&[], &["585/imaps".into()]).unwrap()),
+            vec!["imaps/585"]
         );
         assert_eq!(
             names(select_probes(&[], &["2525/smtp".into()]).unwrap()),
@@ -449,9 +549,9 @@ mod tests {
             format!("{:#}", select_probes(&["gopher".into()], &[]).unwrap_err())
                 .contains("unknown service")
         );
-        assert!(
-            format!("{:#}", select_probes(&["imap".into()], &[]).unwrap_err())
-                .contains("not supported")
+        assert_eq!(
+            names(select_probes(&["imap".into(), "443".into()], &[]).unwrap()),
+            vec!["imap/143", "https/443"]
         );
     }
 

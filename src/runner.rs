@@ -17,7 +17,15 @@ pub const MAX_CONCURRENT_PROBES: usize = 64;
 
 pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<TargetReport> {
     let deadline = Instant::now() + plan.deadline;
-    let mut targets = resolve_all(plan, deadline).await;
+    let dns = crate::dnsclient::Dns::new(&plan.names.dns);
+    let mut targets = resolve_all(plan, &dns, deadline).await;
+    // Reverse DNS and MX run alongside the probes.
+    let names = tokio::spawn(crate::rdns::check_targets(
+        plan.clone(),
+        dns,
+        targets.clone(),
+        deadline,
+    ));
 
     let mut jobs = Vec::new();
     for (ti, (target, t)) in plan.targets.iter().zip(&targets).enumerate() {
@@ -65,6 +73,11 @@ pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<Targ
     for ((ti, _, _), r) in results {
         targets[ti].probes.push(r);
     }
+    if let Ok(names) = names.await {
+        for (t, dns) in targets.iter_mut().zip(names) {
+            t.dns = dns;
+        }
+    }
     // Every probe is present in the report, even one that could not run.
     for (ti, t) in targets.iter_mut().enumerate() {
         if t.addresses.is_empty() {
@@ -104,23 +117,22 @@ fn unresolved(p: &crate::plan::Probe, _target: &Target, detail: Option<String>) 
         starttls_stripped: false,
         starttls_reply: None,
         tls: None,
+        login_disabled: None,
+        login_plain: None,
+        login_tls: None,
+        http: None,
         notes: Vec::new(),
     }
 }
 
-async fn resolve_all(plan: &Plan, deadline: Instant) -> Vec<TargetReport> {
-    let needs_dns = plan
-        .targets
-        .iter()
-        .any(|t| t.literal.is_none() && t.overrides.is_empty());
-    let resolver = if needs_dns {
-        Some(crate::dns::system_resolver())
-    } else {
-        None
-    };
+async fn resolve_all(
+    plan: &Plan,
+    dns: &crate::dnsclient::Dns,
+    deadline: Instant,
+) -> Vec<TargetReport> {
     let mut set = JoinSet::new();
     for (i, t) in plan.targets.iter().cloned().enumerate() {
-        let resolver = resolver.clone();
+        let dns = dns.clone();
         let family = plan.family;
         set.spawn(async move {
             let (addrs, resolution) = if let Some(ip) = t.literal {
@@ -128,22 +140,7 @@ async fn resolve_all(plan: &Plan, deadline: Instant) -> Vec<TargetReport> {
             } else if !t.overrides.is_empty() {
                 (t.overrides.clone(), fixed("override"))
             } else {
-                match resolver {
-                    Some(Ok(r)) => {
-                        let limit = deadline.saturating_duration_since(Instant::now());
-                        crate::dns::resolve(&r, &t.host, limit).await
-                    }
-                    Some(Err(e)) => (
-                        Vec::new(),
-                        Resolution {
-                            source: "dns".into(),
-                            status: "failed".into(),
-                            detail: Some(e),
-                            ms: 0,
-                        },
-                    ),
-                    None => (Vec::new(), fixed("dns")),
-                }
+                crate::dns::resolve(&dns, &t.host, deadline).await
             };
             (i, filter_family(t, addrs, resolution, family))
         });
@@ -201,5 +198,6 @@ fn filter_family(
         addresses: addrs,
         resolution,
         probes: Vec::new(),
+        dns: None,
     }
 }

@@ -28,7 +28,10 @@ impl Protocol {
 
     /// Whether this build has a probe for the protocol.
     pub fn implemented(self) -> bool {
-        matches!(self, Protocol::Smtp)
+        matches!(
+            self,
+            Protocol::Smtp | Protocol::Imap | Protocol::Pop3 | Protocol::Http
+        )
     }
 }
 

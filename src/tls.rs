@@ -124,6 +124,8 @@ impl Trust {
 /// What the verifier saw: the chain as presented and the verification result.
 pub struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
+    /// How many certificates the server sent (the chain keeps at most MAX_CHAIN).
+    pub sent: usize,
     pub result: Result<(), TlsError>,
 }
 
@@ -171,7 +173,11 @@ impl ServerCertVerifier for RecordingVerifier {
                 .map(|c| c.clone().into_owned()),
         );
         if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(Seen { chain, result });
+            *seen = Some(Seen {
+                chain,
+                sent: intermediates.len() + 1,
+                result,
+            });
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -236,6 +242,7 @@ pub fn facts(
         .map(|s| format!("{:?}", s.suite()))
         .unwrap_or_else(|| "unknown".to_string());
     let alpn = conn.alpn_protocol().map(escape);
+    let chain_sent = seen.as_ref().map(|s| s.sent).filter(|&n| n > MAX_CHAIN);
     let (chain, verdict, verdict_detail) = match seen {
         Some(seen) => {
             let chain: Vec<_> = seen
@@ -266,6 +273,7 @@ pub fn facts(
         verdict,
         verdict_detail,
         verified_name: name.to_string(),
+        chain_sent,
     }
 }
 
@@ -377,6 +385,12 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8]) -> Failure {
     };
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
         return match tls {
+            TlsError::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
+                Failure::new(
+                    Outcome::TlsFailed,
+                    "the server sent a handshake message larger than TLS allows (64 KiB): most often a certificate chain with a huge list of names",
+                )
+            }
             TlsError::InvalidMessage(_) | TlsError::InappropriateMessage { .. } => match peer {
                 Some(p) if p != "tls" => Failure::mismatch(
                     p,

@@ -7,10 +7,16 @@
 #![allow(dead_code)]
 
 mod certificates;
+mod dns;
 mod exit_codes;
+mod full_check;
 mod hostile;
+mod http;
+mod imap;
 mod json;
 mod netns;
+mod pop3;
+mod ptr;
 mod smtp;
 mod support;
 mod support_selftest;

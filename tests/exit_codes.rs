@@ -313,12 +313,6 @@ fn bad_input_exits_2_with_one_clear_line() {
             "unknown service 'gopher'",
         ),
         (
-            "unimplemented service",
-            ok_host(&["--service", "imap"]),
-            By::Mailport,
-            "not supported",
-        ),
-        (
             "port out of range",
             ok_host(&["--port", "70000/smtp"]),
             By::Mailport,
@@ -478,7 +472,7 @@ fn check_help_states_every_default_and_has_examples() {
     // Wrapping may break a line anywhere a space is: compare with spaces collapsed.
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for default in [
-        "[default: smtp, submission, submissions]",
+        "[default: all but imap4-ssl]",
         "[default: 5s]",
         "[default: 15s]",
         "[default: 10s]",

@@ -171,3 +171,145 @@ fn bytes_sent_after_starttls_220_are_discarded_not_read_as_tls() {
     );
     assert_eq!(p["auth_tls"][0], "PLAIN");
 }
+
+fn implicit_tls_server(tls: std::sync::Arc<rustls::ServerConfig>) -> FakeServer {
+    FakeServer::smtp(vec![
+        Step::StartTls(tls),
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250 mail.example.test\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ])
+}
+
+#[test]
+fn a_chain_of_fifty_certificates_is_reported_in_part_and_says_so() {
+    let pki = crate::support::certs::TestPki::new();
+    let ca = pki.ca_file();
+    let server = implicit_tls_server(pki.long_chain_config(&[crate::support::HOST], 49));
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    assert_eq!(p["tls"]["chain_sent"], 50);
+    assert_eq!(p["tls"]["chain"].as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn a_certificate_with_thousands_of_names_lists_a_hundred() {
+    // About 60 KB of SANs: under TLS's 64 KiB handshake message limit.
+    let pki = crate::support::certs::TestPki::new();
+    let ca = pki.ca_file();
+    let server = implicit_tls_server(pki.many_sans_config(&[crate::support::HOST], 2300));
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "ok", "{p:#}");
+    let sans = p["tls"]["chain"][0]["sans"].as_array().unwrap();
+    assert_eq!(sans.len(), 101);
+    assert_eq!(sans[100], "(and 2201 more)");
+}
+
+#[test]
+fn a_100_kb_san_list_ends_the_handshake_with_a_clear_reason() {
+    let pki = crate::support::certs::TestPki::new();
+    let ca = pki.ca_file();
+    let tls = pki.many_sans_config(&[crate::support::HOST], 4000);
+    let server = FakeServer::smtp(vec![Step::StartTls(tls)]);
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "tls_failed", "{p:#}");
+    assert_eq!(p["failed_phase"], "tls_handshake");
+    assert!(p["detail"].as_str().unwrap().contains("64 KiB"), "{p:#}");
+}
+
+#[test]
+fn a_reset_in_the_middle_of_a_reply_is_reset() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-PIPEL"),
+        Step::Pause(Duration::from_millis(100)),
+        Step::Reset,
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "reset", "{p:#}");
+    assert_eq!(p["failed_phase"], "capabilities");
+}
+
+#[test]
+fn a_reset_in_the_middle_of_the_tls_handshake_is_reset() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 STARTTLS\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("220 go ahead\r\n"),
+        Step::Pause(Duration::from_millis(200)),
+        Step::Reset,
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "reset", "{p:#}");
+    assert_eq!(p["failed_phase"], "tls_handshake");
+}
+
+#[test]
+fn a_half_close_after_the_greeting_is_closed() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Close,
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "closed", "{p:#}");
+    assert_eq!(p["failed_phase"], "capabilities");
+}
+
+#[test]
+fn garbage_instead_of_tls_after_starttls_is_tls_failed() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 STARTTLS\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("220 go ahead\r\n"),
+        Step::Pause(Duration::from_millis(200)),
+        Step::send("this is not TLS at all\r\n"),
+        Step::ExpectClose,
+    ]);
+    let run = check(server.port(), "submission", None, &[]);
+    drop(server);
+    let p = run.probe();
+    assert_eq!(p["outcome"], "tls_failed", "{p:#}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("accepted STARTTLS"),
+        "{p:#}"
+    );
+}
+
+#[test]
+fn a_server_that_talks_before_it_is_asked_is_noted_and_ignored() {
+    let server = FakeServer::smtp(vec![
+        Step::send("220 mail.example.test ESMTP\r\n250 unsolicited\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ]);
+    let run = check(server.port(), "smtp", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["outcome"], "starttls_unavailable", "{p:#}");
+    assert_eq!(p["capabilities_plain"][1], "250 8BITMIME");
+    assert!(
+        p["notes"][0].as_str().unwrap().contains("nobody asked for"),
+        "{p:#}"
+    );
+}

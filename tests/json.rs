@@ -482,7 +482,17 @@ fn unresolvable_host_report_has_every_probe_with_a_null_address() {
         .collect();
     assert_eq!(
         ports,
-        [("smtp", 25), ("submission", 587), ("submissions", 465)],
+        [
+            ("smtp", 25),
+            ("submission", 587),
+            ("submissions", 465),
+            ("imap", 143),
+            ("imaps", 993),
+            ("pop3", 110),
+            ("pop3s", 995),
+            ("http", 80),
+            ("https", 443)
+        ],
         "every default probe is present even though none could run"
     );
     for (i, p) in t.probes.iter().enumerate() {

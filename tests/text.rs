@@ -202,3 +202,23 @@ fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
     assert!(!refused_check("auto", false).contains('\x1b'));
     assert!(!refused_check("never", false).contains('\x1b'));
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    // Like `mailport check … --json | head -0`: the reader is gone before we write.
+    let port = format!("{}/smtp", crate::support::ports::closed_port());
+    for format in ["--json", "--verbose"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailport"))
+            .args(["check", "127.0.0.1", "--port", &port, format])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("error"), "{format}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+    }
+}

@@ -1,6 +1,9 @@
 //! A probe takes plain data and returns plain data: it never prints, and a
 //! failure of the server is an outcome in the result, never an `Err`.
 
+pub mod http;
+pub mod imap;
+pub mod pop3;
 pub mod smtp;
 
 use crate::net::{self, Sniff};
@@ -68,14 +71,17 @@ pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
         starttls_stripped: false,
         starttls_reply: None,
         tls: None,
+        login_disabled: None,
+        login_plain: None,
+        login_tls: None,
+        http: None,
         notes: Vec::new(),
     };
     let result = match spec.service.protocol {
         Protocol::Smtp => smtp::run(spec, &mut rec, &mut res).await,
-        other => Err(Failure::new(
-            Outcome::BadReply,
-            format!("no {} probe in this version", other.as_str()),
-        )),
+        Protocol::Imap => imap::run(spec, &mut rec, &mut res).await,
+        Protocol::Pop3 => pop3::run(spec, &mut rec, &mut res).await,
+        Protocol::Http => http::run(spec, &mut rec, &mut res).await,
     };
     if let Err(f) = result {
         res.outcome = f.outcome;
@@ -88,6 +94,34 @@ pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
     res.total_ms = rec.elapsed_ms();
     res.phases = rec.phases;
     res
+}
+
+/// The software a greeting names: the first of `known` (`(words, name)`,
+/// matched word by word, case-insensitively) found in `text`, with the version
+/// that follows it when the next word starts with a digit.
+pub(crate) fn known_software(text: &str, known: &[(&str, &str)]) -> Option<String> {
+    let words: Vec<&str> = text
+        .split_ascii_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-'))
+        .collect();
+    for (needle, name) in known {
+        let needle: Vec<&str> = needle.split(' ').collect();
+        let Some(i) = words.windows(needle.len()).position(|w| {
+            w.iter()
+                .zip(&needle)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        }) else {
+            continue;
+        };
+        let version = words
+            .get(i + needle.len())
+            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        return Some(match version {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_string(),
+        });
+    }
+    None
 }
 
 /// The connect phase, with the socket-level facts recorded.

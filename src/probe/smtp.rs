@@ -286,6 +286,7 @@ pub(crate) async fn run(
         }
         other => other?,
     }
+    unsolicited(&mut io, res, "EHLO");
     let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
     res.capabilities_plain = ehlo.lines;
     res.auth_plain = ehlo.auth;
@@ -336,13 +337,40 @@ pub(crate) async fn run(
             "the server sent {early} bytes after its 220 to STARTTLS, before the TLS handshake; they were discarded"
         ));
     }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
+        .await
+        .map_err(|f| match f.outcome {
+            // The server agreed to STARTTLS: what follows is broken TLS, not another protocol.
+            Outcome::ProtocolMismatch => Failure::new(
+                Outcome::TlsFailed,
+                format!(
+                    "the server accepted STARTTLS but did not speak TLS after it: {}",
+                    f.detail
+                ),
+            ),
+            _ => f,
+        })?;
     let mut io = LineIo::new(tls);
     let ehlo = capabilities(spec, rec, Phase::CapabilitiesTls, &ehlo_name, &mut io).await?;
     res.capabilities_tls = ehlo.lines;
     res.auth_tls = ehlo.auth;
     quit(spec, rec, &mut io).await;
     Ok(())
+}
+
+/// A server that talks before it is asked (pipelining abuse, a pre-greeting
+/// talker): what it sent is dropped, and said in a note.
+fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    res: &mut ProbeResult,
+    before: &str,
+) {
+    let n = io.discard_pending();
+    if n > 0 {
+        res.notes.push(format!(
+            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
+        ));
+    }
 }
 
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
@@ -529,5 +557,73 @@ mod tests {
         );
         assert_eq!(Command::StartTls.to_string(), "STARTTLS");
         assert_eq!(Command::Quit.to_string(), "QUIT");
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_line_parses_or_errs_and_codes_stay_in_range(line in proptest::collection::vec(any::<u8>(), 0..600)) {
+                if let Ok((code, _)) = parse_line(&line) {
+                    prop_assert!((200..=599).contains(&code));
+                }
+            }
+
+            #[test]
+            fn a_rendered_line_parses_back(code in 200u16..600, last in any::<bool>(), text in "[ -~]{0,80}") {
+                let line = format!("{code}{}{text}", if last { ' ' } else { '-' });
+                prop_assert_eq!(parse_line(line.as_bytes()), Ok((code, last)));
+            }
+
+            #[test]
+            fn any_ehlo_reply_is_read_without_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 1..40)) {
+                let mut lines = lines;
+                lines[0] = b"250-mail.example.test".to_vec();
+                let e = parse_ehlo(&Reply { code: 250, lines });
+                prop_assert!(e.auth.len() <= 32);
+                for l in &e.lines {
+                    prop_assert!(!l.chars().any(|c| c.is_control()));
+                }
+            }
+
+            #[test]
+            fn any_byte_stream_ends_in_a_reply_or_a_failure(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let result = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(&bytes).await.unwrap();
+                    drop(server);
+                    let mut io = LineIo::new(client);
+                    read_reply(&mut io, "testing").await
+                });
+                match result {
+                    Ok(reply) => {
+                        prop_assert!(reply.lines.len() <= crate::net::MAX_REPLY_LINES);
+                        prop_assert!((200..=599).contains(&reply.code));
+                    }
+                    Err(f) => prop_assert!(!f.detail.is_empty()),
+                }
+            }
+
+            #[test]
+            fn escape_never_lets_a_control_character_through(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let shown = crate::net::escape(&bytes);
+                prop_assert!(!shown.chars().any(|c| c.is_control()));
+                let _ = crate::net::identify(&bytes);
+            }
+
+            #[test]
+            fn greeting_names_and_software_never_panic(text in "\\PC{0,200}") {
+                let line = format!("220 {text}");
+                let r = Reply { code: 220, lines: vec![line.clone().into_bytes()] };
+                let _ = greeting_name(&r);
+                let _ = software(&line);
+            }
+        }
     }
 }

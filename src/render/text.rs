@@ -3,6 +3,8 @@
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
 use std::io::{self, Write};
 
+mod names;
+
 pub const WIDTH: usize = 80;
 /// Addresses up to this long share the probe table; longer ones head their own group.
 const ADDR_COL: usize = 16;
@@ -44,7 +46,16 @@ impl Paint {
 
 pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
     let p = Paint(style.color);
-    for (i, t) in report.targets.iter().enumerate() {
+    names::domains(report, out, &p)?;
+    if report.command == "ptr" {
+        names::ptr_report(report, out, &p)?;
+    }
+    let targets = if report.command == "ptr" {
+        &[][..]
+    } else {
+        &report.targets[..]
+    };
+    for (i, t) in targets.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
         }
@@ -67,6 +78,18 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     }
     let s = &report.summary;
     writeln!(out)?;
+    if report.command == "ptr" {
+        return writeln!(
+            out,
+            "{} addresses; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
+            report.targets.len(),
+            s.fail,
+            s.warn,
+            s.info,
+            report.duration_ms as f64 / 1000.0,
+            s.exit_code
+        );
+    }
     writeln!(
         out,
         "{} probes: {} ok, {} not ok; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
@@ -83,6 +106,7 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
 
 fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     let mut head = p.bold(&t.host);
+    head.push_str(&names::mx_of_label(t));
     if t.role == crate::report::Role::Control {
         head.push_str(" [control host: evidence only]");
     }
@@ -116,7 +140,9 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
         .iter()
         .filter_map(|pr| pr.address)
         .any(|a| a.to_string().len() > ADDR_COL);
-    if grouped {
+    if t.probes.is_empty() {
+        // Nothing was probed (a null MX, --mx lookups that failed): no table.
+    } else if grouped {
         let mut last = None;
         for probe in &t.probes {
             if probe.address != last {
@@ -136,7 +162,7 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
             writeln!(out, "{}", row(probe, true, p))?;
         }
     }
-    Ok(())
+    names::reverse(t, true, out, p)
 }
 
 fn header(with_addr: bool) -> String {
@@ -287,10 +313,30 @@ fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     if let Some(s) = &pr.software {
         lines.push(("software".into(), s.clone()));
     }
+    if let Some(h) = &pr.http {
+        let mut s = format!("{} {} {}", h.version, h.status, h.reason);
+        if let Some(l) = &h.location {
+            s.push_str(&format!("; Location: {l}"));
+        }
+        if let Some(hsts) = &h.hsts {
+            s.push_str(&format!("; Strict-Transport-Security: {hsts}"));
+        }
+        lines.push(("http".into(), s.trim_end().to_string()));
+    }
+    // SMTP keeps whole EHLO lines (code and greeting line first); IMAP and
+    // POP3 capabilities are already one per entry.
+    let smtp = pr.protocol == crate::service::Protocol::Smtp;
     let keywords = |caps: &[String]| -> String {
         caps.iter()
-            .skip(1)
-            .map(|l| l.get(4..).unwrap_or("").to_string())
+            .skip(usize::from(smtp))
+            .map(|l| {
+                if smtp {
+                    l.get(4..).unwrap_or("")
+                } else {
+                    l.as_str()
+                }
+            })
+            .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -311,6 +357,15 @@ fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
             v.push_str(&format!(": {d}"));
         }
         lines.push(("verdict".into(), v));
+        if let Some(n) = tls.chain_sent {
+            lines.push((
+                "chain".into(),
+                format!(
+                    "the server sent {n} certificates; the first {} are shown",
+                    tls.chain.len()
+                ),
+            ));
+        }
         for (i, c) in tls.chain.iter().enumerate() {
             lines.push((
                 format!("cert {i}"),

@@ -122,6 +122,34 @@ impl TestPki {
         server_config_from(chain, key)
     }
 
+    /// A good leaf for `names` followed by `copies` copies of the
+    /// intermediate: a chain of `1 + copies` certificates.
+    pub fn long_chain_config(&self, names: &[&str], copies: usize) -> Arc<rustls::ServerConfig> {
+        let (mut chain, key) = self.chain(CertKind::Good, names);
+        let intermediate = chain.pop().expect("leaf and intermediate");
+        chain.extend(std::iter::repeat_n(intermediate, copies));
+        server_config_from(chain, key)
+    }
+
+    /// A good leaf whose SANs are `names` plus `extra` more names, signed
+    /// by the intermediate. The chain is not checked on the server side, so
+    /// certificates larger than rustls would load (over 64 KiB) can be served.
+    pub fn many_sans_config(&self, names: &[&str], extra: usize) -> Arc<rustls::ServerConfig> {
+        let now = OffsetDateTime::now_utc();
+        let mut all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        all.extend((0..extra).map(|i| format!("filler-{i:06}.example.test")));
+        let params = leaf_params(&all, (now - Duration::days(1), now + Duration::days(90)));
+        let key = KeyPair::generate().expect("generate leaf key");
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let leaf = params
+            .signed_by(&key, &*self.intermediate)
+            .expect("sign leaf with intermediate");
+        server_config_unchecked(
+            vec![leaf.der().clone(), self.intermediate.der().clone()],
+            key_der,
+        )
+    }
+
     fn chain_impl(
         &self,
         kind: CertKind,
@@ -190,6 +218,25 @@ pub fn server_config_from(
     .with_no_client_auth()
     .with_single_cert(chain, key)
     .expect("build rustls ServerConfig from test chain");
+    Arc::new(config)
+}
+
+/// Like [`server_config_from`], but the chain is sent as it is, unparsed.
+pub fn server_config_unchecked(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .expect("load the test key");
+    let certified = rustls::sign::CertifiedKey::new(chain, signing_key);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring provider supports the default protocol versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
     Arc::new(config)
 }
 

@@ -2,6 +2,7 @@
 //! helpers for closed and filtered ports. Everything talks to loopback only.
 
 pub mod certs;
+pub mod dns;
 pub mod ports;
 pub mod server;
 

@@ -1,0 +1,379 @@
+//! The HTTP probe of a webmail front: one `GET /` with a Host header and
+//! `Connection: close`; the status line and headers are read (bounded in
+//! count and bytes), the body never is.
+//!
+//! On the implicit-TLS port the first handshake offers ALPN `h2, http/1.1`
+//! and records what the server chose. HTTP/1.1 cannot be spoken on a
+//! connection that chose `h2`, and mailport has no HTTP/2 client, so when the
+//! server picks `h2` that connection is closed right after the handshake and
+//! the GET goes over a second connection that offers only `http/1.1`. The
+//! report keeps the TLS facts of the first handshake (ALPN `h2`).
+
+use super::{handshake, ProbeSpec};
+use crate::net::{self, escape, identify, LineIo, MAX_REPLY_BYTES};
+use crate::phase::{Failure, Recorder};
+use crate::report::{HttpFacts, Outcome, Phase, ProbeResult};
+use crate::service::TlsMode;
+use std::net::IpAddr;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+/// Most header lines read from one response.
+pub const MAX_HEADERS: usize = 100;
+/// Longest header value kept in the report.
+const MAX_VALUE: usize = 512;
+
+/// A response head: status line and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    /// Header names as sent, values trimmed; both escaped.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parse `HTTP/1.1 301 Moved Permanently`.
+pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, String)> {
+    let rest = line.strip_prefix(b"HTTP/")?;
+    let sp = rest.iter().position(|&b| b == b' ')?;
+    let version = &rest[..sp];
+    if version.is_empty() || !version.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+        return None;
+    }
+    let rest = &rest[sp + 1..];
+    if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if !matches!(rest.get(3), None | Some(b' ')) {
+        return None;
+    }
+    let status =
+        (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
+    if !(100..600).contains(&status) {
+        return None;
+    }
+    let reason = rest.get(4..).unwrap_or(&[]);
+    Some((
+        format!("HTTP/{}", String::from_utf8_lossy(version)),
+        status,
+        escape(reason),
+    ))
+}
+
+/// Parse one header line into (name, value).
+fn parse_header(line: &[u8]) -> Option<(String, String)> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = &line[..colon];
+    if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    let value = line[colon + 1..].trim_ascii();
+    Some((escape(name), escape(&value[..value.len().min(MAX_VALUE)])))
+}
+
+/// Read the status line and headers through the empty line, bounded in
+/// header count and bytes (time is bounded by the caller).
+pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+) -> Result<Head, Failure> {
+    let first = match io.read_line().await {
+        Ok(l) => l,
+        Err(net::ReadError::Eof { partial }) if partial.is_empty() => {
+            return Err(Failure::new(
+                Outcome::Closed,
+                "the server closed the connection without answering GET /",
+            ))
+        }
+        // A few bytes and a close: a TLS alert, or some other protocol's goodbye.
+        Err(net::ReadError::Eof { partial }) => return Err(not_http(&io.first, &partial)),
+        Err(e) => return Err(e.failure("waiting for the answer to GET /")),
+    };
+    let Some((version, status, reason)) = parse_status_line(&first) else {
+        return Err(not_http(&io.first, &first));
+    };
+    let mut head = Head {
+        version,
+        status,
+        reason,
+        headers: Vec::new(),
+    };
+    let mut bytes = first.len() + 2;
+    loop {
+        let line = io
+            .read_line()
+            .await
+            .map_err(|e| e.failure("reading the response headers"))?;
+        bytes += line.len() + 2;
+        if line.is_empty() {
+            return Ok(head);
+        }
+        if head.headers.len() >= MAX_HEADERS {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_HEADERS} header lines in the response"),
+            ));
+        }
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes of response headers"),
+            ));
+        }
+        // Obsolete line folding and malformed lines are skipped, not fatal.
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            continue;
+        }
+        if let Some(h) = parse_header(&line) {
+            head.headers.push(h);
+        }
+    }
+}
+
+fn not_http(first: &[u8], line: &[u8]) -> Failure {
+    let text = escape(&line[..line.len().min(60)]);
+    match identify(first) {
+        Some(p) if p != "http" => Failure::mismatch(
+            p,
+            format!("the port speaks {}, not HTTP: \"{text}\"", p.to_uppercase()),
+        ),
+        Some(_) => Failure::new(
+            Outcome::BadReply,
+            format!("a malformed HTTP status line: \"{text}\""),
+        ),
+        None => Failure::mismatch(
+            "unknown",
+            format!("the answer to GET / is not HTTP: \"{text}\""),
+        ),
+    }
+}
+
+/// The request, with the Host header for `host` (a name, or an address).
+pub fn request(host: &str) -> String {
+    let host = match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(a)) => format!("[{a}]"),
+        _ => host.to_string(),
+    };
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mailport/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+pub(crate) async fn run(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+) -> Result<(), Failure> {
+    let tcp = super::connect(spec, rec, res).await?;
+    if spec.service.tls != TlsMode::Implicit {
+        return get(spec, rec, res, tcp).await;
+    }
+    let tls = handshake(
+        spec,
+        rec,
+        res,
+        Phase::TlsHandshake,
+        tcp,
+        &[b"h2", b"http/1.1"],
+    )
+    .await?;
+    let chose_h2 = res
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+    if !chose_h2 {
+        return get(spec, rec, res, tls).await;
+    }
+    let mut first = tls;
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), first.shutdown()).await;
+    drop(first);
+    res.notes.push(
+        "the server chose HTTP/2 (ALPN h2); GET / went over a second connection that offered only http/1.1"
+            .to_string(),
+    );
+    let tcp = rec
+        .step(
+            Phase::Connect,
+            spec.timeouts.connect,
+            net::connect(spec.addr),
+        )
+        .await?;
+    let facts = res.tls.take();
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[b"http/1.1"]).await;
+    let second = std::mem::replace(&mut res.tls, facts);
+    let tls = tls?;
+    if let Some(alpn) = second.and_then(|t| t.alpn).filter(|a| a != "http/1.1") {
+        res.notes.push(format!(
+            "offered only http/1.1, the server still chose ALPN \"{alpn}\""
+        ));
+    }
+    get(spec, rec, res, tls).await
+}
+
+async fn get<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    stream: S,
+) -> Result<(), Failure> {
+    let mut io = LineIo::new(stream);
+    let head = rec
+        .step(Phase::HttpRequest, spec.timeouts.reply, async {
+            io.send(
+                request(&spec.tls_name)
+                    .strip_suffix("\r\n")
+                    .unwrap_or_default(),
+            )
+            .await
+            .map_err(|e| net::io_failure(&e, "sending GET /"))?;
+            read_head(&mut io).await
+        })
+        .await?;
+    res.software = head.header("Server").map(str::to_string);
+    res.http = Some(HttpFacts {
+        version: head.version.clone(),
+        status: head.status,
+        reason: head.reason.clone(),
+        location: head.header("Location").map(str::to_string),
+        server: head.header("Server").map(str::to_string),
+        hsts: head.header("Strict-Transport-Security").map(str::to_string),
+    });
+    // The body is never read; dropping the connection closes it.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            parse_status_line(b"HTTP/1.1 301 Moved Permanently"),
+            Some(("HTTP/1.1".into(), 301, "Moved Permanently".into()))
+        );
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 200"),
+            Some(("HTTP/1.0".into(), 200, "".into()))
+        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 2000 OK"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 099 x"), None);
+        assert_eq!(parse_status_line(b"HTTP/x 200 OK"), None);
+        assert_eq!(parse_status_line(b"220 mail ESMTP"), None);
+        assert_eq!(parse_status_line(b""), None);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            parse_header(b"Location:  https://mail.example.test/ "),
+            Some(("Location".into(), "https://mail.example.test/".into()))
+        );
+        assert_eq!(parse_header(b"no colon"), None);
+        assert_eq!(parse_header(b": empty name"), None);
+        assert_eq!(
+            parse_header(b"X-Evil: a\x1b[31mb").unwrap().1,
+            "a\\u{1b}[31mb"
+        );
+    }
+
+    #[test]
+    fn the_request_names_the_host_and_closes() {
+        let r = request("mail.example.test");
+        assert!(r.starts_with("GET / HTTP/1.1\r\nHost: mail.example.test\r\n"));
+        assert!(r.contains("Connection: close\r\n"));
+        assert!(r.ends_with("\r\n\r\n"));
+        assert!(request("2001:db8::1").contains("Host: [2001:db8::1]\r\n"));
+        assert!(request("192.0.2.1").contains("Host: 192.0.2.1\r\n"));
+    }
+
+    #[tokio::test]
+    async fn heads_are_read_and_bounded() {
+        use tokio::io::AsyncWriteExt;
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(b"HTTP/1.1 301 Moved\r\nServer: nginx\r\n folded\r\nlocation: https://x/\r\n\r\nBODY")
+            .await
+            .unwrap();
+        let mut io = LineIo::new(client);
+        let head = read_head(&mut io).await.unwrap();
+        assert_eq!(head.status, 301);
+        assert_eq!(head.header("Location"), Some("https://x/"));
+        assert_eq!(head.headers.len(), 2);
+
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let _ = server.write_all(b"HTTP/1.1 200 OK\r\n").await;
+            for _ in 0..MAX_HEADERS + 10 {
+                if server.write_all(b"X-A: b\r\n").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut io = LineIo::new(client);
+        let f = read_head(&mut io).await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::BadReply);
+
+        let (client, server) = tokio::io::duplex(1024);
+        drop(server);
+        let mut io = LineIo::new(client);
+        let f = read_head(&mut io).await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::Closed);
+        assert!(f.detail.contains("without answering"), "{}", f.detail);
+
+        let (client, mut server) = tokio::io::duplex(1024);
+        server.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await.unwrap();
+        let mut io = LineIo::new(client);
+        let f = read_head(&mut io).await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::ProtocolMismatch);
+        assert_eq!(f.peer_protocol.as_deref(), Some("ssh"));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_status_line_parses_or_not_with_codes_in_range(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+                if let Some((_, status, reason)) = parse_status_line(&line) {
+                    prop_assert!((100..600).contains(&status));
+                    prop_assert!(!reason.chars().any(|c| c.is_control()));
+                }
+                if let Some((name, value)) = parse_header(&line) {
+                    prop_assert!(!name.chars().any(|c| c.is_control()));
+                    prop_assert!(!value.chars().any(|c| c.is_control()));
+                }
+            }
+
+            #[test]
+            fn any_byte_stream_ends_in_a_head_or_a_failure(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let result = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(&bytes).await.unwrap();
+                    drop(server);
+                    let mut io = LineIo::new(client);
+                    read_head(&mut io).await
+                });
+                match result {
+                    Ok(head) => prop_assert!(head.headers.len() <= MAX_HEADERS),
+                    Err(f) => prop_assert!(!f.detail.is_empty()),
+                }
+            }
+        }
+    }
+}

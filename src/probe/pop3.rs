@@ -1,0 +1,521 @@
+//! The POP3 dialog: greeting, CAPA, STLS, CAPA again, QUIT. Never USER, PASS,
+//! APOP or AUTH; never a byte before the server's greeting; after a refused
+//! STLS nothing but QUIT.
+//!
+//! A server without CAPA (RFC 2449) answers it with `-ERR`: that is recorded
+//! as a note, not a failure. Such a server cannot advertise STLS, so on a
+//! STLS port mailport then tries STLS anyway: it is harmless, and it is the
+//! only way to learn whether the server can protect a login.
+
+use super::{connect, handshake, known_software, sniff_tls, ProbeSpec};
+use crate::net::{escape, identify, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
+use crate::phase::{Failure, Recorder};
+use crate::report::{Outcome, Phase, ProbeResult};
+use crate::service::TlsMode;
+use std::fmt;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A command, whose `Display` is its wire form without CRLF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Capa,
+    Stls,
+    Quit,
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Command::Capa => "CAPA",
+            Command::Stls => "STLS",
+            Command::Quit => "QUIT",
+        })
+    }
+}
+
+/// The status indicator that starts every POP3 response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Err,
+}
+
+/// The status of a response line, `None` when it is not POP3.
+pub fn parse_status(line: &[u8]) -> Option<Status> {
+    let word_end = |n: usize| matches!(line.get(n), None | Some(b' '));
+    if line.len() >= 3 && line[..3].eq_ignore_ascii_case(b"+OK") && word_end(3) {
+        Some(Status::Ok)
+    } else if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"-ERR") && word_end(4) {
+        Some(Status::Err)
+    } else {
+        None
+    }
+}
+
+/// What a CAPA list says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capa {
+    /// Every capability line, escaped, as sent.
+    pub lines: Vec<String>,
+    pub stls: bool,
+    /// `USER`: the USER/PASS plaintext login.
+    pub user: bool,
+    /// The `SASL` mechanisms, upper-cased.
+    pub sasl: Vec<String>,
+    /// `IMPLEMENTATION`: the server software, when the server says.
+    pub implementation: Option<String>,
+}
+
+/// Read the capability lines of a CAPA response (without `+OK` and `.`).
+pub fn parse_capa(lines: &[Vec<u8>]) -> Capa {
+    let mut capa = Capa::default();
+    for line in lines {
+        capa.lines.push(escape(line));
+        let text = String::from_utf8_lossy(line);
+        let mut words = text.split_ascii_whitespace();
+        let Some(keyword) = words.next() else {
+            continue;
+        };
+        match keyword.to_ascii_uppercase().as_str() {
+            "STLS" => capa.stls = true,
+            "USER" => capa.user = true,
+            "SASL" => {
+                for mech in words.map(|w| escape(w.to_ascii_uppercase().as_bytes())) {
+                    if !capa.sasl.contains(&mech) && capa.sasl.len() < 32 {
+                        capa.sasl.push(mech);
+                    }
+                }
+            }
+            "IMPLEMENTATION" => {
+                let rest = text[keyword.len()..].trim();
+                if !rest.is_empty() {
+                    capa.implementation = Some(escape(rest.as_bytes()));
+                }
+            }
+            _ => {}
+        }
+    }
+    capa
+}
+
+/// Read one single-line response.
+async fn read_line<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    doing: &str,
+) -> Result<(Status, Vec<u8>), Failure> {
+    let line = io.read_line().await.map_err(|e| e.failure(doing))?;
+    match parse_status(&line) {
+        Some(s) => Ok((s, line)),
+        None => Err(not_pop3(&io.first, &line, doing)),
+    }
+}
+
+/// Read the lines of a multi-line response after its `+OK` line, up to the
+/// terminating `.`, dot-unstuffed, bounded in lines and bytes.
+pub async fn read_multiline<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    doing: &str,
+) -> Result<Vec<Vec<u8>>, Failure> {
+    let mut lines = Vec::new();
+    let mut bytes = 0usize;
+    loop {
+        let line = io.read_line().await.map_err(|e| e.failure(doing))?;
+        bytes += line.len() + 2;
+        if line == b"." {
+            return Ok(lines);
+        }
+        let line = match line.strip_prefix(b".") {
+            Some(rest) => rest.to_vec(),
+            None => line,
+        };
+        lines.push(line);
+        if lines.len() >= MAX_REPLY_LINES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_LINES} lines in one response while {doing}"),
+            ));
+        }
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes in one response while {doing}"),
+            ));
+        }
+    }
+}
+
+fn not_pop3(first: &[u8], line: &[u8], doing: &str) -> Failure {
+    let text = escape(&line[..line.len().min(60)]);
+    match identify(first) {
+        Some(p) if p != "pop3" => Failure::mismatch(
+            p,
+            format!("the port speaks {}, not POP3: \"{text}\"", p.to_uppercase()),
+        ),
+        _ if line.is_empty() => {
+            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
+        }
+        Some(_) => Failure::new(
+            Outcome::BadReply,
+            format!("a line that is not POP3 while {doing}: \"{text}\""),
+        ),
+        None => Failure::mismatch(
+            "unknown",
+            format!("the server's answer is not POP3 while {doing}: \"{text}\""),
+        ),
+    }
+}
+
+/// The server software a greeting names, when it does.
+pub fn software(greeting: &str) -> Option<String> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("Dovecot", "Dovecot"),
+        ("Cyrus POP3", "Cyrus POP3"),
+        ("Courier-POP3", "Courier"),
+        ("Microsoft Exchange", "Microsoft Exchange"),
+        ("Zimbra", "Zimbra"),
+        ("Qpopper", "Qpopper"),
+        ("Gpop", "Gmail"),
+        ("Stalwart", "Stalwart"),
+        ("hMailServer", "hMailServer"),
+        ("MDaemon", "MDaemon"),
+        ("Kerio", "Kerio Connect"),
+        ("maddy", "maddy"),
+        ("mox", "mox"),
+    ];
+    known_software(greeting, KNOWN)
+}
+
+pub(crate) async fn run(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+) -> Result<(), Failure> {
+    let tcp = connect(spec, rec, res).await?;
+    if spec.service.tls == TlsMode::Implicit {
+        let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
+        let mut io = LineIo::new(tls);
+        greeting(spec, rec, res, &mut io).await?;
+        if let Some(capa) = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await? {
+            record_software(res, &capa);
+            res.capabilities_tls = capa.lines;
+            res.auth_tls = capa.sasl;
+            res.login_tls = Some(capa.user);
+        }
+        quit(spec, rec, &mut io).await;
+        return Ok(());
+    }
+
+    let mut io = LineIo::new(tcp);
+    match greeting(spec, rec, res, &mut io).await {
+        Err(f) if f.outcome == Outcome::GreetingTimeout => {
+            drop(io);
+            if sniff_tls(spec, rec, res).await {
+                return Err(Failure::mismatch(
+                    "tls",
+                    format!(
+                        "the port speaks TLS from the first byte (implicit TLS, like 995), not POP3 with STLS; {}",
+                        f.detail
+                    ),
+                ));
+            }
+            return Err(f);
+        }
+        other => other?,
+    }
+    let capa = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await?;
+    if let Some(capa) = &capa {
+        record_software(res, capa);
+        res.capabilities_plain = capa.lines.clone();
+        res.auth_plain = capa.sasl.clone();
+        res.starttls_offered = Some(capa.stls);
+        res.login_plain = Some(capa.user);
+    }
+    if capa.as_ref().is_some_and(|c| !c.stls) {
+        let why = "the server does not offer STLS in its CAPA list";
+        rec.record(
+            Phase::Starttls,
+            tokio::time::Instant::now(),
+            Some(why.to_string()),
+        );
+        quit(spec, rec, &mut io).await;
+        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
+    }
+
+    let no_capa = capa.is_none();
+    let reply = rec
+        .step(Phase::Starttls, spec.timeouts.reply, async {
+            send(&mut io, Command::Stls).await?;
+            let (status, line) = read_line(&mut io, "waiting for the reply to STLS").await?;
+            if status == Status::Ok {
+                Ok(line)
+            } else {
+                let why = if no_capa {
+                    "the server has no CAPA and refused STLS"
+                } else {
+                    "the server refused STLS"
+                };
+                Err(Failure::new(
+                    Outcome::StarttlsUnavailable,
+                    format!("{why}: \"{}\"", escape(&line)),
+                ))
+            }
+        })
+        .await;
+    let reply = match reply {
+        Ok(r) => r,
+        Err(f) => {
+            if f.outcome == Outcome::StarttlsUnavailable {
+                quit(spec, rec, &mut io).await;
+            }
+            return Err(f);
+        }
+    };
+    res.starttls_reply = Some(escape(&reply));
+    let (tcp, early) = io.into_inner();
+    if early > 0 {
+        res.notes.push(format!(
+            "the server sent {early} bytes after its +OK to STLS, before the TLS handshake; they were discarded"
+        ));
+    }
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
+    let mut io = LineIo::new(tls);
+    if let Some(capa) = capabilities(spec, rec, res, Phase::CapabilitiesTls, &mut io).await? {
+        record_software(res, &capa);
+        res.capabilities_tls = capa.lines;
+        res.auth_tls = capa.sasl;
+        res.login_tls = Some(capa.user);
+    }
+    quit(spec, rec, &mut io).await;
+    Ok(())
+}
+
+fn record_software(res: &mut ProbeResult, capa: &Capa) {
+    if res.software.is_none() {
+        res.software = capa.implementation.clone();
+    }
+}
+
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    cmd: Command,
+) -> Result<(), Failure> {
+    io.send(&cmd.to_string())
+        .await
+        .map_err(|e| crate::net::io_failure(&e, &format!("sending {cmd}")))
+}
+
+async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    io: &mut LineIo<S>,
+) -> Result<(), Failure> {
+    let start = tokio::time::Instant::now();
+    let (status, line) = rec
+        .step(
+            Phase::Greeting,
+            spec.timeouts.greeting,
+            read_line(io, "waiting for the greeting"),
+        )
+        .await?;
+    res.greeting_ms = Some(start.elapsed().as_millis() as u64);
+    let text = escape(&line);
+    res.greeting = Some(text.clone());
+    let words = text.get(4..).unwrap_or("").trim_start();
+    res.greeting_name = super::imap::greeting_name(words);
+    res.software = software(words);
+    if status == Status::Ok {
+        return Ok(());
+    }
+    let failure = Failure::new(
+        Outcome::Rejected,
+        format!("the server refused the session in its greeting: \"{text}\""),
+    );
+    if let Some(last) = rec.phases.last_mut() {
+        last.ok = false;
+        last.error = Some(failure.detail.clone());
+    }
+    quit(spec, rec, io).await;
+    Err(failure)
+}
+
+/// CAPA; `None` when the server has no CAPA command (it answered `-ERR`).
+async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    phase: Phase,
+    io: &mut LineIo<S>,
+) -> Result<Option<Capa>, Failure> {
+    let capa = rec
+        .step(phase, spec.timeouts.reply, async {
+            send(io, Command::Capa).await?;
+            let (status, line) = read_line(io, "waiting for the reply to CAPA").await?;
+            match status {
+                Status::Ok => {
+                    let lines = read_multiline(io, "reading the CAPA list").await?;
+                    Ok(Ok(parse_capa(&lines)))
+                }
+                Status::Err => Ok(Err(line)),
+            }
+        })
+        .await?;
+    Ok(match capa {
+        Ok(capa) => Some(capa),
+        Err(line) => {
+            let when = if phase == Phase::CapabilitiesTls {
+                " inside TLS"
+            } else {
+                ""
+            };
+            res.notes.push(format!(
+                "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
+                escape(&line[..line.len().min(80)])
+            ));
+            None
+        }
+    })
+}
+
+/// Say goodbye; a server that does not answer QUIT is no failure of the probe.
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    io: &mut LineIo<S>,
+) {
+    let limit = spec.timeouts.reply.min(Duration::from_secs(2));
+    let _ = rec
+        .step(Phase::Quit, limit, async {
+            send(io, Command::Quit).await?;
+            read_line(io, "waiting for the reply to QUIT")
+                .await
+                .map(|_| ())
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &[&str]) -> Vec<Vec<u8>> {
+        text.iter().map(|l| l.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(parse_status(b"+OK Dovecot ready."), Some(Status::Ok));
+        assert_eq!(parse_status(b"+OK"), Some(Status::Ok));
+        assert_eq!(parse_status(b"-ERR no"), Some(Status::Err));
+        assert_eq!(parse_status(b"-err"), Some(Status::Err));
+        assert_eq!(parse_status(b"+OKAY"), None);
+        assert_eq!(parse_status(b"* OK imap"), None);
+        assert_eq!(parse_status(b""), None);
+    }
+
+    #[test]
+    fn capa_lists() {
+        let c = parse_capa(&lines(&[
+            "TOP",
+            "USER",
+            "SASL PLAIN login PLAIN",
+            "STLS",
+            "IMPLEMENTATION Courier Mail Server",
+        ]));
+        assert!(c.stls && c.user);
+        assert_eq!(c.sasl, vec!["PLAIN", "LOGIN"]);
+        assert_eq!(c.implementation.as_deref(), Some("Courier Mail Server"));
+        assert_eq!(c.lines.len(), 5);
+        // Dovecot before TLS with plaintext logins disabled: an empty SASL line.
+        let c = parse_capa(&lines(&["SASL", "STLS", ""]));
+        assert!(c.sasl.is_empty() && !c.user && c.stls);
+    }
+
+    #[test]
+    fn greeting_software() {
+        assert_eq!(
+            software("Dovecot (Debian) ready.").as_deref(),
+            Some("Dovecot")
+        );
+        assert_eq!(
+            software(
+                "mail.example.test Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5 server ready <1.2@mail>"
+            )
+            .as_deref(),
+            Some("Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5")
+        );
+        assert_eq!(software("Hello there."), None);
+    }
+
+    #[tokio::test]
+    async fn multiline_is_unstuffed_and_bounded() {
+        use tokio::io::AsyncWriteExt;
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(b"TOP\r\n..dotted\r\n.\r\nnext\r\n")
+            .await
+            .unwrap();
+        let mut io = LineIo::new(client);
+        let got = read_multiline(&mut io, "testing").await.unwrap();
+        assert_eq!(got, lines(&["TOP", ".dotted"]));
+
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            for _ in 0..MAX_REPLY_LINES + 10 {
+                if server.write_all(b"X\r\n").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut io = LineIo::new(client);
+        let f = read_multiline(&mut io, "testing").await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::BadReply);
+    }
+
+    #[test]
+    fn commands_render_their_wire_form() {
+        assert_eq!(Command::Capa.to_string(), "CAPA");
+        assert_eq!(Command::Stls.to_string(), "STLS");
+        assert_eq!(Command::Quit.to_string(), "QUIT");
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_capa_list_is_read_without_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..40)) {
+                let c = parse_capa(&lines);
+                prop_assert!(c.sasl.len() <= 32);
+                prop_assert!(c.lines.iter().all(|l| !l.chars().any(|ch| ch.is_control())));
+                let _ = parse_status(lines.first().map(Vec::as_slice).unwrap_or_default());
+            }
+
+            #[test]
+            fn any_byte_stream_ends_in_a_list_or_a_failure(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let result = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(&bytes).await.unwrap();
+                    drop(server);
+                    let mut io = LineIo::new(client);
+                    read_multiline(&mut io, "testing").await
+                });
+                match result {
+                    Ok(lines) => prop_assert!(lines.len() <= MAX_REPLY_LINES),
+                    Err(f) => prop_assert!(!f.detail.is_empty()),
+                }
+            }
+
+            #[test]
+            fn greeting_software_never_panics(text in "\\PC{0,200}") {
+                let _ = software(&text);
+            }
+        }
+    }
+}
