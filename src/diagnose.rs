@@ -453,6 +453,7 @@ mod tests {
     fn target(probes: Vec<ProbeResult>) -> TargetReport {
         TargetReport {
             host: "mail.example.test".into(),
+            host_unicode: None,
             role: Role::Target,
             tls_name: "mail.example.test".into(),
             local_addresses: vec![],

@@ -344,8 +344,23 @@ pub fn parse_host(raw: &str) -> Result<(String, Option<IpAddr>)> {
         }
     }
     let name = text.strip_suffix('.').unwrap_or(text);
+    let ascii;
+    let name = if name.is_ascii() {
+        name
+    } else {
+        // An international name (IDNA 2008 / UTS 46) is checked in its ASCII form.
+        ascii = idna::domain_to_ascii(name)
+            .map_err(|_| anyhow!("'{raw}' is not a valid international domain name"))?;
+        ascii.as_str()
+    };
     check_dns_name(name).map_err(|why| anyhow!("'{raw}' is not a valid host name: {why}"))?;
     Ok((name.to_ascii_lowercase(), None))
+}
+
+/// The Unicode form of a host that has an ASCII (xn--) form, for the report.
+pub fn unicode_form(host: &str) -> Option<String> {
+    let (unicode, result) = idna::domain_to_unicode(host);
+    (result.is_ok() && unicode != host).then_some(unicode)
 }
 
 fn check_dns_name(name: &str) -> Result<(), String> {
@@ -451,6 +466,24 @@ fn hostname() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn international_names_become_ascii_and_keep_their_unicode_form() {
+        assert_eq!(
+            parse_host("bücher.example").unwrap().0,
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            parse_host("MAIL.Bücher.example.").unwrap().0,
+            "mail.xn--bcher-kva.example"
+        );
+        assert_eq!(
+            unicode_form("xn--bcher-kva.example").as_deref(),
+            Some("bücher.example")
+        );
+        assert_eq!(unicode_form("mail.example.org"), None);
+        assert!(parse_host("a\u{0}b.example").is_err());
+    }
 
     #[test]
     fn hosts() {

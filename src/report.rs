@@ -286,6 +286,9 @@ pub struct Resolution {
 pub struct TargetReport {
     /// The host as the user gave it.
     pub host: String,
+    /// The Unicode form of an international host name whose `host` is its ASCII (xn--) form.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host_unicode: Option<String>,
     /// `target`, or `control`: a reference host probed on the same ports (--control).
     #[serde(default)]
     pub role: Role,

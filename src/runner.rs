@@ -187,6 +187,7 @@ fn filter_family(
     }
     let local = crate::net::local_addresses();
     TargetReport {
+        host_unicode: crate::plan::unicode_form(&t.host),
         host: t.host,
         role: t.role,
         tls_name: t.tls_name,

@@ -222,3 +222,36 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
     }
 }
+
+#[test]
+fn an_international_name_is_checked_in_ascii_and_shown_in_both_forms() {
+    let port = format!("{}/smtp", crate::support::ports::closed_port());
+    let args = |json: bool| {
+        let mut a = vec![
+            "check".to_string(),
+            "bücher.example".into(),
+            "--resolve".into(),
+            "bücher.example:127.0.0.1".into(),
+            "--port".into(),
+            port.clone(),
+        ];
+        if json {
+            a.push("--json".into());
+        }
+        a
+    };
+    let text_args = args(false);
+    let run = mailport(&text_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        run.stdout
+            .contains("xn--bcher-kva.example (bücher.example)"),
+        "{}",
+        run.stdout
+    );
+    let json_args = args(true);
+    let run = mailport(&json_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["host"], "xn--bcher-kva.example");
+    assert_eq!(t["host_unicode"], "bücher.example");
+    assert_eq!(run.code, 1);
+}

@@ -542,6 +542,7 @@ mod tests {
     fn target(addr: &str, reverse: Vec<ReverseDns>, probes: Vec<ProbeResult>) -> TargetReport {
         TargetReport {
             host: "mail.example.test".into(),
+            host_unicode: None,
             role: Role::Target,
             tls_name: "mail.example.test".into(),
             addresses: vec![ip(addr)],

@@ -106,6 +106,9 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
 
 fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     let mut head = p.bold(&t.host);
+    if let Some(unicode) = &t.host_unicode {
+        head.push_str(&format!(" ({unicode})"));
+    }
     head.push_str(&names::mx_of_label(t));
     if t.role == crate::report::Role::Control {
         head.push_str(" [control host: evidence only]");
