@@ -250,6 +250,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_code() {
+        let readme = include_str!("../README.md");
+        for c in CODES {
+            assert!(
+                readme.contains(&format!("| `{}` |", c.code)),
+                "README.md has no table row for `{}`",
+                c.code
+            );
+        }
+    }
+
+    #[test]
     fn codes_are_unique_snake_case_and_documented() {
         for (i, c) in CODES.iter().enumerate() {
             assert!(c
