@@ -274,6 +274,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
         }
     }
 
+    /// Go on with a connection whose first bytes were already read (inside
+    /// TLS after STARTTLS): those bytes, not the first ones inside TLS, say
+    /// which protocol the port speaks, so a bad reply there is a bad reply,
+    /// not another protocol.
+    pub fn continuing(stream: S, first: Vec<u8>) -> LineIo<S> {
+        LineIo {
+            first,
+            ..LineIo::new(stream)
+        }
+    }
+
     /// Read one line, without its CRLF or LF.
     pub async fn read_line(&mut self) -> Result<Vec<u8>, ReadError> {
         use tokio::io::AsyncReadExt;

@@ -11,6 +11,7 @@ mod dns;
 mod exit_codes;
 mod full_check;
 mod hostile;
+mod hostile_matrix;
 mod http;
 mod imap;
 mod json;

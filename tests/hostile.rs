@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// What a server sends may cost mailport at most this much memory over a
 /// plain refused probe (both measured the same way, in the same run).
-const RSS_MARGIN_KIB: i64 = 16 * 1024;
+const RSS_MARGIN_KIB: i64 = 4 * 1024;
 
 /// Peak RSS of a probe of a closed port: the baseline.
 fn baseline_rss_kib() -> i64 {

@@ -94,6 +94,10 @@ pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
                 "the server closed the connection without answering GET /",
             ))
         }
+        // An HTTP answer cut short is a close, like one cut in the headers.
+        Err(e @ net::ReadError::Eof { .. }) if identify(&io.first) == Some("http") => {
+            return Err(e.failure("waiting for the answer to GET /"))
+        }
         // A few bytes and a close: a TLS alert, or some other protocol's goodbye.
         Err(net::ReadError::Eof { partial }) => return Err(not_http(&io.first, &partial)),
         Err(e) => return Err(e.failure("waiting for the answer to GET /")),
@@ -114,6 +118,12 @@ pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
             .await
             .map_err(|e| e.failure("reading the response headers"))?;
         bytes += line.len() + 2;
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes of response headers"),
+            ));
+        }
         if line.is_empty() {
             return Ok(head);
         }
@@ -121,12 +131,6 @@ pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(Failure::new(
                 Outcome::BadReply,
                 format!("more than {MAX_HEADERS} header lines in the response"),
-            ));
-        }
-        if bytes > MAX_REPLY_BYTES {
-            return Err(Failure::new(
-                Outcome::BadReply,
-                format!("more than {MAX_REPLY_BYTES} bytes of response headers"),
             ));
         }
         // Obsolete line folding and malformed lines are skipped, not fatal.
@@ -145,6 +149,10 @@ fn not_http(first: &[u8], line: &[u8]) -> Failure {
         Some(p) if p != "http" => Failure::mismatch(
             p,
             format!("the port speaks {}, not HTTP: \"{text}\"", p.to_uppercase()),
+        ),
+        _ if line.is_empty() => Failure::new(
+            Outcome::BadReply,
+            "an empty line instead of the status line of the answer to GET /",
         ),
         Some(_) => Failure::new(
             Outcome::BadReply,
@@ -339,6 +347,26 @@ mod tests {
         assert_eq!(f.peer_protocol.as_deref(), Some("ssh"));
     }
 
+    #[tokio::test]
+    async fn a_status_line_cut_short_is_a_close_and_an_empty_one_a_bad_reply() {
+        use tokio::io::AsyncWriteExt;
+        let (client, mut server) = tokio::io::duplex(1024);
+        server.write_all(b"HTTP/1.1 200 O").await.unwrap();
+        drop(server);
+        let f = read_head(&mut LineIo::new(client)).await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::Closed);
+        assert!(f.detail.contains("HTTP/1.1 200 O"), "{}", f.detail);
+
+        let (client, mut server) = tokio::io::duplex(1024);
+        server
+            .write_all(b"\r\nHTTP/1.1 200 OK\r\n\r\n")
+            .await
+            .unwrap();
+        let f = read_head(&mut LineIo::new(client)).await.unwrap_err();
+        assert_eq!(f.outcome, Outcome::BadReply);
+        assert!(f.detail.contains("empty line"), "{}", f.detail);
+    }
+
     mod properties {
         use super::super::*;
         use proptest::prelude::*;
@@ -359,6 +387,15 @@ mod tests {
             }
 
             #[test]
+            fn a_rendered_status_line_parses_back(version in "[0-9](\\.[0-9])?", status in 100u16..600, reason in "[ -~]{0,60}") {
+                let line = format!("HTTP/{version} {status} {reason}");
+                prop_assert_eq!(
+                    parse_status_line(line.as_bytes()),
+                    Some((format!("HTTP/{version}"), status, reason))
+                );
+            }
+
+            #[test]
             fn any_byte_stream_ends_in_a_head_or_a_failure(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 let result = rt.block_on(async {
@@ -373,6 +410,40 @@ mod tests {
                     Ok(head) => prop_assert!(head.headers.len() <= MAX_HEADERS),
                     Err(f) => prop_assert!(!f.detail.is_empty()),
                 }
+            }
+        }
+
+        // Each case runs a runtime and a stream: fewer cases keep the suite fast.
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_rendered_head_reads_back(
+                status in 100u16..600,
+                headers in proptest::collection::vec(("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}", "([!-~]([ -~]{0,40}[!-~])?)?"), 0..40),
+            ) {
+                let mut wire = format!("HTTP/1.1 {status} Whatever\r\n");
+                for (name, value) in &headers {
+                    prop_assert_eq!(
+                        parse_header(format!("{name}: {value}").as_bytes()),
+                        Some((name.clone(), value.clone()))
+                    );
+                    wire.push_str(&format!("{name}: {value}\r\n"));
+                }
+                wire.push_str("\r\nBODY NEVER READ");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let got = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(wire.as_bytes()).await.unwrap();
+                    read_head(&mut LineIo::new(client)).await
+                });
+                prop_assert_eq!(got, Ok(Head {
+                    version: "HTTP/1.1".to_string(),
+                    status,
+                    reason: "Whatever".to_string(),
+                    headers,
+                }));
             }
         }
     }

@@ -156,6 +156,12 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         bytes += line.len() + 2;
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes in one response while {doing}"),
+            ));
+        }
         match parse_line(&line) {
             Some(Line::Untagged(rest)) => untagged.push(rest.to_vec()),
             Some(Line::Tagged {
@@ -195,16 +201,10 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
             }
             None => return Err(not_imap(&io.first, &line, doing)),
         }
-        if untagged.len() >= MAX_REPLY_LINES {
+        if untagged.len() > MAX_REPLY_LINES {
             return Err(Failure::new(
                 Outcome::BadReply,
                 format!("more than {MAX_REPLY_LINES} untagged lines in one response while {doing}"),
-            ));
-        }
-        if bytes > MAX_REPLY_BYTES {
-            return Err(Failure::new(
-                Outcome::BadReply,
-                format!("more than {MAX_REPLY_BYTES} bytes in one response while {doing}"),
             ));
         }
     }
@@ -382,7 +382,9 @@ pub(crate) async fn run(
     if spec.service.tls == TlsMode::Implicit {
         let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
         let mut io = LineIo::new(tls);
-        let caps = match greeting(spec, rec, res, &mut io).await? {
+        let greeted = greeting(spec, rec, res, &mut io).await?;
+        unsolicited(&mut io, res);
+        let caps = match greeted {
             Some(caps) => caps,
             None => {
                 capabilities(spec, rec, Phase::Capabilities, Command::Capability, &mut io).await?
@@ -412,6 +414,7 @@ pub(crate) async fn run(
         }
         other => other?,
     };
+    unsolicited(&mut io, res);
     let caps = match greeted {
         Some(caps) => caps,
         None => capabilities(spec, rec, Phase::Capabilities, Command::Capability, &mut io).await?,
@@ -432,6 +435,8 @@ pub(crate) async fn run(
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
 
+    // A tagged OK sent ahead of our STARTTLS must not be taken for the answer.
+    unsolicited(&mut io, res);
     let reply = rec
         .step(Phase::Starttls, spec.timeouts.reply, async {
             send(&mut io, Command::StartTls).await?;
@@ -461,14 +466,17 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(reply.text());
+    let first = io.first.clone();
     let (tcp, early) = io.into_inner();
     if early > 0 {
         res.notes.push(format!(
             "the server sent {early} bytes after its OK to STARTTLS, before the TLS handshake; they were discarded"
         ));
     }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
-    let mut io = LineIo::new(tls);
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
+        .await
+        .map_err(broken_tls_after_starttls)?;
+    let mut io = LineIo::continuing(tls, first);
     let caps = capabilities(
         spec,
         rec,
@@ -482,6 +490,33 @@ pub(crate) async fn run(
     res.login_tls = Some(!caps.login_disabled);
     logout(spec, rec, &mut io).await;
     Ok(())
+}
+
+/// The server agreed to STARTTLS: what follows that is not TLS is broken
+/// TLS, not another protocol on the port.
+fn broken_tls_after_starttls(f: Failure) -> Failure {
+    match f.outcome {
+        Outcome::ProtocolMismatch => Failure::new(
+            Outcome::TlsFailed,
+            format!(
+                "the server accepted STARTTLS but did not speak TLS after it: {}",
+                f.detail
+            ),
+        ),
+        _ => f,
+    }
+}
+
+/// A server that talks before it is asked (pipelining abuse, a tagged
+/// completion of a command we have not sent): what it sent is dropped, and
+/// said in a note, so it is never read as the answer to our next command.
+fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(io: &mut LineIo<S>, res: &mut ProbeResult) {
+    let n = io.discard_pending();
+    if n > 0 {
+        res.notes.push(format!(
+            "the server sent {n} bytes nobody asked for before our next command; they were discarded"
+        ));
+    }
 }
 
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
@@ -765,6 +800,41 @@ mod tests {
             }
 
             #[test]
+            fn a_rendered_tagged_line_parses_back(
+                tag in "[A-Za-z0-9.]{1,8}",
+                status in prop_oneof![Just(Status::Ok), Just(Status::No), Just(Status::Bad), Just(Status::PreAuth), Just(Status::Bye)],
+                text in "[ -~]{0,80}",
+            ) {
+                let word = format!("{status:?}").to_ascii_uppercase();
+                let line = format!("{tag} {word} {text}");
+                prop_assert_eq!(
+                    parse_line(line.as_bytes()),
+                    Some(Line::Tagged { tag: tag.as_bytes(), status: Some(status), text: text.as_bytes() })
+                );
+                let untagged = format!("* {word} {text}");
+                prop_assert_eq!(parse_line(untagged.as_bytes()), Some(Line::Untagged(&untagged.as_bytes()[2..])));
+            }
+
+            #[test]
+            fn a_rendered_greeting_parses_back(
+                status in prop_oneof![Just(Status::Ok), Just(Status::PreAuth), Just(Status::Bye)],
+                atoms in proptest::option::of(proptest::collection::vec("[A-Za-z0-9=+-]{1,12}", 0..20)),
+                text in "[ -~]{0,60}",
+            ) {
+                let word = format!("{status:?}").to_ascii_uppercase();
+                let code = match &atoms {
+                    Some(atoms) => format!("[CAPABILITY {}] ", atoms.join(" ")),
+                    None => String::new(),
+                };
+                let text = if atoms.is_none() { text.trim_start_matches('[').to_string() } else { text };
+                let line = format!("* {word} {code}{text}");
+                let g = parse_greeting(line.as_bytes()).unwrap();
+                prop_assert_eq!(g.status, status);
+                prop_assert_eq!(g.caps.map(|c| c.words), atoms);
+                prop_assert_eq!(g.text, text.trim());
+            }
+
+            #[test]
             fn any_byte_stream_ends_in_a_response_or_a_failure(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 let result = rt.block_on(async {
@@ -784,6 +854,37 @@ mod tests {
                     }
                     Err(f) => prop_assert!(!f.detail.is_empty()),
                 }
+            }
+        }
+
+        // Each case runs a runtime and a stream: fewer cases keep the suite fast.
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_rendered_response_reads_back(
+                untagged in proptest::collection::vec("[ -~]{0,60}", 0..40),
+                status in prop_oneof![Just(Status::Ok), Just(Status::No), Just(Status::Bad)],
+                text in "[ -~]{0,40}",
+            ) {
+                let tagged = format!("a1 {} {text}", format!("{status:?}").to_ascii_uppercase());
+                let mut wire = String::new();
+                for u in &untagged {
+                    wire.push_str(&format!("* {u}\r\n"));
+                }
+                wire.push_str(&format!("{tagged}\r\n"));
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let got = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(wire.as_bytes()).await.unwrap();
+                    read_response(&mut LineIo::new(client), "a1", "testing").await
+                });
+                prop_assert_eq!(got, Ok(Response {
+                    untagged: untagged.iter().map(|u| u.as_bytes().to_vec()).collect(),
+                    status,
+                    line: tagged.into_bytes(),
+                }));
             }
         }
     }

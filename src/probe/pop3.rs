@@ -122,6 +122,12 @@ pub async fn read_multiline<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         let line = io.read_line().await.map_err(|e| e.failure(doing))?;
         bytes += line.len() + 2;
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes in one response while {doing}"),
+            ));
+        }
         if line == b"." {
             return Ok(lines);
         }
@@ -130,16 +136,10 @@ pub async fn read_multiline<S: AsyncRead + AsyncWrite + Unpin>(
             None => line,
         };
         lines.push(line);
-        if lines.len() >= MAX_REPLY_LINES {
+        if lines.len() > MAX_REPLY_LINES {
             return Err(Failure::new(
                 Outcome::BadReply,
                 format!("more than {MAX_REPLY_LINES} lines in one response while {doing}"),
-            ));
-        }
-        if bytes > MAX_REPLY_BYTES {
-            return Err(Failure::new(
-                Outcome::BadReply,
-                format!("more than {MAX_REPLY_BYTES} bytes in one response while {doing}"),
             ));
         }
     }
@@ -196,6 +196,7 @@ pub(crate) async fn run(
         let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
         let mut io = LineIo::new(tls);
         greeting(spec, rec, res, &mut io).await?;
+        unsolicited(&mut io, res, "CAPA");
         if let Some(capa) = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await? {
             record_software(res, &capa);
             res.capabilities_tls = capa.lines;
@@ -223,6 +224,7 @@ pub(crate) async fn run(
         }
         other => other?,
     }
+    unsolicited(&mut io, res, "CAPA");
     let capa = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await?;
     if let Some(capa) = &capa {
         record_software(res, capa);
@@ -243,6 +245,8 @@ pub(crate) async fn run(
     }
 
     let no_capa = capa.is_none();
+    // A +OK sent ahead of our STLS must not be taken for the answer.
+    unsolicited(&mut io, res, "STLS");
     let reply = rec
         .step(Phase::Starttls, spec.timeouts.reply, async {
             send(&mut io, Command::Stls).await?;
@@ -272,14 +276,27 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(escape(&reply));
+    let first = io.first.clone();
     let (tcp, early) = io.into_inner();
     if early > 0 {
         res.notes.push(format!(
             "the server sent {early} bytes after its +OK to STLS, before the TLS handshake; they were discarded"
         ));
     }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
-    let mut io = LineIo::new(tls);
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
+        .await
+        .map_err(|f| match f.outcome {
+            // The server agreed to STLS: what follows is broken TLS, not another protocol.
+            Outcome::ProtocolMismatch => Failure::new(
+                Outcome::TlsFailed,
+                format!(
+                    "the server accepted STLS but did not speak TLS after it: {}",
+                    f.detail
+                ),
+            ),
+            _ => f,
+        })?;
+    let mut io = LineIo::continuing(tls, first);
     if let Some(capa) = capabilities(spec, rec, res, Phase::CapabilitiesTls, &mut io).await? {
         record_software(res, &capa);
         res.capabilities_tls = capa.lines;
@@ -288,6 +305,22 @@ pub(crate) async fn run(
     }
     quit(spec, rec, &mut io).await;
     Ok(())
+}
+
+/// A server that talks before it is asked (pipelining abuse): what it sent
+/// is dropped, and said in a note, so it is never read as the answer to our
+/// next command.
+fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    res: &mut ProbeResult,
+    before: &str,
+) {
+    let n = io.discard_pending();
+    if n > 0 {
+        res.notes.push(format!(
+            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
+        ));
+    }
 }
 
 fn record_software(res: &mut ProbeResult, capa: &Capa) {
@@ -515,6 +548,49 @@ mod tests {
             #[test]
             fn greeting_software_never_panics(text in "\\PC{0,200}") {
                 let _ = software(&text);
+            }
+
+            #[test]
+            fn any_status_line_parses_or_not(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+                if let Some(status) = parse_status(&line) {
+                    let word: &[u8] = if status == Status::Ok { b"+OK" } else { b"-ERR" };
+                    prop_assert!(line[..word.len()].eq_ignore_ascii_case(word));
+                }
+            }
+
+            #[test]
+            fn a_rendered_status_line_parses_back(ok in any::<bool>(), text in "[ -~]{0,80}") {
+                let (word, status) = if ok { ("+OK", Status::Ok) } else { ("-ERR", Status::Err) };
+                prop_assert_eq!(parse_status(word.as_bytes()), Some(status));
+                let line = format!("{word} {text}");
+                prop_assert_eq!(parse_status(line.as_bytes()), Some(status));
+            }
+        }
+
+        // Each case runs a runtime and a stream: fewer cases keep the suite fast.
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_dot_stuffed_list_reads_back(lines in proptest::collection::vec("[ -~]{0,60}", 0..60)) {
+                let mut wire = String::new();
+                for l in &lines {
+                    if l.starts_with('.') {
+                        wire.push('.');
+                    }
+                    wire.push_str(l);
+                    wire.push_str("\r\n");
+                }
+                wire.push_str(".\r\n");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let got = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(wire.as_bytes()).await.unwrap();
+                    read_multiline(&mut LineIo::new(client), "testing").await
+                });
+                let want: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+                prop_assert_eq!(got, Ok(want));
             }
         }
     }

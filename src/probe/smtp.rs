@@ -108,6 +108,12 @@ pub async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         lines.push(line);
+        if bytes > MAX_REPLY_BYTES {
+            return Err(Failure::new(
+                Outcome::BadReply,
+                format!("more than {MAX_REPLY_BYTES} bytes in one reply while {doing}"),
+            ));
+        }
         if last {
             return Ok(Reply { code, lines });
         }
@@ -115,12 +121,6 @@ pub async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(Failure::new(
                 Outcome::BadReply,
                 format!("more than {MAX_REPLY_LINES} lines in one reply while {doing}"),
-            ));
-        }
-        if bytes > MAX_REPLY_BYTES {
-            return Err(Failure::new(
-                Outcome::BadReply,
-                format!("more than {MAX_REPLY_BYTES} bytes in one reply while {doing}"),
             ));
         }
     }
@@ -136,10 +136,16 @@ fn not_smtp(first: &[u8], line: &[u8], doing: &str) -> Failure {
                 p.to_uppercase()
             ),
         ),
-        _ if first.is_empty() => {
+        _ if line.is_empty() => {
             Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
         }
-        _ => Failure::mismatch(
+        // The port spoke SMTP (its greeting, or the dialog before STARTTLS):
+        // a malformed or out-of-range code is a bad reply, not another protocol.
+        Some(_) => Failure::new(
+            Outcome::BadReply,
+            format!("a reply line that is not SMTP while {doing}: \"{shown}\""),
+        ),
+        None => Failure::mismatch(
             "unknown",
             format!("the server's answer is not SMTP while {doing}: \"{shown}\""),
         ),
@@ -307,6 +313,8 @@ pub(crate) async fn run(
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
 
+    // A yes to STARTTLS sent ahead of our STARTTLS must not be taken for the answer.
+    unsolicited(&mut io, res, "STARTTLS");
     let reply = rec
         .step(Phase::Starttls, spec.timeouts.reply, async {
             send(&mut io, Command::StartTls, "sending STARTTLS").await?;
@@ -331,6 +339,7 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(reply.text());
+    let first = io.first.clone();
     let (tcp, early) = io.into_inner();
     if early > 0 {
         res.notes.push(format!(
@@ -350,7 +359,7 @@ pub(crate) async fn run(
             ),
             _ => f,
         })?;
-    let mut io = LineIo::new(tls);
+    let mut io = LineIo::continuing(tls, first);
     let ehlo = capabilities(spec, rec, Phase::CapabilitiesTls, &ehlo_name, &mut io).await?;
     res.capabilities_tls = ehlo.lines;
     res.auth_tls = ehlo.auth;
@@ -580,6 +589,30 @@ mod tests {
             }
 
             #[test]
+            fn rendered_ehlo_capabilities_read_back(
+                starttls in any::<bool>(),
+                mechs in proptest::collection::btree_set("[A-Z0-9-]{1,12}", 0..8),
+                other in proptest::collection::vec("X-[A-Z]{1,10}( [ -~]{0,20})?", 0..10),
+            ) {
+                let mechs: Vec<String> = mechs.into_iter().collect();
+                let mut caps = other.clone();
+                if starttls {
+                    caps.push("STARTTLS".to_string());
+                }
+                if !mechs.is_empty() {
+                    caps.push(format!("AUTH {}", mechs.join(" ")));
+                }
+                let mut lines = vec![b"250-mail.example.test".to_vec()];
+                lines.extend(caps.iter().map(|c| format!("250-{c}").into_bytes()));
+                lines.push(b"250 8BITMIME".to_vec());
+                let e = parse_ehlo(&Reply { code: 250, lines: lines.clone() });
+                prop_assert_eq!(e.starttls, starttls);
+                prop_assert!(!e.stripped);
+                prop_assert_eq!(e.auth, mechs);
+                prop_assert_eq!(e.lines.len(), lines.len());
+            }
+
+            #[test]
             fn any_ehlo_reply_is_read_without_panic(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 1..40)) {
                 let mut lines = lines;
                 lines[0] = b"250-mail.example.test".to_vec();
@@ -623,6 +656,30 @@ mod tests {
                 let r = Reply { code: 220, lines: vec![line.clone().into_bytes()] };
                 let _ = greeting_name(&r);
                 let _ = software(&line);
+            }
+        }
+
+        // Each case runs a runtime and a stream: fewer cases keep the suite fast.
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn a_rendered_reply_reads_back(code in 200u16..600, texts in proptest::collection::vec("[ -~]{0,60}", 1..20)) {
+                let n = texts.len();
+                let lines: Vec<Vec<u8>> = texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("{code}{}{t}", if i + 1 == n { ' ' } else { '-' }).into_bytes())
+                    .collect();
+                let wire: Vec<u8> = lines.iter().flat_map(|l| [&l[..], b"\r\n"].concat()).collect();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let got = rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    let (client, mut server) = tokio::io::duplex(1 << 16);
+                    server.write_all(&wire).await.unwrap();
+                    read_reply(&mut LineIo::new(client), "testing").await
+                });
+                prop_assert_eq!(got, Ok(Reply { code, lines }));
             }
         }
     }

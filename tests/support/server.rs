@@ -102,6 +102,10 @@ pub enum Step {
     Reset,
     /// Shut down the write side (close_notify first inside TLS) and drop.
     Close,
+    /// Half-close: shut down the write side (close_notify first inside TLS)
+    /// but keep the connection, so later steps still read what the client
+    /// sends (e.g. `Expect`, `ExpectClose`).
+    HalfClose,
     /// Write one byte per `interval`; stop quietly when the client goes away.
     Slow { bytes: Vec<u8>, interval: Duration },
     /// Write this chunk again and again until the client goes away or
@@ -130,6 +134,7 @@ impl fmt::Debug for Step {
             Step::Hang => write!(f, "Hang"),
             Step::Reset => write!(f, "Reset"),
             Step::Close => write!(f, "Close"),
+            Step::HalfClose => write!(f, "HalfClose"),
             Step::Slow { bytes, interval } => {
                 write!(f, "Slow(\"{}\", every {interval:?})", escape(bytes, 80))
             }
@@ -275,6 +280,17 @@ impl FakeServer {
         self.stop();
         self.assert_ok();
         self.transcript()
+    }
+
+    /// Like [`FakeServer::finish`], but every line with its connection and
+    /// TLS state.
+    #[track_caller]
+    pub fn finish_lines(mut self) -> Vec<Line> {
+        self.checked = true;
+        self.wait_for_scripts();
+        self.stop();
+        self.assert_ok();
+        self.lines()
     }
 
     fn wait_for_scripts(&self) {
@@ -733,6 +749,13 @@ impl Conn {
                 let _ = tokio::time::timeout(WRITE_TIMEOUT, self.io.shutdown()).await;
                 self.io = Io::Closed;
                 Ok(())
+            }
+            Step::HalfClose => {
+                match tokio::time::timeout(WRITE_TIMEOUT, self.io.shutdown()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(format!("half-close failed: {e}")),
+                    Err(_) => Err(format!("half-close blocked for {WRITE_TIMEOUT:?}")),
+                }
             }
             Step::Pause(d) => {
                 tokio::time::sleep(d).await;
