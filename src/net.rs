@@ -187,6 +187,35 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// The failure for a line that does not belong to `expected` (smtp, imap,
+/// pop3): another protocol when the connection's first bytes name one,
+/// else a bad reply from a server that did speak `expected` so far.
+pub fn not_the_protocol(expected: &str, first: &[u8], line: &[u8], doing: &str) -> Failure {
+    let shown = escape(&line[..line.len().min(60)]);
+    let name = expected.to_uppercase();
+    match identify(first) {
+        Some(p) if p != expected => Failure::mismatch(
+            p,
+            format!(
+                "the port speaks {}, not {name}: \"{shown}\"",
+                p.to_uppercase()
+            ),
+        ),
+        _ if line.is_empty() => {
+            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
+        }
+        // The port spoke the protocol so far: a malformed line is a bad reply.
+        Some(_) => Failure::new(
+            Outcome::BadReply,
+            format!("a line that is not {name} while {doing}: \"{shown}\""),
+        ),
+        None => Failure::mismatch(
+            "unknown",
+            format!("the server's answer is not {name} while {doing}: \"{shown}\""),
+        ),
+    }
+}
+
 /// Show server bytes safely: valid UTF-8 stays, control characters and
 /// invalid bytes become escapes, so nothing a server sends can drive a terminal.
 pub fn escape(bytes: &[u8]) -> String {

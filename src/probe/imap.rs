@@ -8,7 +8,7 @@
 //! `a3 CAPABILITY` inside the TLS session, `a4 LOGOUT`.
 
 use super::{connect, handshake, known_software, sniff_tls, ProbeSpec};
-use crate::net::{escape, identify, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
+use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
 use crate::service::TlsMode;
@@ -220,27 +220,8 @@ fn starts_with_word(line: &[u8], word: &[u8]) -> bool {
         && matches!(line.get(word.len()), None | Some(b' '))
 }
 
-/// The failure for a line that is not IMAP: the protocol the port speaks
-/// instead when its first bytes say so.
 fn not_imap(first: &[u8], line: &[u8], doing: &str) -> Failure {
-    let text = escape(&line[..line.len().min(60)]);
-    match identify(first) {
-        Some(p) if p != "imap" => Failure::mismatch(
-            p,
-            format!("the port speaks {}, not IMAP: \"{text}\"", p.to_uppercase()),
-        ),
-        _ if line.is_empty() => {
-            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
-        }
-        Some(_) => Failure::new(
-            Outcome::BadReply,
-            format!("a line that is not IMAP while {doing}: \"{text}\""),
-        ),
-        None => Failure::mismatch(
-            "unknown",
-            format!("the server's answer is not IMAP while {doing}: \"{text}\""),
-        ),
-    }
+    crate::net::not_the_protocol("imap", first, line, doing)
 }
 
 /// What a capability list says.

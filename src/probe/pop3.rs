@@ -8,7 +8,7 @@
 //! only way to learn whether the server can protect a login.
 
 use super::{connect, handshake, known_software, sniff_tls, ProbeSpec};
-use crate::net::{escape, identify, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
+use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
 use crate::service::TlsMode;
@@ -146,24 +146,7 @@ pub async fn read_multiline<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn not_pop3(first: &[u8], line: &[u8], doing: &str) -> Failure {
-    let text = escape(&line[..line.len().min(60)]);
-    match identify(first) {
-        Some(p) if p != "pop3" => Failure::mismatch(
-            p,
-            format!("the port speaks {}, not POP3: \"{text}\"", p.to_uppercase()),
-        ),
-        _ if line.is_empty() => {
-            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
-        }
-        Some(_) => Failure::new(
-            Outcome::BadReply,
-            format!("a line that is not POP3 while {doing}: \"{text}\""),
-        ),
-        None => Failure::mismatch(
-            "unknown",
-            format!("the server's answer is not POP3 while {doing}: \"{text}\""),
-        ),
-    }
+    crate::net::not_the_protocol("pop3", first, line, doing)
 }
 
 /// The server software a greeting names, when it does.

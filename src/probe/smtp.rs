@@ -2,7 +2,7 @@
 //! RCPT, DATA or AUTH; never a byte before the server's 220.
 
 use super::{connect, handshake, sniff_tls, ProbeSpec};
-use crate::net::{escape, identify, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
+use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
 use crate::service::TlsMode;
@@ -127,29 +127,7 @@ pub async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn not_smtp(first: &[u8], line: &[u8], doing: &str) -> Failure {
-    let shown = escape(&line[..line.len().min(60)]);
-    match identify(first) {
-        Some(p) if p != "smtp" => Failure::mismatch(
-            p,
-            format!(
-                "the port speaks {}, not SMTP: \"{shown}\"",
-                p.to_uppercase()
-            ),
-        ),
-        _ if line.is_empty() => {
-            Failure::new(Outcome::BadReply, format!("an empty line while {doing}"))
-        }
-        // The port spoke SMTP (its greeting, or the dialog before STARTTLS):
-        // a malformed or out-of-range code is a bad reply, not another protocol.
-        Some(_) => Failure::new(
-            Outcome::BadReply,
-            format!("a reply line that is not SMTP while {doing}: \"{shown}\""),
-        ),
-        None => Failure::mismatch(
-            "unknown",
-            format!("the server's answer is not SMTP while {doing}: \"{shown}\""),
-        ),
-    }
+    crate::net::not_the_protocol("smtp", first, line, doing)
 }
 
 /// What an EHLO reply says.
