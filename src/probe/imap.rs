@@ -7,7 +7,7 @@
 //! `a1 CAPABILITY` (before TLS, or on an implicit-TLS port), `a2 STARTTLS`,
 //! `a3 CAPABILITY` inside the TLS session, `a4 LOGOUT`.
 
-use super::{connect, handshake, known_software, sniff_tls, ProbeSpec};
+use super::{connect, handshake, known_software, silent_greeting, unsolicited, upgrade, ProbeSpec};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -364,7 +364,7 @@ pub(crate) async fn run(
         let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
         let mut io = LineIo::new(tls);
         let greeted = greeting(spec, rec, res, &mut io).await?;
-        unsolicited(&mut io, res);
+        unsolicited(&mut io, res, "next command");
         let caps = match greeted {
             Some(caps) => caps,
             None => {
@@ -382,20 +382,11 @@ pub(crate) async fn run(
     let greeted = match greeting(spec, rec, res, &mut io).await {
         Err(f) if f.outcome == Outcome::GreetingTimeout => {
             drop(io);
-            if sniff_tls(spec, rec, res).await {
-                return Err(Failure::mismatch(
-                    "tls",
-                    format!(
-                        "the port speaks TLS from the first byte (implicit TLS, like 993), not IMAP with STARTTLS; {}",
-                        f.detail
-                    ),
-                ));
-            }
-            return Err(f);
+            return Err(silent_greeting(spec, rec, res, f, "993", "IMAP with STARTTLS").await);
         }
         other => other?,
     };
-    unsolicited(&mut io, res);
+    unsolicited(&mut io, res, "next command");
     let caps = match greeted {
         Some(caps) => caps,
         None => capabilities(spec, rec, Phase::Capabilities, Command::Capability, &mut io).await?,
@@ -417,7 +408,7 @@ pub(crate) async fn run(
     }
 
     // A tagged OK sent ahead of our STARTTLS must not be taken for the answer.
-    unsolicited(&mut io, res);
+    unsolicited(&mut io, res, "next command");
     let reply = rec
         .step(Phase::Starttls, spec.timeouts.reply, async {
             send(&mut io, Command::StartTls).await?;
@@ -447,17 +438,7 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(reply.text());
-    let first = io.first.clone();
-    let (tcp, early) = io.into_inner();
-    if early > 0 {
-        res.notes.push(format!(
-            "the server sent {early} bytes after its OK to STARTTLS, before the TLS handshake; they were discarded"
-        ));
-    }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
-        .await
-        .map_err(broken_tls_after_starttls)?;
-    let mut io = LineIo::continuing(tls, first);
+    let mut io = upgrade(spec, rec, res, io, "STARTTLS", "OK").await?;
     let caps = capabilities(
         spec,
         rec,
@@ -471,33 +452,6 @@ pub(crate) async fn run(
     res.login_tls = Some(!caps.login_disabled);
     logout(spec, rec, &mut io).await;
     Ok(())
-}
-
-/// The server agreed to STARTTLS: what follows that is not TLS is broken
-/// TLS, not another protocol on the port.
-fn broken_tls_after_starttls(f: Failure) -> Failure {
-    match f.outcome {
-        Outcome::ProtocolMismatch => Failure::new(
-            Outcome::TlsFailed,
-            format!(
-                "the server accepted STARTTLS but did not speak TLS after it: {}",
-                f.detail
-            ),
-        ),
-        _ => f,
-    }
-}
-
-/// A server that talks before it is asked (pipelining abuse, a tagged
-/// completion of a command we have not sent): what it sent is dropped, and
-/// said in a note, so it is never read as the answer to our next command.
-fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(io: &mut LineIo<S>, res: &mut ProbeResult) {
-    let n = io.discard_pending();
-    if n > 0 {
-        res.notes.push(format!(
-            "the server sent {n} bytes nobody asked for before our next command; they were discarded"
-        ));
-    }
 }
 
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(

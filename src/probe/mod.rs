@@ -6,7 +6,7 @@ pub mod imap;
 pub mod pop3;
 pub mod smtp;
 
-use crate::net::{self, Sniff};
+use crate::net::{self, LineIo, Sniff};
 use crate::phase::{Failure, Recorder};
 use crate::report::{ConnectFacts, Outcome, Phase, ProbeResult};
 use crate::service::{Protocol, Service};
@@ -14,6 +14,7 @@ use crate::tls::{self, Trust};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
@@ -245,4 +246,78 @@ pub(crate) async fn sniff_tls(spec: &ProbeSpec, rec: &mut Recorder, res: &mut Pr
             false
         }
     }
+}
+
+/// A greeting that never came on a plaintext port: if the port answers a TLS
+/// handshake on a second connection, it speaks implicit TLS (like `like`),
+/// not `protocol` with STARTTLS. The first connection must be closed already.
+pub(crate) async fn silent_greeting(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    silent: Failure,
+    like: &str,
+    protocol: &str,
+) -> Failure {
+    if sniff_tls(spec, rec, res).await {
+        Failure::mismatch(
+            "tls",
+            format!(
+                "the port speaks TLS from the first byte (implicit TLS, like {like}), not {protocol}; {}",
+                silent.detail
+            ),
+        )
+    } else {
+        silent
+    }
+}
+
+/// Drop what a server sent before it was asked (pipelining abuse, a
+/// pre-greeting talker), so it is never read as the answer to `before`;
+/// say so in a note.
+pub(crate) fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+    res: &mut ProbeResult,
+    before: &str,
+) {
+    let n = io.discard_pending();
+    if n > 0 {
+        res.notes.push(format!(
+            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
+        ));
+    }
+}
+
+/// Hand a plaintext connection over to TLS after the server said `yes` to
+/// `command` (STARTTLS, STLS): bytes it sent ahead are dropped, never read as
+/// if they came inside TLS; what follows that is not TLS is broken TLS, not
+/// another protocol; the connection's first bytes carry over.
+pub(crate) async fn upgrade(
+    spec: &ProbeSpec,
+    rec: &mut Recorder,
+    res: &mut ProbeResult,
+    io: LineIo<TcpStream>,
+    command: &str,
+    yes: &str,
+) -> Result<LineIo<TlsStream<Sniff<TcpStream>>>, Failure> {
+    let first = io.first.clone();
+    let (tcp, early) = io.into_inner();
+    if early > 0 {
+        res.notes.push(format!(
+            "the server sent {early} bytes after its {yes} to {command}, before the TLS handshake; they were discarded"
+        ));
+    }
+    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
+        .await
+        .map_err(|f| match f.outcome {
+            Outcome::ProtocolMismatch => Failure::new(
+                Outcome::TlsFailed,
+                format!(
+                    "the server accepted {command} but did not speak TLS after it: {}",
+                    f.detail
+                ),
+            ),
+            _ => f,
+        })?;
+    Ok(LineIo::continuing(tls, first))
 }

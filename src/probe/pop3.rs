@@ -7,7 +7,7 @@
 //! STLS port mailport then tries STLS anyway: it is harmless, and it is the
 //! only way to learn whether the server can protect a login.
 
-use super::{connect, handshake, known_software, sniff_tls, ProbeSpec};
+use super::{connect, handshake, known_software, silent_greeting, unsolicited, upgrade, ProbeSpec};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -194,16 +194,7 @@ pub(crate) async fn run(
     match greeting(spec, rec, res, &mut io).await {
         Err(f) if f.outcome == Outcome::GreetingTimeout => {
             drop(io);
-            if sniff_tls(spec, rec, res).await {
-                return Err(Failure::mismatch(
-                    "tls",
-                    format!(
-                        "the port speaks TLS from the first byte (implicit TLS, like 995), not POP3 with STLS; {}",
-                        f.detail
-                    ),
-                ));
-            }
-            return Err(f);
+            return Err(silent_greeting(spec, rec, res, f, "995", "POP3 with STLS").await);
         }
         other => other?,
     }
@@ -259,27 +250,7 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(escape(&reply));
-    let first = io.first.clone();
-    let (tcp, early) = io.into_inner();
-    if early > 0 {
-        res.notes.push(format!(
-            "the server sent {early} bytes after its +OK to STLS, before the TLS handshake; they were discarded"
-        ));
-    }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
-        .await
-        .map_err(|f| match f.outcome {
-            // The server agreed to STLS: what follows is broken TLS, not another protocol.
-            Outcome::ProtocolMismatch => Failure::new(
-                Outcome::TlsFailed,
-                format!(
-                    "the server accepted STLS but did not speak TLS after it: {}",
-                    f.detail
-                ),
-            ),
-            _ => f,
-        })?;
-    let mut io = LineIo::continuing(tls, first);
+    let mut io = upgrade(spec, rec, res, io, "STLS", "+OK").await?;
     if let Some(capa) = capabilities(spec, rec, res, Phase::CapabilitiesTls, &mut io).await? {
         record_software(res, &capa);
         res.capabilities_tls = capa.lines;
@@ -288,22 +259,6 @@ pub(crate) async fn run(
     }
     quit(spec, rec, &mut io).await;
     Ok(())
-}
-
-/// A server that talks before it is asked (pipelining abuse): what it sent
-/// is dropped, and said in a note, so it is never read as the answer to our
-/// next command.
-fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut LineIo<S>,
-    res: &mut ProbeResult,
-    before: &str,
-) {
-    let n = io.discard_pending();
-    if n > 0 {
-        res.notes.push(format!(
-            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
-        ));
-    }
 }
 
 fn record_software(res: &mut ProbeResult, capa: &Capa) {

@@ -1,7 +1,7 @@
 //! The SMTP dialog: greeting, EHLO, STARTTLS, EHLO again, QUIT. Never MAIL,
 //! RCPT, DATA or AUTH; never a byte before the server's 220.
 
-use super::{connect, handshake, sniff_tls, ProbeSpec};
+use super::{connect, handshake, silent_greeting, unsolicited, upgrade, ProbeSpec};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -257,16 +257,7 @@ pub(crate) async fn run(
     match greeting(spec, rec, res, &mut io).await {
         Err(f) if f.outcome == Outcome::GreetingTimeout => {
             drop(io);
-            if sniff_tls(spec, rec, res).await {
-                return Err(Failure::mismatch(
-                    "tls",
-                    format!(
-                        "the port speaks TLS from the first byte (implicit TLS, like 465), not SMTP with STARTTLS; {}",
-                        f.detail
-                    ),
-                ));
-            }
-            return Err(f);
+            return Err(silent_greeting(spec, rec, res, f, "465", "SMTP with STARTTLS").await);
         }
         other => other?,
     }
@@ -317,47 +308,12 @@ pub(crate) async fn run(
         }
     };
     res.starttls_reply = Some(reply.text());
-    let first = io.first.clone();
-    let (tcp, early) = io.into_inner();
-    if early > 0 {
-        res.notes.push(format!(
-            "the server sent {early} bytes after its 220 to STARTTLS, before the TLS handshake; they were discarded"
-        ));
-    }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
-        .await
-        .map_err(|f| match f.outcome {
-            // The server agreed to STARTTLS: what follows is broken TLS, not another protocol.
-            Outcome::ProtocolMismatch => Failure::new(
-                Outcome::TlsFailed,
-                format!(
-                    "the server accepted STARTTLS but did not speak TLS after it: {}",
-                    f.detail
-                ),
-            ),
-            _ => f,
-        })?;
-    let mut io = LineIo::continuing(tls, first);
+    let mut io = upgrade(spec, rec, res, io, "STARTTLS", "220").await?;
     let ehlo = capabilities(spec, rec, Phase::CapabilitiesTls, &ehlo_name, &mut io).await?;
     res.capabilities_tls = ehlo.lines;
     res.auth_tls = ehlo.auth;
     quit(spec, rec, &mut io).await;
     Ok(())
-}
-
-/// A server that talks before it is asked (pipelining abuse, a pre-greeting
-/// talker): what it sent is dropped, and said in a note.
-fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut LineIo<S>,
-    res: &mut ProbeResult,
-    before: &str,
-) {
-    let n = io.discard_pending();
-    if n > 0 {
-        res.notes.push(format!(
-            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
-        ));
-    }
 }
 
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
