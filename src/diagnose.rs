@@ -394,28 +394,12 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
 mod tests {
     use super::*;
     use crate::report::{ConnectFacts, Resolution};
-    use crate::service::Protocol;
 
     fn probe(port: u16, outcome: Outcome) -> ProbeResult {
+        let service = crate::service::by_port(port).unwrap();
         ProbeResult {
-            service: match port {
-                25 => "smtp",
-                587 => "submission",
-                _ => "submissions",
-            }
-            .to_string(),
-            port,
-            protocol: Protocol::Smtp,
-            tls_mode: match port {
-                25 => TlsMode::Opportunistic,
-                587 => TlsMode::Required,
-                _ => TlsMode::Implicit,
-            },
-            address: Some("192.0.2.1".parse().unwrap()),
             outcome,
             detail: Some("words".into()),
-            failed_phase: None,
-            phases: vec![],
             total_ms: 1,
             connect: Some(ConnectFacts {
                 local_addr: None,
@@ -429,24 +413,7 @@ mod tests {
                 errno: None,
                 ms: 1,
             }),
-            peer_protocol: None,
-            greeting: None,
-            greeting_ms: None,
-            greeting_name: None,
-            software: None,
-            capabilities_plain: vec![],
-            capabilities_tls: vec![],
-            auth_plain: vec![],
-            auth_tls: vec![],
-            starttls_offered: None,
-            starttls_stripped: false,
-            starttls_reply: None,
-            tls: None,
-            login_disabled: None,
-            login_plain: None,
-            login_tls: None,
-            http: None,
-            notes: vec![],
+            ..ProbeResult::new(service, port, Some("192.0.2.1".parse().unwrap()))
         }
     }
 

@@ -270,6 +270,47 @@ pub struct ProbeResult {
     pub notes: Vec<String>,
 }
 
+impl ProbeResult {
+    /// A probe of `service` on `port` that has not run yet: outcome `ok`, nothing recorded.
+    pub fn new(
+        service: &crate::service::Service,
+        port: u16,
+        address: Option<IpAddr>,
+    ) -> ProbeResult {
+        ProbeResult {
+            service: service.name.to_string(),
+            port,
+            protocol: service.protocol,
+            tls_mode: service.tls,
+            address,
+            outcome: Outcome::Ok,
+            detail: None,
+            failed_phase: None,
+            phases: Vec::new(),
+            total_ms: 0,
+            connect: None,
+            peer_protocol: None,
+            greeting: None,
+            greeting_ms: None,
+            greeting_name: None,
+            software: None,
+            capabilities_plain: Vec::new(),
+            capabilities_tls: Vec::new(),
+            auth_plain: Vec::new(),
+            auth_tls: Vec::new(),
+            starttls_offered: None,
+            starttls_stripped: false,
+            starttls_reply: None,
+            tls: None,
+            login_disabled: None,
+            login_plain: None,
+            login_tls: None,
+            http: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// How the addresses of a target were found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {

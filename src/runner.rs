@@ -93,35 +93,9 @@ pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<Targ
 
 fn unresolved(p: &crate::plan::Probe, _target: &Target, detail: Option<String>) -> ProbeResult {
     ProbeResult {
-        service: p.service.name.to_string(),
-        port: p.port,
-        protocol: p.service.protocol,
-        tls_mode: p.service.tls,
-        address: None,
         outcome: Outcome::DnsFailed,
         detail,
-        failed_phase: None,
-        phases: Vec::new(),
-        total_ms: 0,
-        connect: None,
-        peer_protocol: None,
-        greeting: None,
-        greeting_ms: None,
-        greeting_name: None,
-        software: None,
-        capabilities_plain: Vec::new(),
-        capabilities_tls: Vec::new(),
-        auth_plain: Vec::new(),
-        auth_tls: Vec::new(),
-        starttls_offered: None,
-        starttls_stripped: false,
-        starttls_reply: None,
-        tls: None,
-        login_disabled: None,
-        login_plain: None,
-        login_tls: None,
-        http: None,
-        notes: Vec::new(),
+        ..ProbeResult::new(p.service, p.port, None)
     }
 }
 

@@ -469,11 +469,9 @@ pub fn generic_reason(name: &str, addr: IpAddr) -> Option<String> {
 mod tests {
     use super::*;
     use crate::diagnose::diagnose;
-    use crate::report::Outcome;
     use crate::report::{
         CertFacts, CertVerdict, MxRecord, PtrName, Resolution, Role, TargetDns, TlsFacts,
     };
-    use crate::service::TlsMode;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -505,37 +503,12 @@ mod tests {
 
     fn smtp(addr: &str, greeting: Option<&str>, ehlo: Option<&str>) -> ProbeResult {
         ProbeResult {
-            service: "smtp".into(),
-            port: 25,
-            protocol: Protocol::Smtp,
-            tls_mode: TlsMode::Opportunistic,
-            address: Some(ip(addr)),
-            outcome: Outcome::Ok,
-            detail: None,
-            failed_phase: None,
-            phases: vec![],
             total_ms: 1,
-            connect: None,
-            peer_protocol: None,
-            greeting: None,
-            greeting_ms: None,
             greeting_name: greeting.map(str::to_string),
-            software: None,
             capabilities_plain: ehlo
                 .map(|e| vec![format!("250-{e}"), "250 STARTTLS".into()])
                 .unwrap_or_default(),
-            capabilities_tls: vec![],
-            auth_plain: vec![],
-            auth_tls: vec![],
-            starttls_offered: None,
-            starttls_stripped: false,
-            starttls_reply: None,
-            tls: None,
-            login_disabled: None,
-            login_plain: None,
-            login_tls: None,
-            http: None,
-            notes: vec![],
+            ..ProbeResult::new(crate::service::by_name("smtp").unwrap(), 25, Some(ip(addr)))
         }
     }
 

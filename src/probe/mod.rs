@@ -47,37 +47,7 @@ pub struct ProbeSpec {
 /// Run one probe to its end; the result always comes back.
 pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
     let mut rec = Recorder::new(spec.deadline);
-    let mut res = ProbeResult {
-        service: spec.service.name.to_string(),
-        port: spec.addr.port(),
-        protocol: spec.service.protocol,
-        tls_mode: spec.service.tls,
-        address: Some(spec.addr.ip()),
-        outcome: Outcome::Ok,
-        detail: None,
-        failed_phase: None,
-        phases: Vec::new(),
-        total_ms: 0,
-        connect: None,
-        peer_protocol: None,
-        greeting: None,
-        greeting_ms: None,
-        greeting_name: None,
-        software: None,
-        capabilities_plain: Vec::new(),
-        capabilities_tls: Vec::new(),
-        auth_plain: Vec::new(),
-        auth_tls: Vec::new(),
-        starttls_offered: None,
-        starttls_stripped: false,
-        starttls_reply: None,
-        tls: None,
-        login_disabled: None,
-        login_plain: None,
-        login_tls: None,
-        http: None,
-        notes: Vec::new(),
-    };
+    let mut res = ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()));
     let result = match spec.service.protocol {
         Protocol::Smtp => smtp::run(spec, &mut rec, &mut res).await,
         Protocol::Imap => imap::run(spec, &mut rec, &mut res).await,
