@@ -316,9 +316,12 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             f.address = Some(addr);
             out.push(f);
         };
-        let relay_timeout = probes
+        let relay_timed_out = probes
             .iter()
-            .any(|p| is_relay(p) && p.outcome == Outcome::ConnectTimeout);
+            .find(|p| is_relay(p) && p.outcome == Outcome::ConnectTimeout);
+        let relay_timeout = relay_timed_out.is_some();
+        // "port 25", or the custom port the relay was probed on.
+        let relay_port = relay_timed_out.map(|p| p.port).unwrap_or(25);
         let submission_ok: Vec<String> = probes
             .iter()
             .filter(|p| is_submission(p) && connected(p))
@@ -338,7 +341,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             f(
                 "outbound_port25_blocked",
                 format!(
-                    "port 25 of {addr} timed out, and so did port 25 of the control host {} while its other ports connected: the block is on your side",
+                    "port {relay_port} of {addr} timed out, and so did port 25 of the control host {} while its other ports connected: the block is on your side",
                     control.1.join(", ")
                 ),
             );
@@ -357,7 +360,8 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             );
         } else if relay_timeout && !submission_ok.is_empty() {
             let mut message = format!(
-                "port 25 of {addr} timed out while port {} connected",
+                "port {relay_port} of {addr} timed out while port{} {} connected",
+                if submission_ok.len() > 1 { "s" } else { "" },
                 submission_ok.join(" and ")
             );
             if control.0 == Control::Port25Open {
