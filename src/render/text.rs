@@ -240,7 +240,8 @@ fn finding(
     p: &Paint,
 ) -> io::Result<()> {
     let mut place = Vec::new();
-    if with_host {
+    // A finding about the name itself (dns_failed, mx_*) names it even alone.
+    if with_host || (f.service.is_none() && f.address.is_none()) {
         place.push(f.host.clone());
     }
     if let (Some(s), Some(port)) = (&f.service, f.port) {
