@@ -90,7 +90,7 @@ pub struct PtrArgs {
     pub format: Format,
 
     /// Print the report as JSON (same as --format json).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
     /// When to colour the text output. Colour is never used with NO_COLOR set.
@@ -120,8 +120,13 @@ pub enum ColorChoice {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Host names or IP addresses of the mail servers to check.
-    #[arg(value_name = "HOST", required = true)]
+    #[arg(value_name = "HOST", required_unless_present = "hosts_file")]
     pub hosts: Vec<String>,
+
+    /// Read more hosts from PATH, one per line; blank lines and lines
+    /// starting with # are skipped.
+    #[arg(long, value_name = "PATH")]
+    pub hosts_file: Option<PathBuf>,
 
     /// Services to probe, by name or standard port, comma-separated (smtp,
     /// submission, submissions, imap, imaps, pop3, pop3s, http, https,
@@ -209,7 +214,7 @@ pub struct CheckArgs {
     pub format: Format,
 
     /// Print the report as JSON (same as --format json).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
     /// When to colour the text output. Colour is never used with NO_COLOR set.
@@ -233,7 +238,7 @@ pub struct ExplainArgs {
     pub format: Format,
 
     /// Same as --format json.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 }
 

@@ -764,4 +764,65 @@ mod tests {
             );
         }
     }
+
+    fn with_tls(verdict: CertVerdict, days_left: i64) -> ProbeResult {
+        let mut p = probe(465, Outcome::Ok);
+        p.tls = Some(crate::report::TlsFacts {
+            version: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            alpn: None,
+            chain: vec![crate::report::CertFacts {
+                subject: "CN=mail.example.test".into(),
+                issuer: "CN=ca".into(),
+                serial: "01".into(),
+                sans: vec!["DNS:mail.example.test".into()],
+                not_before: "2026-01-01T00:00:00Z".into(),
+                not_after: "2027-01-01T00:00:00Z".into(),
+                days_left,
+                key_type: "EC".into(),
+                key_bits: 256,
+                signature_algorithm: "ecdsa-with-SHA256".into(),
+                self_issued: false,
+                is_ca: false,
+            }],
+            verdict,
+            verdict_detail: (verdict != CertVerdict::Valid).then(|| "the verifier's words".into()),
+            verified_name: "mail.example.test".into(),
+            chain_sent: None,
+        });
+        p
+    }
+
+    #[test]
+    fn every_certificate_verdict_is_its_own_failing_finding() {
+        for (verdict, code) in [
+            (CertVerdict::Expired, "cert_expired"),
+            (CertVerdict::NotYetValid, "cert_not_yet_valid"),
+            (CertVerdict::NameMismatch, "cert_name_mismatch"),
+            (CertVerdict::SelfSigned, "cert_self_signed"),
+            (CertVerdict::Untrusted, "cert_untrusted"),
+            (CertVerdict::IncompleteChain, "cert_incomplete_chain"),
+            (CertVerdict::Invalid, "cert_invalid"),
+        ] {
+            let f = diagnose(&[target(vec![with_tls(verdict, 90)])]);
+            assert_eq!(codes(&f), vec![code], "{verdict:?}");
+            assert_eq!(f[0].severity, Severity::Fail);
+            assert_eq!(f[0].message, "the verifier's words");
+        }
+        assert!(diagnose(&[target(vec![with_tls(CertVerdict::Valid, 90)])]).is_empty());
+    }
+
+    #[test]
+    fn a_valid_certificate_close_to_expiry_warns() {
+        let f = diagnose(&[target(vec![with_tls(
+            CertVerdict::Valid,
+            EXPIRY_WARN_DAYS - 1,
+        )])]);
+        assert_eq!(codes(&f), vec!["cert_expiring_soon"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(f[0].message.contains("20 days left"), "{}", f[0].message);
+        // An expired one is cert_expired, not also expiring soon.
+        let f = diagnose(&[target(vec![with_tls(CertVerdict::Expired, -3)])]);
+        assert_eq!(codes(&f), vec!["cert_expired"]);
+    }
 }

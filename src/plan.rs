@@ -60,7 +60,15 @@ impl Plan {
             overrides.entry(host).or_default().push(addr);
         }
         let mut targets = Vec::new();
-        let hosts = args.hosts.iter().map(|h| (h, Role::Target));
+        let from_file = match &args.hosts_file {
+            Some(path) => read_hosts_file(path)?,
+            None => Vec::new(),
+        };
+        let hosts = args
+            .hosts
+            .iter()
+            .chain(&from_file)
+            .map(|h| (h, Role::Target));
         let controls = args.control.iter().map(|h| (h, Role::Control));
         for (raw, role) in hosts.chain(controls) {
             let (host, literal) = parse_host(raw).map_err(|e| match role {
@@ -298,6 +306,41 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
         }
     }
     Ok(probes)
+}
+
+/// Most bytes and hosts read from a --hosts-file.
+const HOSTS_FILE_MAX_BYTES: u64 = 1 << 20;
+const HOSTS_FILE_MAX_HOSTS: usize = 10_000;
+
+/// The hosts listed in a --hosts-file: one per line, # comments and blank lines skipped.
+pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>> {
+    use std::io::Read;
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| anyhow!("cannot read --hosts-file {shown}: {e}"))?;
+    let mut text = String::new();
+    file.take(HOSTS_FILE_MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow!("cannot read --hosts-file {shown}: {e}"))?;
+    if text.len() as u64 > HOSTS_FILE_MAX_BYTES {
+        bail!("--hosts-file {shown} is larger than 1 MiB");
+    }
+    let hosts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if hosts.is_empty() {
+        bail!("--hosts-file {shown} lists no host (one per line; # starts a comment)");
+    }
+    if hosts.len() > HOSTS_FILE_MAX_HOSTS {
+        bail!(
+            "--hosts-file {shown} lists {} hosts; at most {HOSTS_FILE_MAX_HOSTS}",
+            hosts.len()
+        );
+    }
+    Ok(hosts)
 }
 
 /// Validate a host argument. Returns the host to report and, for an IP, its address.

@@ -235,6 +235,16 @@ fn bad_input_exits_2_with_one_clear_line() {
     let empty_ca_path = empty_ca.display().to_string();
     let closed = format!("{}/smtp", closed_port());
     let resolve = resolve_arg();
+    let mut empty_hosts = tempfile::NamedTempFile::new().expect("temp file");
+    empty_hosts
+        .write_all(b"# only a comment\n\n")
+        .expect("write temp file");
+    let empty_hosts = empty_hosts.into_temp_path();
+    let empty_hosts_path = empty_hosts.display().to_string();
+    let missing_hosts = std::env::temp_dir()
+        .join("mailport-test-no-such-dir/hosts.txt")
+        .display()
+        .to_string();
 
     // Valid except for the one thing under test; nothing here may reach the
     // network (a mistaken success would only meet a closed loopback port).
@@ -323,6 +333,42 @@ fn bad_input_exits_2_with_one_clear_line() {
             ok_host(&["--port", "2525"]),
             By::Mailport,
             "PORT/NAME",
+        ),
+        (
+            "missing --hosts-file",
+            vec![
+                "check".into(),
+                "--hosts-file".into(),
+                missing_hosts.clone(),
+                "--port".into(),
+                closed.clone(),
+            ],
+            By::Mailport,
+            "cannot read --hosts-file",
+        ),
+        (
+            "a --hosts-file without a host",
+            vec![
+                "check".into(),
+                "--hosts-file".into(),
+                empty_hosts_path.clone(),
+                "--port".into(),
+                closed.clone(),
+            ],
+            By::Mailport,
+            "lists no host",
+        ),
+        (
+            "an IPv6 address with a zone",
+            host_only("fe80::1%eth0"),
+            By::Mailport,
+            "zone",
+        ),
+        (
+            "--json and --format text together",
+            ok_host(&["--json", "--format", "text"]),
+            By::Clap,
+            "--format",
         ),
         (
             "missing --ca-file",
@@ -513,4 +559,42 @@ fn check_help_states_every_default_and_has_examples() {
     // The short help stays short.
     let (short, _) = run(&["check", "-h"], 0);
     assert!(short.lines().count() < help.lines().count());
+}
+
+#[test]
+fn hosts_come_from_a_file_too_and_ipv6_works_with_and_without_brackets() {
+    let closed = format!("{}/smtp", closed_port());
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(b"# loopback twice\n127.0.0.1\n\n  [::1]  \n")
+        .expect("write temp file");
+    let path = file.path().display().to_string();
+    let out = assert_cmd::Command::cargo_bin("mailport")
+        .unwrap()
+        .args([
+            "check",
+            "::1",
+            "--hosts-file",
+            &path,
+            "--port",
+            &closed,
+            "--json",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["host"].as_str().unwrap())
+        .collect();
+    // "::1" given twice (bare and bracketed) is one target.
+    assert_eq!(hosts, ["::1", "127.0.0.1"]);
 }
