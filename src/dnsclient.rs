@@ -233,15 +233,18 @@ impl Dns {
     /// (and never after `deadline`).
     pub async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
         let start = Instant::now();
-        let limit = match self {
-            Dns::System { timeout, .. } | Dns::Server { timeout, .. } => *timeout,
-            Dns::Broken(e) => return Answer::failed(DnsStatus::Failed, e.clone(), start),
-        };
-        let until = deadline.min(start + limit);
         match self {
-            Dns::System { resolver, .. } => ask_system(resolver, name, rtype, until, start).await,
-            Dns::Server { addr, .. } => ask_server(*addr, name, rtype, until, start).await,
-            Dns::Broken(_) => unreachable!("handled above"),
+            Dns::System {
+                resolver, timeout, ..
+            } => {
+                let until = deadline.min(start + *timeout);
+                ask_system(resolver, name, rtype, until, start).await
+            }
+            Dns::Server { addr, timeout } => {
+                let until = deadline.min(start + *timeout);
+                ask_server(*addr, name, rtype, until, start).await
+            }
+            Dns::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
         }
     }
 }
