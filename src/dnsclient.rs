@@ -287,11 +287,16 @@ async fn ask_system(
                 "timeout" => DnsStatus::Timeout,
                 _ => DnsStatus::Failed,
             };
-            Answer::failed(
-                status,
-                format!("{rtype} {}: {e}", display_name(name)),
-                start,
-            )
+            let name = display_name(name);
+            let words = match status {
+                DnsStatus::Nxdomain => format!("{name} does not exist (NXDOMAIN)"),
+                DnsStatus::NoData => format!("{name} has no {rtype} record"),
+                DnsStatus::Servfail => format!("the resolver failed on {rtype} {name} (SERVFAIL)"),
+                DnsStatus::Refused => format!("the resolver refused {rtype} {name} (REFUSED)"),
+                DnsStatus::Timeout => format!("no answer for {rtype} {name} in time"),
+                _ => format!("{rtype} {name}: {e}"),
+            };
+            Answer::failed(status, words, start)
         }
         Err(_) => Answer::failed(
             DnsStatus::Timeout,
