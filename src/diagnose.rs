@@ -138,6 +138,32 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         if let Some(code) = code {
             let words = tls.verdict_detail.clone().unwrap_or_default();
             out.push(finding(t, Some(p), code, Severity::Fail, words));
+            // The verifier stops at the first problem: a wrong name behind an
+            // untrusted or expired chain would only show after that is fixed.
+            let name = &tls.verified_name;
+            if let Some(leaf) = tls.chain.first().filter(|l| {
+                tls.verdict != CertVerdict::NameMismatch
+                    && !names::covers(&l.sans, name)
+                    && !l
+                        .sans
+                        .iter()
+                        .any(|s| s.strip_prefix("IP:") == Some(name.as_str()))
+            }) {
+                out.push(finding(
+                    t,
+                    Some(p),
+                    "cert_name_mismatch",
+                    Severity::Fail,
+                    format!(
+                        "the certificate is not valid for {name} either; it names {}",
+                        if leaf.sans.is_empty() {
+                            format!("only the subject {}", leaf.subject)
+                        } else {
+                            leaf.sans.join(", ")
+                        }
+                    ),
+                ));
+            }
         } else if let Some(leaf) = tls.chain.first().filter(|l| l.days_left < EXPIRY_WARN_DAYS) {
             out.push(finding(
                 t,
@@ -810,6 +836,19 @@ mod tests {
             assert_eq!(f[0].message, "the verifier's words");
         }
         assert!(diagnose(&[target(vec![with_tls(CertVerdict::Valid, 90)])]).is_empty());
+    }
+
+    #[test]
+    fn a_wrong_name_behind_an_untrusted_chain_is_reported_too() {
+        let mut p = with_tls(CertVerdict::Untrusted, 90);
+        if let Some(tls) = p.tls.as_mut() {
+            tls.verified_name = "other.example.test".into();
+        }
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["cert_untrusted", "cert_name_mismatch"]);
+        // A covered name adds nothing.
+        let f = diagnose(&[target(vec![with_tls(CertVerdict::Untrusted, 90)])]);
+        assert_eq!(codes(&f), vec!["cert_untrusted"]);
     }
 
     #[test]

@@ -165,11 +165,12 @@ fn without_the_ca_file_the_test_ca_is_not_trusted() {
     ]);
     let run = check(server.port(), "submissions", None, &[]);
     server.finish();
-    // The root is not sent; the intermediate's issuer is unknown to the system roots.
-    let verdict = run.probe()["tls"]["verdict"].as_str().unwrap().to_string();
-    assert!(
-        verdict == "incomplete_chain" || verdict == "untrusted",
-        "{verdict}"
+    // The chain is complete (leaf and intermediate): its root is not trusted.
+    assert_eq!(
+        run.probe()["tls"]["verdict"],
+        "untrusted",
+        "{:#}",
+        run.probe()
     );
     assert_eq!(run.code, 1);
 }
@@ -195,4 +196,59 @@ fn tls_name_checks_another_name() {
     server.finish();
     assert_eq!(run.probe()["tls"]["verdict"], "name_mismatch");
     assert_eq!(run.probe()["tls"]["verified_name"], "smtp.example.test");
+}
+
+fn serve_465(tls: std::sync::Arc<rustls::ServerConfig>) -> FakeServer {
+    FakeServer::smtp(vec![
+        Step::StartTls(tls),
+        Step::send("220 mail.example.test ESMTP\r\n"),
+        Step::Expect("EHLO "),
+        Step::send("250 mail.example.test\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 bye\r\n"),
+    ])
+}
+
+#[test]
+fn an_expired_intermediate_is_named_with_its_own_date() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = serve_465(pki.expired_intermediate_config(&[HOST], 30));
+    let run = check(server.port(), "submissions", Some(ca.path()), &[]);
+    server.finish();
+    let tls = &run.probe()["tls"];
+    assert_eq!(tls["verdict"], "expired", "{tls:#}");
+    let detail = tls["verdict_detail"].as_str().unwrap();
+    assert!(detail.contains("mailport expired intermediate"), "{detail}");
+    assert!(
+        detail.contains("30 days ago") || detail.contains("29 days ago"),
+        "{detail}"
+    );
+    assert_eq!(
+        tls["chain"][1]["not_after"]
+            .as_str()
+            .map(|d| detail.contains(d)),
+        Some(true)
+    );
+}
+
+#[test]
+fn a_self_signed_ca_certificate_used_as_the_servers_is_self_signed_in_words() {
+    let pki = TestPki::new();
+    let (tls, pem) = pki.ca_as_leaf_config(&[HOST]);
+    // Even when it is the trust anchor itself.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, pem.as_bytes()).unwrap();
+    for ca in [None, Some(file.path())] {
+        let server = serve_465(tls.clone());
+        let run = check(server.port(), "submissions", ca, &[]);
+        server.finish();
+        let t = &run.probe()["tls"];
+        assert_eq!(t["verdict"], "self_signed", "{t:#}");
+        let detail = t["verdict_detail"].as_str().unwrap();
+        assert!(!detail.contains("Other("), "Debug output leaked: {detail}");
+        if ca.is_some() {
+            assert!(detail.contains("CA:TRUE"), "{detail}");
+        }
+    }
 }

@@ -131,6 +131,55 @@ impl TestPki {
         server_config_from(chain, key)
     }
 
+    /// A valid leaf for `names` signed by an intermediate (of the same root)
+    /// that expired `days_ago` days ago; the server sends leaf + intermediate.
+    pub fn expired_intermediate_config(
+        &self,
+        names: &[&str],
+        days_ago: i64,
+    ) -> Arc<rustls::ServerConfig> {
+        let now = OffsetDateTime::now_utc();
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.distinguished_name = common_name("mailport expired intermediate");
+        params.not_before = now - Duration::days(400);
+        params.not_after = now - Duration::days(days_ago);
+        params.serial_number = Some(next_serial());
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let expired =
+            CertifiedIssuer::signed_by(params, KeyPair::generate().expect("key"), &*self.root)
+                .expect("sign the expired intermediate");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let leaf_params = leaf_params(&names, (now - Duration::days(1), now + Duration::days(300)));
+        let key = KeyPair::generate().expect("generate leaf key");
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let leaf = leaf_params.signed_by(&key, &*expired).expect("sign leaf");
+        server_config_from(vec![leaf.der().clone(), expired.der().clone()], key_der)
+    }
+
+    /// A self-signed certificate for `names` that is also a CA (CA:TRUE),
+    /// as `openssl req -x509` makes by default.
+    pub fn ca_as_leaf_config(&self, names: &[&str]) -> (Arc<rustls::ServerConfig>, String) {
+        let now = OffsetDateTime::now_utc();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = leaf_params(&names, (now - Duration::days(1), now + Duration::days(90)));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.use_authority_key_identifier_extension = false;
+        let key = KeyPair::generate().expect("generate key");
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let cert = params.self_signed(&key).expect("self-sign");
+        let pem = cert.pem();
+        (
+            server_config_unchecked(vec![cert.der().clone()], key_der),
+            pem,
+        )
+    }
+
     /// A good leaf whose SANs are `names` plus `extra` more names, signed
     /// by the intermediate. The chain is not checked on the server side, so
     /// certificates larger than rustls would load (over 64 KiB) can be served.
