@@ -167,9 +167,13 @@ pub struct CheckArgs {
     pub reply_timeout: Duration,
 
     /// Overall limit for the whole check; probes still running then are cut short
-    /// and reported as timed out.
+    /// and reported as timed out, and probes not started yet as not_run.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: Duration,
+
+    /// At most this many probes run at the same moment (1 to 1024).
+    #[arg(long, value_name = "N", default_value = "64", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_probes: u16,
 
     /// The name certificates are verified against and sent in SNI.
     /// [default: the HOST as given]

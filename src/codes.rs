@@ -94,6 +94,10 @@ pub static CODES: &[Code] = &[
         "The host name did not resolve to an address, so nothing could be probed.",
         "A typo, a missing A/AAAA record, a name that has only MX records (a mail domain rather than a host), or a resolver that failed.",
         "Check the name with `dig A NAME` and `dig AAAA NAME`; for a mail domain, check its MX hosts instead (`mailport check DOMAIN --mx`). A timeout or SERVFAIL is the resolver's failure, not proof that the name is missing: retry, or ask another server with --dns-server."),
+    code!("not_run", Outcome, Fail,
+        "The check's --deadline passed before this probe could start, so nothing is known about the port.",
+        "Many hosts or addresses at once (at most 64 probes run at the same moment), slow DNS, or a --deadline shorter than the phase timeouts.",
+        "Raise --deadline, check fewer hosts at once, or shorten --timeout and --greeting-timeout."),
     // ---- findings -------------------------------------------------------
     code!("starttls_stripped", Finding, Fail,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",

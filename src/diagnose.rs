@@ -331,10 +331,11 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
     let mut addresses: Vec<IpAddr> = t.probes.iter().filter_map(|p| p.address).collect();
     addresses.dedup();
     for addr in addresses {
+        // Probes that never ran say nothing about the address.
         let probes: Vec<&ProbeResult> = t
             .probes
             .iter()
-            .filter(|p| p.address == Some(addr))
+            .filter(|p| p.address == Some(addr) && p.outcome != Outcome::NotRun)
             .collect();
         let all = |o: Outcome| probes.len() > 1 && probes.iter().all(|p| p.outcome == o);
         let mut f = |code: &str, message: String| {

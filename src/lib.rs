@@ -105,8 +105,10 @@ fn execute(mut plan: plan::Plan, output: &Output) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     // --mx: the mail domains' MX hosts become the targets.
-    runtime.block_on(rdns::expand_mx(&mut plan));
-    let targets = runtime.block_on(runner::execute(&plan, trust, progress));
+    // One deadline for the whole check: the MX lookups and the probes share it.
+    let deadline = tokio::time::Instant::now() + plan.deadline;
+    runtime.block_on(rdns::expand_mx(&mut plan, deadline));
+    let targets = runtime.block_on(runner::execute(&plan, trust, progress, deadline));
     // Probes that outlive the deadline are cut off here rather than awaited.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
 

@@ -45,6 +45,8 @@ pub struct Plan {
     pub family: Family,
     pub timeouts: Timeouts,
     pub deadline: Duration,
+    /// At most this many probes at the same moment.
+    pub max_probes: usize,
     pub ehlo: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub fail_on: Severity,
@@ -139,6 +141,7 @@ impl Plan {
                 reply: args.reply_timeout,
             },
             deadline: args.deadline,
+            max_probes: usize::from(args.max_probes),
             ehlo: args.ehlo.clone(),
             ca_file: args.ca_file.clone(),
             fail_on: match args.fail_on {
@@ -192,6 +195,7 @@ impl Plan {
             // A PTR question, then the forward questions at once: two answers'
             // time, with room to spare.
             deadline: names.dns.timeout * 3,
+            max_probes: crate::runner::MAX_CONCURRENT_PROBES,
             ehlo: None,
             ca_file: None,
             fail_on: match args.fail_on {

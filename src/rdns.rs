@@ -186,12 +186,11 @@ pub async fn mx_lookup(dns: &Dns, domain: &str, deadline: Instant) -> MxLookup {
 /// in preference order. A domain without MX records is checked itself (the
 /// implicit MX of RFC 5321 5.1); a null MX, or a failed lookup, leaves nothing
 /// to probe for that domain (diagnosis reports it from `plan.names.domains`).
-pub async fn expand_mx(plan: &mut Plan) {
+pub async fn expand_mx(plan: &mut Plan, deadline: Instant) {
     if !plan.names.mx {
         return;
     }
     let dns = Dns::new(&plan.names.dns);
-    let deadline = Instant::now() + plan.deadline;
     let domains: Vec<Target> = plan
         .targets
         .iter()

@@ -26,6 +26,8 @@ pub enum Outcome {
     ReplyTimeout,
     BadReply,
     DnsFailed,
+    /// The check's deadline passed before the probe could start.
+    NotRun,
 }
 
 impl Outcome {
@@ -44,6 +46,7 @@ impl Outcome {
         Outcome::ReplyTimeout,
         Outcome::BadReply,
         Outcome::DnsFailed,
+        Outcome::NotRun,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl Outcome {
             Outcome::ReplyTimeout => "reply_timeout",
             Outcome::BadReply => "bad_reply",
             Outcome::DnsFailed => "dns_failed",
+            Outcome::NotRun => "not_run",
         }
     }
 }

@@ -12,11 +12,27 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// At most this many probes run at the same moment.
+/// At most this many probes run at the same moment, by default (--max-probes).
 pub const MAX_CONCURRENT_PROBES: usize = 64;
+/// A probe is not started with less time than this left before the deadline.
+const MIN_PROBE_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 
-pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<TargetReport> {
-    let deadline = Instant::now() + plan.deadline;
+fn not_run(spec: &ProbeSpec, max_probes: usize) -> ProbeResult {
+    ProbeResult {
+        outcome: Outcome::NotRun,
+        detail: Some(format!(
+            "the check's deadline passed before this probe could start (at most {max_probes} probes run at once: --max-probes)"
+        )),
+        ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
+    }
+}
+
+pub async fn execute(
+    plan: &Plan,
+    trust: Arc<Trust>,
+    progress: bool,
+    deadline: Instant,
+) -> Vec<TargetReport> {
     let dns = crate::dnsclient::Dns::new(&plan.names.dns);
     let mut targets = resolve_all(plan, &dns, deadline).await;
     // Reverse DNS and MX run alongside the probes.
@@ -45,12 +61,18 @@ pub async fn execute(plan: &Plan, trust: Arc<Trust>, progress: bool) -> Vec<Targ
         }
     }
     let total = jobs.len();
-    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES));
+    let max_probes = plan.max_probes;
+    let limit = Arc::new(Semaphore::new(max_probes));
     let mut set = JoinSet::new();
     for (key, spec) in jobs {
         let limit = limit.clone();
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            // A probe that waited for a slot past the deadline did not run:
+            // it must not pass for a server that never answered.
+            if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
+                return (key, not_run(&spec, max_probes));
+            }
             (key, run_probe(&spec).await)
         });
     }

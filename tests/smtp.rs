@@ -479,3 +479,51 @@ fn the_deadline_cuts_a_long_phase_short() {
     assert!(p["detail"].as_str().unwrap().contains("deadline"), "{p:#}");
     assert!(p["total_ms"].as_u64().unwrap() < 3000);
 }
+
+#[test]
+fn probes_that_cannot_start_before_the_deadline_are_not_run_not_timeouts() {
+    // Two probes at a time, three filtered ports, a one-second deadline: the
+    // third waits for a slot past the deadline and never starts.
+    let ports = [filtered_port(), filtered_port(), filtered_port()];
+    let specs: Vec<String> = ports.iter().map(|p| format!("{}/smtp", p.port)).collect();
+    let resolve = format!("{HOST}:127.0.0.1");
+    let run = crate::support::mailport(&[
+        "check",
+        HOST,
+        "--resolve",
+        &resolve,
+        "--json",
+        "--timeout",
+        "5s",
+        "--deadline",
+        "1s",
+        "--max-probes",
+        "2",
+        "--port",
+        &specs[0],
+        "--port",
+        &specs[1],
+        "--port",
+        &specs[2],
+    ]);
+    let report = run.json();
+    let outcomes: Vec<String> = report["targets"][0]["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "connect_timeout").count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "not_run").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(run.finding_codes().contains(&"not_run".to_string()));
+    assert!(report["duration_ms"].as_u64().unwrap() < 2500);
+    assert_eq!(run.code, 1);
+}
