@@ -343,20 +343,19 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             f.address = Some(addr);
             out.push(f);
         };
-        let relay_timed_out = probes
+        // Port-25 blocks are a policy of providers and firewalls on port 25
+        // itself: a relay probed on a custom port says nothing about them.
+        let relay_timeout = probes
             .iter()
-            .find(|p| is_relay(p) && p.outcome == Outcome::ConnectTimeout);
-        let relay_timeout = relay_timed_out.is_some();
-        // "port 25", or the custom port the relay was probed on.
-        let relay_port = relay_timed_out.map(|p| p.port).unwrap_or(25);
+            .any(|p| is_relay(p) && p.port == 25 && p.outcome == Outcome::ConnectTimeout);
+        let relay_port = 25;
         let submission_ok: Vec<String> = probes
             .iter()
             .filter(|p| is_submission(p) && connected(p))
             .map(|p| p.port.to_string())
             .collect();
-        if t.local_addresses.contains(&addr)
-            && probes.iter().any(|p| p.outcome == Outcome::ConnectTimeout)
-        {
+        let local = t.local_addresses.contains(&addr);
+        if local && probes.iter().any(|p| p.outcome == Outcome::ConnectTimeout) {
             f(
                 "local_firewall",
                 format!(
@@ -364,7 +363,9 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                 ),
             );
         }
-        if relay_timeout && control.0 == Control::Port25Blocked {
+        if local {
+            // Nothing between here and there: the network rules below do not apply.
+        } else if relay_timeout && control.0 == Control::Port25Blocked {
             f(
                 "outbound_port25_blocked",
                 format!(
@@ -481,6 +482,14 @@ mod tests {
         let f = diagnose(&[t]);
         assert!(codes(&f).contains(&"port25_blocked"), "{f:?}");
         assert!(codes(&f).contains(&"connect_timeout"));
+    }
+
+    #[test]
+    fn a_relay_on_a_custom_port_is_no_port25_block() {
+        let mut relay = probe(25, Outcome::ConnectTimeout);
+        relay.port = 2525;
+        let t = target(vec![relay, probe(587, Outcome::Ok)]);
+        assert!(!codes(&diagnose(&[t])).contains(&"port25_blocked"));
     }
 
     #[test]
@@ -753,7 +762,10 @@ mod tests {
             probe(587, Outcome::Ok),
         ]);
         t.local_addresses = t.addresses.clone();
-        assert!(codes(&diagnose(&[t])).contains(&"local_firewall"));
+        let f = diagnose(&[t]);
+        assert!(codes(&f).contains(&"local_firewall"));
+        // No network in between: no port-25 block is claimed.
+        assert!(!codes(&f).contains(&"port25_blocked"), "{f:?}");
         let t = target(vec![
             probe(25, Outcome::ConnectTimeout),
             probe(587, Outcome::Ok),

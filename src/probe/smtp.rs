@@ -374,25 +374,45 @@ async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
     ehlo_name: &str,
     io: &mut LineIo<S>,
 ) -> Result<Ehlo, Failure> {
-    rec.step(phase, spec.timeouts.reply, async {
-        send(io, Command::Ehlo(ehlo_name), "sending EHLO").await?;
-        let reply = read_reply(io, "waiting for the reply to EHLO").await?;
-        if reply.code == 250 {
-            Ok(parse_ehlo(&reply))
-        } else {
-            let outcome =
-                if spec.service.tls == TlsMode::Implicit || phase == Phase::CapabilitiesTls {
-                    Outcome::Rejected
-                } else {
-                    Outcome::StarttlsUnavailable
-                };
-            Err(Failure::new(
-                outcome,
-                format!("the server refused EHLO: \"{}\"", reply.text()),
-            ))
-        }
-    })
-    .await
+    let reply = rec
+        .step(phase, spec.timeouts.reply, async {
+            send(io, Command::Ehlo(ehlo_name), "sending EHLO").await?;
+            read_reply(io, "waiting for the reply to EHLO").await
+        })
+        .await?;
+    if reply.code == 250 {
+        return Ok(parse_ehlo(&reply));
+    }
+    let text = reply.text();
+    let failure = if reply.code < 500 {
+        // 421 and other 4xx: the server turns us away, for now.
+        Failure::new(
+            Outcome::Rejected,
+            format!("the server refused EHLO for now: \"{text}\""),
+        )
+    } else if spec.service.tls == TlsMode::Implicit || phase == Phase::CapabilitiesTls {
+        Failure::new(
+            Outcome::Rejected,
+            format!("the server refused EHLO: \"{text}\""),
+        )
+    } else {
+        // A HELO-only server has no extensions, so no STARTTLS.
+        Failure::new(
+            Outcome::StarttlsUnavailable,
+            format!(
+                "the server refused EHLO, so it offers no extension and no STARTTLS: \"{text}\""
+            ),
+        )
+    };
+    if let Some(last) = rec.phases.last_mut() {
+        last.ok = false;
+        last.error = Some(failure.detail.clone());
+    }
+    // After 421 the server closes; otherwise say goodbye.
+    if reply.code != 421 {
+        quit(spec, rec, io).await;
+    }
+    Err(failure)
 }
 
 /// Say goodbye; a server that does not answer QUIT is no failure of the probe.
