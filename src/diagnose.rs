@@ -62,6 +62,15 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     let detail = p.detail.clone().unwrap_or_default();
     match p.outcome {
         Outcome::Ok => {}
+        Outcome::StarttlsUnavailable if p.preauth => {
+            out.push(finding(
+                t,
+                Some(p),
+                "preauth_plaintext",
+                Severity::Fail,
+                detail,
+            ));
+        }
         Outcome::StarttlsUnavailable if p.starttls_stripped => {
             out.push(finding(
                 t,
@@ -187,7 +196,8 @@ fn login_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Protocol::Pop3 => ("USER", "SASL ", "STLS"),
         _ => return,
     };
-    if p.tls_mode == TlsMode::Implicit {
+    // After PREAUTH no login is needed at all: preauth_plaintext says it.
+    if p.tls_mode == TlsMode::Implicit || p.preauth {
         return;
     }
     let mut offered: Vec<String> = Vec::new();

@@ -116,7 +116,12 @@ fn execute(mut plan: plan::Plan, output: &Output) -> Result<u8> {
     findings.extend(diagnose::diagnose(&targets));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
-    let probes: Vec<_> = targets.iter().flat_map(|t| &t.probes).collect();
+    // Control hosts are evidence, not subjects: the summary counts the targets' probes.
+    let probes: Vec<_> = targets
+        .iter()
+        .filter(|t| t.role == report::Role::Target)
+        .flat_map(|t| &t.probes)
+        .collect();
     let count = |s: report::Severity| findings.iter().filter(|f| f.severity == s).count();
     let summary = Summary {
         probes: probes.len(),

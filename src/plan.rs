@@ -59,7 +59,10 @@ impl Plan {
         let mut overrides: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
         for r in &args.resolve {
             let (host, addr) = parse_resolve(r)?;
-            overrides.entry(host).or_default().push(addr);
+            let addrs = overrides.entry(host).or_default();
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
         }
         let mut targets = Vec::new();
         let from_file = match &args.hosts_file {
@@ -92,6 +95,9 @@ impl Plan {
                 }
             }
             if targets.iter().any(|t: &Target| t.host == host) {
+                if role == Role::Control {
+                    bail!("--control {host} is also a host to check: a control host must be another host");
+                }
                 continue;
             }
             let tls_name = match &args.tls_name {

@@ -256,6 +256,9 @@ pub struct ProbeResult {
     pub starttls_reply: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tls: Option<TlsFacts>,
+    /// IMAP: the greeting was `* PREAUTH`: a session authenticated without credentials.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub preauth: bool,
     /// IMAP: whether LOGINDISABLED was advertised before TLS.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub login_disabled: Option<bool>,
@@ -306,6 +309,7 @@ impl ProbeResult {
             starttls_stripped: false,
             starttls_reply: None,
             tls: None,
+            preauth: false,
             login_disabled: None,
             login_plain: None,
             login_tls: None,

@@ -270,3 +270,17 @@ fn endless_headers_are_bounded() {
     assert_eq!(p["outcome"], "bad_reply", "{p:#}");
     assert!(p["detail"].as_str().unwrap().contains("header"));
 }
+
+#[test]
+fn interim_1xx_answers_are_skipped_for_the_final_one() {
+    let server = FakeServer::one(answer(Step::send(
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+         HTTP/1.1 301 Moved Permanently\r\nLocation: https://mail.example.test/\r\n\r\n",
+    )));
+    let run = check(server.port(), "http", None, &[]);
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p["http"]["status"], 301, "{p:#}");
+    assert!(run.finding_codes().is_empty(), "{:?}", run.finding_codes());
+    assert_eq!(run.code, 0);
+}

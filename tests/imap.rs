@@ -406,3 +406,28 @@ fn untagged_floods_are_bounded() {
     assert_eq!(p["outcome"], "bad_reply", "{p:#}");
     assert!(p["detail"].as_str().unwrap().contains("untagged lines"));
 }
+
+#[test]
+fn preauth_on_the_plaintext_port_is_its_own_failure_and_we_send_no_starttls() {
+    let server = FakeServer::one(vec![
+        Step::send("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] logged in as you\r\n"),
+        Step::Expect("a4 LOGOUT"),
+        Step::send("* BYE bye\r\na4 OK done\r\n"),
+    ]);
+    let run = check(server.port(), "imap", None, &[]);
+    let transcript = server.finish();
+    assert_eq!(transcript, ["a4 LOGOUT"], "no STARTTLS after PREAUTH");
+    let p = run.probe();
+    assert_eq!(p["preauth"], true);
+    assert_eq!(p["outcome"], "starttls_unavailable", "{p:#}");
+    let findings = run.finding_codes();
+    assert!(
+        findings.contains(&"preauth_plaintext".to_string()),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.contains(&"login_before_tls".to_string()),
+        "{findings:?}"
+    );
+    assert_eq!(run.code, 1);
+}

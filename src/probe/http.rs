@@ -81,9 +81,29 @@ fn parse_header(line: &[u8]) -> Option<(String, String)> {
     Some((escape(name), escape(&value[..value.len().min(MAX_VALUE)])))
 }
 
+/// Most interim (1xx) answers skipped before the final one.
+const MAX_INTERIM: usize = 8;
+
+/// Read the final answer's head: interim 1xx heads (103 Early Hints, 100
+/// Continue) are skipped, at most [`MAX_INTERIM`] of them (101 is final).
+pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut LineIo<S>,
+) -> Result<Head, Failure> {
+    for _ in 0..MAX_INTERIM {
+        let head = read_one_head(io).await?;
+        if !(100..200).contains(&head.status) || head.status == 101 {
+            return Ok(head);
+        }
+    }
+    Err(Failure::new(
+        Outcome::BadReply,
+        format!("more than {MAX_INTERIM} interim (1xx) answers and no final one"),
+    ))
+}
+
 /// Read the status line and headers through the empty line, bounded in
 /// header count and bytes (time is bounded by the caller).
-pub async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+async fn read_one_head<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut LineIo<S>,
 ) -> Result<Head, Failure> {
     let first = match io.read_line().await {
@@ -419,7 +439,8 @@ mod tests {
 
             #[test]
             fn a_rendered_head_reads_back(
-                status in 100u16..600,
+                // 1xx heads are interim: read_head skips them for the final one.
+                status in 200u16..600,
                 headers in proptest::collection::vec(("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}", "([!-~]([ -~]{0,40}[!-~])?)?"), 0..40),
             ) {
                 let mut wire = format!("HTTP/1.1 {status} Whatever\r\n");

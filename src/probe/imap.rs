@@ -395,6 +395,18 @@ pub(crate) async fn run(
     res.auth_plain = caps.auth;
     res.starttls_offered = Some(caps.starttls);
     res.login_disabled = Some(caps.login_disabled);
+    if res.preauth {
+        // Already authenticated in cleartext: STARTTLS is only valid before
+        // authentication (RFC 9051 6.2.1), and a login would be beside the point.
+        let why = "the server greets with PREAUTH on the plaintext port: the session is authenticated without credentials and without TLS, and STARTTLS is no longer allowed";
+        rec.record(
+            Phase::Starttls,
+            tokio::time::Instant::now(),
+            Some(why.to_string()),
+        );
+        logout(spec, rec, &mut io).await;
+        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
+    }
     res.login_plain = Some(!caps.login_disabled);
     if !caps.starttls {
         let why = "the server does not offer STARTTLS in its capabilities";
@@ -491,6 +503,7 @@ async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
     match g.status {
         Status::Ok => Ok(g.caps),
         Status::PreAuth => {
+            res.preauth = true;
             res.notes.push(
                 "the server greets with PREAUTH: the session is authenticated without any credentials"
                     .to_string(),

@@ -246,6 +246,7 @@ pub(crate) async fn run(
         let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
         let mut io = LineIo::new(tls);
         greeting(spec, rec, res, &mut io).await?;
+        unsolicited(&mut io, res, "EHLO");
         let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
         res.capabilities_tls = ehlo.lines;
         res.auth_tls = ehlo.auth;
