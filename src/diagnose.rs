@@ -373,9 +373,9 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                 ),
             );
         }
-        if local {
-            // Nothing between here and there: the network rules below do not apply.
-        } else if relay_timeout && control.0 == Control::Port25Blocked {
+        // To an address of this machine nothing on the network is involved:
+        // the timeout rules about blocks on the path do not apply.
+        if relay_timeout && !local && control.0 == Control::Port25Blocked {
             f(
                 "outbound_port25_blocked",
                 format!(
@@ -383,7 +383,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                     control.1.join(", ")
                 ),
             );
-        } else if all(Outcome::ConnectTimeout) {
+        } else if all(Outcome::ConnectTimeout) && !local {
             f(
                 "host_unreachable_or_filtered",
                 format!("all {} ports of {addr} timed out", probes.len()),
@@ -396,7 +396,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                     probes.len()
                 ),
             );
-        } else if relay_timeout && !submission_ok.is_empty() {
+        } else if relay_timeout && !local && !submission_ok.is_empty() {
             let mut message = format!(
                 "port {relay_port} of {addr} timed out while port{} {} connected",
                 if submission_ok.len() > 1 { "s" } else { "" },
@@ -492,6 +492,16 @@ mod tests {
         let f = diagnose(&[t]);
         assert!(codes(&f).contains(&"port25_blocked"), "{f:?}");
         assert!(codes(&f).contains(&"connect_timeout"));
+    }
+
+    #[test]
+    fn every_port_of_this_machine_refused_is_still_no_service_listening() {
+        let mut t = target(vec![
+            probe(25, Outcome::Refused),
+            probe(587, Outcome::Refused),
+        ]);
+        t.local_addresses = t.addresses.clone();
+        assert_eq!(codes(&diagnose(&[t])).last(), Some(&"no_service_listening"));
     }
 
     #[test]

@@ -3,23 +3,14 @@
 //! read, the body never.
 
 use crate::support::certs::{CertKind, TestPki};
+use crate::support::phases;
 use crate::support::server::{FakeServer, Step};
 use crate::support::{check, HOST};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn fx(dir: &str, file: &str) -> Step {
     Step::Fixture(Box::leak(format!("http/{dir}/{file}").into_boxed_str()))
-}
-
-fn phases(probe: &Value) -> Vec<String> {
-    probe["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// A server config that offers ALPN h2 and http/1.1, like nginx and Apache.

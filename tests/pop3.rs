@@ -6,28 +6,12 @@
 use crate::support::certs::{CertKind, TestPki};
 use crate::support::server::{FakeServer, Step};
 use crate::support::{check, HOST};
+use crate::support::{phases, strings};
 use serde_json::Value;
 use std::sync::Arc;
 
 fn fx(dir: &str, file: &str) -> Step {
     Step::Fixture(Box::leak(format!("pop3/{dir}/{file}").into_boxed_str()))
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
-fn phases(probe: &Value) -> Vec<String> {
-    probe["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn stls_dialog(dir: &str, tls: Arc<rustls::ServerConfig>) -> Vec<Step> {

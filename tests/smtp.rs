@@ -7,6 +7,7 @@ use crate::support::certs::{CertKind, TestPki};
 use crate::support::ports::{closed_port, filtered_port};
 use crate::support::server::{FakeServer, Step};
 use crate::support::{check, HOST};
+use crate::support::{phases, strings};
 use std::sync::Arc;
 
 fn fx(dir: &str, file: &str) -> Step {
@@ -39,23 +40,6 @@ fn implicit_dialog(dir: &str, tls: Arc<rustls::ServerConfig>) -> Vec<Step> {
         Step::Expect("QUIT"),
         fx(dir, "quit"),
     ]
-}
-
-fn strings(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
-fn phases(probe: &serde_json::Value) -> Vec<String> {
-    probe["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn healthy_starttls(dir: &str, service: &str) -> (serde_json::Value, i32, Vec<String>) {

@@ -239,3 +239,22 @@ fn vm_hwm_kib(pid: libc::pid_t) -> Option<i64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// The strings of a JSON array; panics with the value if it is not one.
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The names of a JSON probe's phases, in order.
+pub fn phases(probe: &serde_json::Value) -> Vec<String> {
+    probe["phases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no phases: {probe}"))
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
