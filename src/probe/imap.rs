@@ -7,7 +7,9 @@
 //! `a1 CAPABILITY` (before TLS, or on an implicit-TLS port), `a2 STARTTLS`,
 //! `a3 CAPABILITY` inside the TLS session, `a4 LOGOUT`.
 
-use super::{connect, handshake, known_software, silent_greeting, unsolicited, upgrade, ProbeSpec};
+use super::{
+    connect, handshake, known_software, send, silent_greeting, unsolicited, upgrade, ProbeSpec,
+};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -464,15 +466,6 @@ pub(crate) async fn run(
     res.login_tls = Some(!caps.login_disabled);
     logout(spec, rec, &mut io).await;
     Ok(())
-}
-
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut LineIo<S>,
-    cmd: Command,
-) -> Result<(), Failure> {
-    io.send(&cmd.to_string())
-        .await
-        .map_err(|e| crate::net::io_failure(&e, &format!("sending {cmd}")))
 }
 
 /// Read the greeting; the capabilities it carries, if any.

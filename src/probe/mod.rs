@@ -291,3 +291,15 @@ pub(crate) async fn upgrade(
         })?;
     Ok(LineIo::continuing(tls, first))
 }
+
+/// Write one command (its `Display` is the wire line, CRLF added by LineIo).
+pub(crate) async fn send<S, C>(io: &mut LineIo<S>, cmd: C) -> Result<(), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: std::fmt::Display,
+{
+    let line = cmd.to_string();
+    io.send(&line)
+        .await
+        .map_err(|e| net::io_failure(&e, &format!("sending {line}")))
+}

@@ -7,7 +7,9 @@
 //! STLS port mailport then tries STLS anyway: it is harmless, and it is the
 //! only way to learn whether the server can protect a login.
 
-use super::{connect, handshake, known_software, silent_greeting, unsolicited, upgrade, ProbeSpec};
+use super::{
+    connect, handshake, known_software, send, silent_greeting, unsolicited, upgrade, ProbeSpec,
+};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -265,15 +267,6 @@ fn record_software(res: &mut ProbeResult, capa: &Capa) {
     if res.software.is_none() {
         res.software = capa.implementation.clone();
     }
-}
-
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut LineIo<S>,
-    cmd: Command,
-) -> Result<(), Failure> {
-    io.send(&cmd.to_string())
-        .await
-        .map_err(|e| crate::net::io_failure(&e, &format!("sending {cmd}")))
 }
 
 async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(

@@ -1,7 +1,7 @@
 //! The SMTP dialog: greeting, EHLO, STARTTLS, EHLO again, QUIT. Never MAIL,
 //! RCPT, DATA or AUTH; never a byte before the server's 220.
 
-use super::{connect, handshake, silent_greeting, unsolicited, upgrade, ProbeSpec};
+use super::{connect, handshake, send, silent_greeting, unsolicited, upgrade, ProbeSpec};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::{Failure, Recorder};
 use crate::report::{Outcome, Phase, ProbeResult};
@@ -287,7 +287,7 @@ pub(crate) async fn run(
     unsolicited(&mut io, res, "STARTTLS");
     let reply = rec
         .step(Phase::Starttls, spec.timeouts.reply, async {
-            send(&mut io, Command::StartTls, "sending STARTTLS").await?;
+            send(&mut io, Command::StartTls).await?;
             let reply = read_reply(&mut io, "waiting for the reply to STARTTLS").await?;
             if reply.code == 220 {
                 Ok(reply)
@@ -315,16 +315,6 @@ pub(crate) async fn run(
     res.auth_tls = ehlo.auth;
     quit(spec, rec, &mut io).await;
     Ok(())
-}
-
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut LineIo<S>,
-    cmd: Command<'_>,
-    doing: &str,
-) -> Result<(), Failure> {
-    io.send(&cmd.to_string())
-        .await
-        .map_err(|e| crate::net::io_failure(&e, doing))
 }
 
 async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
@@ -377,7 +367,7 @@ async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Ehlo, Failure> {
     let reply = rec
         .step(phase, spec.timeouts.reply, async {
-            send(io, Command::Ehlo(ehlo_name), "sending EHLO").await?;
+            send(io, Command::Ehlo(ehlo_name)).await?;
             read_reply(io, "waiting for the reply to EHLO").await
         })
         .await?;
@@ -425,7 +415,7 @@ async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
     let limit = spec.timeouts.reply.min(Duration::from_secs(2));
     let _ = rec
         .step(Phase::Quit, limit, async {
-            send(io, Command::Quit, "sending QUIT").await?;
+            send(io, Command::Quit).await?;
             read_reply(io, "waiting for the reply to QUIT")
                 .await
                 .map(|_| ())
