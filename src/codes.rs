@@ -1,8 +1,32 @@
 //! The one table of outcome and finding codes: what each means, what usually
 //! causes it, and what to do. Hints in reports and `mailport explain` both
 //! come from here, so every code is documented exactly once.
+//!
+//! The table generates the [`Code`] enum: a finding names its code as a
+//! variant, so a misspelt code does not compile, and its severity and hint
+//! come from its row. This module is the ground floor: it imports nothing
+//! of mailport.
 
-use crate::report::Severity;
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Info < Warn < Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warn,
+    Fail,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Fail => "fail",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -12,9 +36,10 @@ pub enum Kind {
     Finding,
 }
 
+/// One row of the table.
 #[derive(Debug)]
-pub struct Code {
-    pub code: &'static str,
+pub struct CodeInfo {
+    pub code: Code,
     pub kind: Kind,
     /// The severity of the finding this code raises (for outcomes: when the probe fails).
     pub severity: Severity,
@@ -23,225 +48,267 @@ pub struct Code {
     pub action: &'static str,
 }
 
-macro_rules! code {
-    ($code:literal, $kind:ident, $sev:ident, $meaning:literal, $causes:literal, $action:literal) => {
-        Code {
-            code: $code,
-            kind: Kind::$kind,
-            severity: Severity::$sev,
-            meaning: $meaning,
-            causes: $causes,
-            action: $action,
+/// `Variant = "wire_name", Kind, Severity, meaning, causes, action;` per row:
+/// the enum (serialised as its wire name) and the table in the same order.
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $kind:ident, $sev:ident,
+        $meaning:literal, $causes:literal, $action:literal;)*) => {
+        /// Every outcome and finding code, as it appears in reports.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Code {
+            $(#[serde(rename = $code)] $variant,)*
         }
+
+        impl Code {
+            /// The code as written in reports: snake_case.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+        }
+
+        /// The table, in the order of the enum.
+        pub static CODES: &[CodeInfo] = &[
+            $(CodeInfo {
+                code: Code::$variant,
+                kind: Kind::$kind,
+                severity: Severity::$sev,
+                meaning: $meaning,
+                causes: $causes,
+                action: $action,
+            },)*
+        ];
     };
 }
 
-pub static CODES: &[Code] = &[
+codes! {
     // ---- outcomes -------------------------------------------------------
-    code!("ok", Outcome, Info,
+    Ok = "ok", Outcome, Info,
         "Every phase of the probe worked: connected, greeted, capabilities read, TLS negotiated where expected.",
         "A working service.",
-        "Nothing. Read the findings for certificate and policy warnings."),
-    code!("refused", Outcome, Fail,
+        "Nothing. Read the findings for certificate and policy warnings.";
+    Refused = "refused", Outcome, Fail,
         "The connection was refused at once (TCP RST or ICMP port-unreachable).",
         "Nothing listens on the port; the daemon is stopped or bound to another address (Postfix inet_interfaces = loopback-only); or a firewall REJECT rule answers for it, such as ConfigServer Firewall's SMTP_BLOCK, whose default action is REJECT.",
-        "On the server: `ss -ltnp` shows what listens where; start the service or bind it to the public address; check the firewall for REJECT rules on the port."),
-    code!("unreachable", Outcome, Fail,
+        "On the server: `ss -ltnp` shows what listens where; start the service or bind it to the public address; check the firewall for REJECT rules on the port.";
+    Unreachable = "unreachable", Outcome, Fail,
         "The connection failed with a routing or policy error (no route, network unreachable, administratively prohibited, or not permitted locally).",
         "A router or firewall answered with ICMP host/net unreachable or admin-prohibited (iptables REJECT --reject-with icmp-admin-prohibited); no route to the address (IPv6 not configured here); a local policy that denies the connection.",
-        "Try the other address family (-4 / -6); check routes (`ip route get ADDR`) and firewall rules on this machine and on the path; ask the network's owner which rule rejects the port."),
-    code!("connect_timeout", Outcome, Fail,
+        "Try the other address family (-4 / -6); check routes (`ip route get ADDR`) and firewall rules on this machine and on the path; ask the network's owner which rule rejects the port.";
+    ConnectTimeout = "connect_timeout", Outcome, Fail,
         "The SYN was never answered: the port is filtered. This is the classic \"Connection timed out\" / \"Can't open SMTP stream\".",
         "A firewall silently DROPs the connection: at the server (its INPUT rules, a cloud security group), in the network between, or on your side (an outbound block by your ISP or VPS provider, common for port 25 and sometimes 465, or a local firewall such as ConfigServer Firewall's SMTP_BLOCK with DROP_OUT = DROP). A host that is down looks the same.",
-        "Compare ports: if 587 and 465 connect while 25 times out, port 25 is blocked on your path; use 587/465 for submission and ask your provider to lift the block for server-to-server mail. Add --control with a host known to answer on the same ports, or test from another network, to tell your side from the server's; check the server's firewall and security group."),
-    code!("reset", Outcome, Fail,
+        "Compare ports: if 587 and 465 connect while 25 times out, port 25 is blocked on your path; use 587/465 for submission and ask your provider to lift the block for server-to-server mail. Add --control with a host known to answer on the same ports, or test from another network, to tell your side from the server's; check the server's firewall and security group.";
+    Reset = "reset", Outcome, Fail,
         "The server accepted the connection and then reset it.",
         "A daemon that crashes or refuses the client at once (tcpwrappers, connection limits, fail2ban with a reset action), a load balancer without a healthy backend, or a middlebox killing the session.",
-        "Look at the server's log at the time of the probe; check connection limits and blocklists for your address."),
-    code!("closed", Outcome, Fail,
+        "Look at the server's log at the time of the probe; check connection limits and blocklists for your address.";
+    Closed = "closed", Outcome, Fail,
         "The server closed the connection in the middle of the dialog.",
         "A daemon that drops unknown clients, rate limiting, a crash, or a proxy with no backend.",
-        "Look at the server's log at the time of the probe; retry later to rule out rate limits."),
-    code!("greeting_timeout", Outcome, Fail,
+        "Look at the server's log at the time of the probe; retry later to rule out rate limits.";
+    GreetingTimeout = "greeting_timeout", Outcome, Fail,
         "The connection was accepted but the server never sent its greeting.",
         "A hung or overloaded daemon, a tarpit, a proxy or antivirus that intercepts the port and never answers, or a service that expects the client to speak first (TLS or HTTP on the port). mailport never speaks before the greeting.",
-        "Raise --greeting-timeout to rule out a slow server (RFC 5321 allows 5 minutes); check the daemon's process and log; check for an interception proxy on your side by testing from another network."),
-    code!("rejected", Outcome, Fail,
+        "Raise --greeting-timeout to rule out a slow server (RFC 5321 allows 5 minutes); check the daemon's process and log; check for an interception proxy on your side by testing from another network.";
+    Rejected = "rejected", Outcome, Fail,
         "The server answered but refused the session (SMTP 4xx/5xx greeting, IMAP * BYE, POP3 -ERR).",
         "Your address is on a blocklist or has no reverse DNS, too many connections (421), or the service is in maintenance. The server's own words are in the report.",
-        "Read the server's text in the report; check your address's reverse DNS and blocklist status; retry later for 4xx."),
-    code!("protocol_mismatch", Outcome, Fail,
+        "Read the server's text in the report; check your address's reverse DNS and blocklist status; retry later for 4xx.";
+    ProtocolMismatch = "protocol_mismatch", Outcome, Fail,
         "The port speaks another protocol than the one expected.",
         "TLS on a plaintext port (e.g. port 465 settings used on 587), plaintext on an implicit-TLS port, an SSH, HTTP or FTP server on a mail port, or a port forward pointing at the wrong service.",
-        "Check the client's port and security settings (STARTTLS on 587/143/110, SSL/TLS on 465/993/995) and the server's listener and port-forward configuration."),
-    code!("starttls_unavailable", Outcome, Fail,
+        "Check the client's port and security settings (STARTTLS on 587/143/110, SSL/TLS on 465/993/995) and the server's listener and port-forward configuration.";
+    StarttlsUnavailable = "starttls_unavailable", Outcome, Fail,
         "STARTTLS (POP3: STLS) could not be used: not advertised, refused by the server, or stripped by a middlebox.",
         "TLS not configured on the server (Postfix smtpd_tls_security_level = none, Dovecot ssl = no, a missing certificate), a server error (SMTP 454, IMAP NO/BAD, POP3 -ERR), or a firewall's inspection that removes STARTTLS from the capability list.",
-        "Configure a certificate and enable STARTTLS on the server; if the server's own config offers it, test from another network to find the middlebox that strips it."),
-    code!("tls_failed", Outcome, Fail,
+        "Configure a certificate and enable STARTTLS on the server; if the server's own config offers it, test from another network to find the middlebox that strips it.";
+    TlsFailed = "tls_failed", Outcome, Fail,
         "The TLS handshake failed.",
         "Only obsolete protocol versions (TLS 1.0/1.1) or weak ciphers on the server, a broken certificate or key configuration, a handshake alert, or a middlebox that interferes.",
-        "Read the reason in the report; enable TLS 1.2 and 1.3 with modern ciphers on the server; check its certificate and key files."),
-    code!("reply_timeout", Outcome, Fail,
+        "Read the reason in the report; enable TLS 1.2 and 1.3 with modern ciphers on the server; check its certificate and key files.";
+    ReplyTimeout = "reply_timeout", Outcome, Fail,
         "The server stopped answering in the middle of the dialog.",
         "An overloaded or stuck daemon, a tarpit that slows suspicious clients, or a middlebox that swallows certain commands.",
-        "Retry with a longer --reply-timeout; look at the server's log."),
-    code!("bad_reply", Outcome, Fail,
+        "Retry with a longer --reply-timeout; look at the server's log.";
+    BadReply = "bad_reply", Outcome, Fail,
         "The server's reply broke the protocol or mailport's limits (a line longer than 4096 bytes, more than 256 lines or 64 KiB in one reply, a malformed code).",
         "A broken or hostile server, or the wrong service on the port.",
-        "Check what listens on the port; the report shows the start of the offending reply, escaped."),
-    code!("dns_failed", Outcome, Fail,
+        "Check what listens on the port; the report shows the start of the offending reply, escaped.";
+    DnsFailed = "dns_failed", Outcome, Fail,
         "The host name did not resolve to an address, so nothing could be probed.",
         "A typo, a missing A/AAAA record, a name that has only MX records (a mail domain rather than a host), or a resolver that failed.",
-        "Check the name with `dig A NAME` and `dig AAAA NAME`; for a mail domain, check its MX hosts instead (`mailport check DOMAIN --mx`). A timeout or SERVFAIL is the resolver's failure, not proof that the name is missing: retry, or ask another server with --dns-server."),
-    code!("not_run", Outcome, Fail,
+        "Check the name with `dig A NAME` and `dig AAAA NAME`; for a mail domain, check its MX hosts instead (`mailport check DOMAIN --mx`). A timeout or SERVFAIL is the resolver's failure, not proof that the name is missing: retry, or ask another server with --dns-server.";
+    NotRun = "not_run", Outcome, Fail,
         "The check's --deadline passed before this probe could start, so nothing is known about the port.",
         "Many hosts or addresses at once (at most 64 probes run at the same moment), slow DNS, or a --deadline shorter than the phase timeouts.",
-        "Raise --deadline, check fewer hosts at once, or shorten --timeout and --greeting-timeout."),
+        "Raise --deadline, check fewer hosts at once, or shorten --timeout and --greeting-timeout.";
     // ---- findings -------------------------------------------------------
-    code!("starttls_stripped", Finding, Fail,
+    StarttlsStripped = "starttls_stripped", Finding, Fail,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",
         "A firewall's ESMTP inspection (Cisco ASA/PIX \"inspect esmtp\" or \"fixup smtp\") or an antivirus mail shield.",
-        "Turn off SMTP inspection on the firewall in front of the server (or on your side); test from another network to locate it."),
-    code!("preauth_plaintext", Finding, Fail,
+        "Turn off SMTP inspection on the firewall in front of the server (or on your side); test from another network to locate it.";
+    PreauthPlaintext = "preauth_plaintext", Finding, Fail,
         "The IMAP server greets with PREAUTH on its plaintext port: anyone who connects gets a mailbox session without credentials and without TLS.",
         "IMAP configured to pre-authenticate by address (e.g. a trusted network or a local-only setup exposed to others), or a proxy that logs clients in.",
-        "Do not pre-authenticate on a port others can reach; require STARTTLS and a login (Dovecot: remove the preauth setup; check which networks are trusted)."),
-    code!("starttls_not_offered_relay", Finding, Warn,
+        "Do not pre-authenticate on a port others can reach; require STARTTLS and a login (Dovecot: remove the preauth setup; check which networks are trusted).";
+    StarttlsNotOfferedRelay = "starttls_not_offered_relay", Finding, Warn,
         "The SMTP relay port (25, or a custom port spoken as smtp) does not offer STARTTLS, so mail to this server travels in plaintext.",
         "TLS not configured for the SMTP relay service.",
-        "Configure a certificate and enable opportunistic TLS (Postfix: smtpd_tls_security_level = may)."),
-    code!("auth_before_tls", Finding, Fail,
+        "Configure a certificate and enable opportunistic TLS (Postfix: smtpd_tls_security_level = may).";
+    AuthBeforeTls = "auth_before_tls", Finding, Fail,
         "The server offers plaintext AUTH (PLAIN or LOGIN) before STARTTLS, so passwords can cross the network unencrypted.",
         "Submission configured to allow authentication without TLS.",
-        "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}})."),
-    code!("auth_before_tls_hashed", Finding, Warn,
+        "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}).";
+    AuthBeforeTlsHashed = "auth_before_tls_hashed", Finding, Warn,
         "The server offers authentication before TLS (SMTP AUTH, IMAP AUTH=, POP3 SASL), though only with challenge-response mechanisms.",
         "The service is configured to allow authentication without TLS.",
-        "Offer authentication only after STARTTLS/STLS (Postfix smtpd_tls_auth_only = yes; Dovecot disable_plaintext_auth = yes; Cyrus allowplaintext: no)."),
-    code!("greeting_slow", Finding, Warn,
+        "Offer authentication only after STARTTLS/STLS (Postfix smtpd_tls_auth_only = yes; Dovecot disable_plaintext_auth = yes; Cyrus allowplaintext: no).";
+    GreetingSlow = "greeting_slow", Finding, Warn,
         "The server took more than 5 seconds to greet.",
         "Postfix postscreen's deliberate pause (about 6 s), a tarpit, reverse-DNS lookups that time out on the server, or an overloaded server. Clients with short timeouts may give up.",
-        "If it is postscreen, nothing is wrong; otherwise check the server's DNS resolver and load."),
-    code!("cert_expired", Finding, Fail,
+        "If it is postscreen, nothing is wrong; otherwise check the server's DNS resolver and load.";
+    CertExpired = "cert_expired", Finding, Fail,
         "The certificate has expired.",
         "Renewal failed or the service still uses an old certificate file after renewal.",
-        "Renew the certificate and reload the service (certbot renew; postfix reload; doveadm reload)."),
-    code!("cert_not_yet_valid", Finding, Fail,
+        "Renew the certificate and reload the service (certbot renew; postfix reload; doveadm reload).";
+    CertNotYetValid = "cert_not_yet_valid", Finding, Fail,
         "The certificate is not valid yet.",
         "A clock error on the issuing side or on this machine, or a certificate installed too early.",
-        "Check this machine's clock and the certificate's not-before date."),
-    code!("cert_name_mismatch", Finding, Fail,
+        "Check this machine's clock and the certificate's not-before date.";
+    CertNameMismatch = "cert_name_mismatch", Finding, Fail,
         "The certificate does not name the host that was checked.",
         "The server presents a certificate for another name (a default or shared certificate), or clients use a name the certificate does not cover.",
-        "Issue a certificate that covers every name clients use (add it to the SANs), or point clients at a covered name; --tls-name checks another name."),
-    code!("cert_self_signed", Finding, Fail,
+        "Issue a certificate that covers every name clients use (add it to the SANs), or point clients at a covered name; --tls-name checks another name.";
+    CertSelfSigned = "cert_self_signed", Finding, Fail,
         "The certificate is self-signed: no client will trust it without manual steps.",
         "A default certificate made at installation (Debian's ssl-cert snakeoil) is still in use.",
-        "Install a certificate from a public CA (e.g. Let's Encrypt); for a private CA pass it with --ca-file."),
-    code!("cert_untrusted", Finding, Fail,
+        "Install a certificate from a public CA (e.g. Let's Encrypt); for a private CA pass it with --ca-file.";
+    CertUntrusted = "cert_untrusted", Finding, Fail,
         "The certificate chain leads to a root that is not trusted.",
         "A private or unknown CA.",
-        "Use a certificate from a public CA, or pass your CA with --ca-file if it is meant to be private."),
-    code!("cert_incomplete_chain", Finding, Fail,
+        "Use a certificate from a public CA, or pass your CA with --ca-file if it is meant to be private.";
+    CertIncompleteChain = "cert_incomplete_chain", Finding, Fail,
         "The server does not send the intermediate certificate(s) that link its certificate to a trusted root.",
         "The service is configured with the leaf certificate only (cert.pem instead of fullchain.pem).",
-        "Configure the full chain (Postfix smtpd_tls_chain_files or smtpd_tls_cert_file = fullchain.pem; Dovecot ssl_cert = <fullchain.pem)."),
-    code!("cert_invalid", Finding, Fail,
+        "Configure the full chain (Postfix smtpd_tls_chain_files or smtpd_tls_cert_file = fullchain.pem; Dovecot ssl_cert = <fullchain.pem).";
+    CertInvalid = "cert_invalid", Finding, Fail,
         "The certificate was refused for another reason (bad signature, unsupported algorithm, wrong usage, revoked).",
         "A damaged or unusual certificate.",
-        "Read the verifier's words in the report; reissue the certificate."),
-    code!("cert_expiring_soon", Finding, Warn,
+        "Read the verifier's words in the report; reissue the certificate.";
+    CertExpiringSoon = "cert_expiring_soon", Finding, Warn,
         "The certificate expires in less than 21 days.",
         "Automatic renewal (which usually runs 30 days ahead) is failing or not set up.",
-        "Check the renewal job and its log; renew now."),
-    code!("port25_blocked", Finding, Fail,
+        "Check the renewal job and its log; renew now.";
+    Port25Blocked = "port25_blocked", Finding, Fail,
         "Only port 25 times out while the submission ports of the same address connect: port 25 is blocked on the path.",
         "Most often an outbound block by your ISP or VPS/cloud provider (Google Cloud, Azure, DigitalOcean, Hetzner and others block port 25, Hetzner also 465, on new servers), or a local firewall such as ConfigServer Firewall's SMTP_BLOCK; sometimes the server's own firewall.",
-        "Mail clients should submit on 587 or 465 anyway. To tell your side from the server's, run again with --control and a host known to accept on port 25 (a big provider's MX), or test from another network. To send server-to-server mail, ask the provider to lift the block or relay through a smarthost on 587."),
-    code!("outbound_port25_blocked", Finding, Fail,
+        "Mail clients should submit on 587 or 465 anyway. To tell your side from the server's, run again with --control and a host known to accept on port 25 (a big provider's MX), or test from another network. To send server-to-server mail, ask the provider to lift the block or relay through a smarthost on 587.";
+    OutboundPort25Blocked = "outbound_port25_blocked", Finding, Fail,
         "Port 25 times out on the host checked and on the control host too, while the control host's other ports connect: outbound port 25 is blocked on your side of the network.",
         "Your ISP or VPS/cloud provider blocks outbound port 25 (residential lines, Google Cloud, Azure, DigitalOcean, Hetzner, UpCloud and others do by default), or this machine's firewall drops it (ConfigServer Firewall SMTP_BLOCK with DROP_OUT = DROP; CSF exempts root, so run mailport as the user that sends mail).",
-        "Submit mail on 587 or 465 instead. For server-to-server mail, ask the provider to lift the block (many have a form) or relay through a smarthost on 587; check this machine's OUTPUT rules (`iptables -L OUTPUT -v -n`, `nft list ruleset`) and /etc/csf/csf.conf."),
-    code!("local_firewall", Finding, Fail,
+        "Submit mail on 587 or 465 instead. For server-to-server mail, ask the provider to lift the block (many have a form) or relay through a smarthost on 587; check this machine's OUTPUT rules (`iptables -L OUTPUT -v -n`, `nft list ruleset`) and /etc/csf/csf.conf.";
+    LocalFirewall = "local_firewall", Finding, Fail,
         "A connection to an address of this machine timed out: nothing on the network is involved, so this machine's own firewall (or a listener whose queue is full) dropped it.",
         "An INPUT or OUTPUT rule that DROPs the port (iptables, nftables, ufw, firewalld, ConfigServer Firewall), or a daemon that stopped accepting connections so its listen queue is full.",
-        "List the rules and their counters (`iptables -L -v -n`, `nft list ruleset`) and look for the port; check the daemon with `ss -ltn` (a Recv-Q at its limit means it no longer accepts)."),
-    code!("greeting_withheld", Finding, Fail,
+        "List the rules and their counters (`iptables -L -v -n`, `nft list ruleset`) and look for the port; check the daemon with `ss -ltn` (a Recv-Q at its limit means it no longer accepts).";
+    GreetingWithheld = "greeting_withheld", Finding, Fail,
         "Port 25 accepts connections but never greets, while the submission port of the same address greets.",
         "Something intercepts port 25: an antivirus mail shield or an ISP's transparent SMTP proxy on your side, a firewall's SMTP proxy, a tarpit on the server; or the daemon serving 25 is stuck while the one on 587 works.",
-        "Test from another network: if 25 greets there, the interception is on your side; otherwise check the server's port-25 listener (postscreen, proxies) and its log."),
-    code!("host_unreachable_or_filtered", Finding, Fail,
+        "Test from another network: if 25 greets there, the interception is on your side; otherwise check the server's port-25 listener (postscreen, proxies) and its log.";
+    HostUnreachableOrFiltered = "host_unreachable_or_filtered", Finding, Fail,
         "Every port of the address timed out: the host is down or everything is filtered.",
         "The host is off or unreachable, a firewall drops all traffic to it, or a wrong address (an old DNS record).",
-        "Check that the address is right (DNS) and the host is up; test from another network; check the server's firewall and cloud security group."),
-    code!("no_service_listening", Finding, Fail,
+        "Check that the address is right (DNS) and the host is up; test from another network; check the server's firewall and cloud security group.";
+    NoServiceListening = "no_service_listening", Finding, Fail,
         "Every port of the address refused the connection: the host is up but no mail service listens.",
         "The mail services are stopped, listen on loopback only, or a firewall REJECTs every mail port; or this is not the mail server.",
-        "Check that the address is the mail server's; on it, `ss -ltnp` and the service status; check REJECT rules."),
-    code!("login_before_tls", Finding, Fail,
+        "Check that the address is the mail server's; on it, `ss -ltnp` and the service status; check REJECT rules.";
+    LoginBeforeTls = "login_before_tls", Finding, Fail,
         "The IMAP or POP3 server accepts a password login before STARTTLS/STLS (IMAP LOGIN without LOGINDISABLED, POP3 USER, or SASL PLAIN/LOGIN), so passwords can cross the network unencrypted.",
         "Plaintext logins allowed on the STARTTLS port: Dovecot disable_plaintext_auth = no (auth_allow_cleartext = yes in 2.4), Courier IMAP_TLS_REQUIRED=0 / POP3_TLS_REQUIRED=0 (Debian's default), Cyrus allowplaintext: yes (Debian's default).",
-        "Require TLS before any login: Dovecot disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no); Courier IMAP_TLS_REQUIRED=1 in imapd-ssl and POP3_TLS_REQUIRED=1 in pop3d-ssl; Cyrus allowplaintext: no. Tell clients to use 993/995 or STARTTLS."),
-    code!("http_no_redirect", Finding, Warn,
+        "Require TLS before any login: Dovecot disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no); Courier IMAP_TLS_REQUIRED=1 in imapd-ssl and POP3_TLS_REQUIRED=1 in pop3d-ssl; Cyrus allowplaintext: no. Tell clients to use 993/995 or STARTTLS.";
+    HttpNoRedirect = "http_no_redirect", Finding, Warn,
         "Port 80 does not redirect to HTTPS: webmail logins there would travel in plaintext.",
         "The web server serves its default site or the webmail itself over plain HTTP, or redirects to another http:// address.",
-        "Answer every request on port 80 with a permanent redirect to https:// (nginx: return 301 https://$host$request_uri; Apache: Redirect permanent / https://mail.example.org/), and serve webmail only over HTTPS."),
-    code!("http_server_error", Finding, Warn,
+        "Answer every request on port 80 with a permanent redirect to https:// (nginx: return 301 https://$host$request_uri; Apache: Redirect permanent / https://mail.example.org/), and serve webmail only over HTTPS.";
+    HttpServerError = "http_server_error", Finding, Warn,
         "The web server answered GET / with a 5xx server error.",
         "A webmail or proxy back end that is down or misconfigured (502 Bad Gateway, 503 Service Unavailable: PHP-FPM stopped, a proxied application not running).",
-        "Look at the web server's error log at the time of the probe; check that the webmail's back end (PHP-FPM, the proxied service) runs."),
-    code!("hsts_missing", Finding, Info,
+        "Look at the web server's error log at the time of the probe; check that the webmail's back end (PHP-FPM, the proxied service) runs.";
+    HstsMissing = "hsts_missing", Finding, Info,
         "HTTPS answers without a Strict-Transport-Security header, so browsers may still try plain HTTP first.",
         "HSTS not configured on the web server.",
-        "Send Strict-Transport-Security: max-age=31536000 on HTTPS responses (nginx: add_header Strict-Transport-Security \"max-age=31536000\" always; Apache: Header always set Strict-Transport-Security \"max-age=31536000\")."),
+        "Send Strict-Transport-Security: max-age=31536000 on HTTPS responses (nginx: add_header Strict-Transport-Security \"max-age=31536000\" always; Apache: Header always set Strict-Transport-Security \"max-age=31536000\").";
     // ---- reverse DNS, names and MX (diagnose/names.rs) ---------------------
-    code!("ptr_missing", Finding, Fail,
+    PtrMissing = "ptr_missing", Finding, Fail,
         "The address has no reverse DNS (PTR) record. Many receivers refuse or defer mail from it: this is what \"450 4.7.1 Client host rejected: cannot find your hostname\" means (Postfix's reject_unknown_client_hostname), and Gmail and Yahoo require every sending address to have a PTR.",
         "The reverse zone of an address belongs to whoever owns the address block (the hosting or cloud provider, or the ISP), not to your domain's DNS: no PTR was ever set there, or it was set for an old address.",
-        "Receivers answer mail from it with \"450 4.7.1 Client host rejected: cannot find your hostname\" until it has one. Set the PTR where the address is managed (the provider's control panel usually has a \"reverse DNS\" or \"PTR\" field; else ask their support) to the server's host name, the one it greets with, and make sure that name's A/AAAA record points back at the address."),
-    code!("ptr_not_confirmed", Finding, Fail,
+        "Receivers answer mail from it with \"450 4.7.1 Client host rejected: cannot find your hostname\" until it has one. Set the PTR where the address is managed (the provider's control panel usually has a \"reverse DNS\" or \"PTR\" field; else ask their support) to the server's host name, the one it greets with, and make sure that name's A/AAAA record points back at the address.";
+    PtrNotConfirmed = "ptr_not_confirmed", Finding, Fail,
         "The address's PTR name does not resolve back to the address: no forward-confirmed reverse DNS (FCrDNS). Receivers such as Gmail and Yahoo require a PTR whose name resolves back, and Postfix's reject_unknown_client_hostname answers \"450 4.7.1 Client host rejected: cannot find your hostname\" when it does not.",
         "The PTR names a host that has no A/AAAA record (a typo, a deleted record, a provider's default name), or one whose A/AAAA points elsewhere (the server moved; the record was never updated).",
-        "Add an A record (AAAA for IPv6) for the PTR name that contains this address, or change the PTR to the server's real host name. Check with `dig -x ADDR` then `dig A NAME`."),
-    code!("ptr_lookup_failed", Finding, Fail,
+        "Add an A record (AAAA for IPv6) for the PTR name that contains this address, or change the PTR to the server's real host name. Check with `dig -x ADDR` then `dig A NAME`.";
+    PtrLookupFailed = "ptr_lookup_failed", Finding, Fail,
         "The reverse-DNS check could not finish: the PTR question, or the forward question for a PTR name, timed out or was answered SERVFAIL or REFUSED. This is not the same as a missing PTR: nothing is known about it.",
         "A broken delegation of the reverse zone (the provider's name servers do not answer for it), name servers that are down, a firewall blocking DNS, or the resolver mailport asked (the report names it). Receivers that hit the same failure defer mail with a 4xx reply.",
-        "Ask another resolver (--dns-server 9.9.9.9 or 1.1.1.1); follow the delegation with `dig -x ADDR +trace`; if the reverse zone fails there too, ask the owner of the address (the provider) to fix it."),
-    code!("ptr_greeting_mismatch", Finding, Info,
+        "Ask another resolver (--dns-server 9.9.9.9 or 1.1.1.1); follow the delegation with `dig -x ADDR +trace`; if the reverse zone fails there too, ask the owner of the address (the provider) to fix it.";
+    PtrGreetingMismatch = "ptr_greeting_mismatch", Finding, Info,
         "The name the SMTP server announces in its greeting or EHLO reply differs from its address's PTR name. Information only: it is not a receiver requirement (RFC 5321 does not ask for it, and major receivers check that a PTR exists and resolves back, not that it matches), and web checkers that call it an error send admins chasing nothing.",
         "The greeting name (Postfix myhostname, Exim primary_hostname, Exchange's FQDN) set to another of the server's names than the PTR; a server behind NAT or a load balancer; one server for several domains.",
-        "Nothing is required. For tidiness, use one host name for the PTR, the greeting and the certificate (Postfix: myhostname = the PTR name)."),
-    code!("ptr_generic", Finding, Warn,
+        "Nothing is required. For tidiness, use one host name for the PTR, the greeting and the certificate (Postfix: myhostname = the PTR name).";
+    PtrGeneric = "ptr_generic", Finding, Warn,
         "The PTR name looks like a generic name that a provider gives to dynamic or pool addresses: it carries the address's digits (192-0-2-25.pool.example.net) or words such as dynamic, dhcp, pool, dsl. Spam filters score such names as residential, and some receivers refuse them.",
         "The provider's default reverse DNS was never replaced with the server's own name.",
-        "Set a PTR that names the server (e.g. mail.example.org) where the address is managed, with an A/AAAA record that points back, and make the server greet with that name."),
-    code!("ptr_multiple", Finding, Warn,
+        "Set a PTR that names the server (e.g. mail.example.org) where the address is managed, with an A/AAAA record that points back, and make the server greet with that name.";
+    PtrMultiple = "ptr_multiple", Finding, Warn,
         "The address has more than one PTR record.",
         "Several names published for one address, often one per hosted domain by a control panel. Receivers use one of them, in no fixed order, so forward confirmation and name checks give different results from one connection to the next.",
-        "Keep a single PTR per address: the server's host name, the one it greets with."),
-    code!("cert_name_not_covered", Finding, Info,
+        "Keep a single PTR per address: the server's host name, the one it greets with.";
+    CertNameNotCovered = "cert_name_not_covered", Finding, Info,
         "The certificate on the SMTP relay port does not cover every name the server goes by: the name it greets with, its PTR name, or the host that was checked (the name it was verified for has its own verdict).",
         "A certificate issued for one name (the MX or web name) while the server greets with, or reverse-resolves to, another.",
-        "Add the missing names to the certificate (as SANs), or make the server greet with a name the certificate covers."),
-    code!("mx_null", Finding, Fail,
+        "Add the missing names to the certificate (as SANs), or make the server greet with a name the certificate covers.";
+    MxNull = "mx_null", Finding, Fail,
         "The domain publishes a null MX (RFC 7505: a single `MX 0 .`): it declares that it accepts no mail, so mail to it bounces at once and there is no mail server to probe.",
         "Deliberate for a domain that never receives mail; a mistake if it should (a DNS template or a parked-domain default).",
-        "If the domain should receive mail, replace the null MX with MX records for its mail servers (e.g. `MX 10 mail.example.org.`); if not, nothing is wrong."),
-    code!("mx_missing", Finding, Warn,
+        "If the domain should receive mail, replace the null MX with MX records for its mail servers (e.g. `MX 10 mail.example.org.`); if not, nothing is wrong.";
+    MxMissing = "mx_missing", Finding, Warn,
         "The domain has no MX record. Senders then fall back to the domain's own A/AAAA record (the implicit MX of RFC 5321 section 5.1), which mailport checks instead.",
         "MX records never published, or lost when the DNS moved to another provider.",
-        "Publish an MX record that names the mail server (e.g. `example.org. MX 10 mail.example.org.`), even when it is the same host."),
-];
-
-/// The table row of a code.
-pub fn lookup(code: &str) -> Option<&'static Code> {
-    CODES.iter().find(|c| c.code == code)
+        "Publish an MX record that names the mail server (e.g. `example.org. MX 10 mail.example.org.`), even when it is the same host.";
 }
 
-/// The hint attached to a finding: what to do.
-pub fn hint(code: &str) -> &'static str {
-    lookup(code).map(|c| c.action).unwrap_or("")
+impl Code {
+    /// This code's row of the table.
+    pub fn info(self) -> &'static CodeInfo {
+        // The table is generated in the order of the enum.
+        &CODES[self as usize]
+    }
+
+    pub fn severity(self) -> Severity {
+        self.info().severity
+    }
+
+    /// The hint attached to a finding: what to do.
+    pub fn hint(self) -> &'static str {
+        self.info().action
+    }
+
+    /// The code written `text` (snake_case), if there is one.
+    pub fn parse(text: &str) -> Option<Code> {
+        CODES
+            .iter()
+            .find(|c| c.code.as_str() == text)
+            .map(|c| c.code)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +319,8 @@ mod tests {
     #[test]
     fn every_outcome_has_one_row() {
         for o in Outcome::ALL {
-            let row = lookup(o.as_str()).unwrap_or_else(|| panic!("{} has no row", o.as_str()));
+            let row = o.code().info();
+            assert_eq!(row.code.as_str(), o.as_str());
             assert_eq!(row.kind, Kind::Outcome);
         }
     }
@@ -262,7 +330,7 @@ mod tests {
         let readme = include_str!("../README.md");
         for c in CODES {
             assert!(
-                readme.contains(&format!("| `{}` |", c.code)),
+                readme.contains(&format!("| `{}` |", c.code.as_str())),
                 "README.md has no table row for `{}`",
                 c.code
             );
@@ -272,13 +340,18 @@ mod tests {
     #[test]
     fn codes_are_unique_snake_case_and_documented() {
         for (i, c) in CODES.iter().enumerate() {
+            assert_eq!(c.code as usize, i, "the table is in the order of the enum");
+            assert_eq!(Code::parse(c.code.as_str()), Some(c.code));
             assert!(c
                 .code
+                .as_str()
                 .chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'));
             assert!(!c.meaning.is_empty() && !c.causes.is_empty() && !c.action.is_empty());
             assert!(
-                CODES[i + 1..].iter().all(|d| d.code != c.code),
+                CODES[i + 1..]
+                    .iter()
+                    .all(|d| d.code.as_str() != c.code.as_str()),
                 "{} twice",
                 c.code
             );

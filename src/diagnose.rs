@@ -1,7 +1,7 @@
 //! Pure rules: a report's targets in, findings out. No I/O, no clock.
 
-use crate::codes;
-use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, Severity, TargetReport};
+use crate::codes::Code;
+use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, TargetReport};
 use crate::service::{Protocol, TlsMode};
 use std::net::IpAddr;
 
@@ -26,7 +26,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
                 .clone()
                 .unwrap_or_else(|| t.resolution.status.clone());
             let words = names::with_mx_suggestion(t, words);
-            out.push(finding(t, None, "dns_failed", Severity::Fail, words));
+            out.push(finding(t, None, Code::DnsFailed, words));
             continue;
         }
         for p in &t.probes {
@@ -39,22 +39,16 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
     out
 }
 
-fn finding(
-    t: &TargetReport,
-    p: Option<&ProbeResult>,
-    code: &str,
-    severity: Severity,
-    message: String,
-) -> Finding {
+fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: String) -> Finding {
     Finding {
-        severity,
-        code: code.to_string(),
+        severity: code.severity(),
+        code,
         host: t.host.clone(),
         service: p.map(|p| p.service.clone()),
         port: p.map(|p| p.port),
         address: p.and_then(|p| p.address),
         message,
-        hint: codes::hint(code).to_string(),
+        hint: code.hint().to_string(),
     }
 }
 
@@ -63,33 +57,15 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     match p.outcome {
         Outcome::Ok => {}
         Outcome::StarttlsUnavailable if p.preauth => {
-            out.push(finding(
-                t,
-                Some(p),
-                "preauth_plaintext",
-                Severity::Fail,
-                detail,
-            ));
+            out.push(finding(t, Some(p), Code::PreauthPlaintext, detail));
         }
         Outcome::StarttlsUnavailable if p.starttls_stripped => {
-            out.push(finding(
-                t,
-                Some(p),
-                "starttls_stripped",
-                Severity::Fail,
-                detail,
-            ));
+            out.push(finding(t, Some(p), Code::StarttlsStripped, detail));
         }
         Outcome::StarttlsUnavailable if p.tls_mode == TlsMode::Opportunistic => {
-            out.push(finding(
-                t,
-                Some(p),
-                "starttls_not_offered_relay",
-                Severity::Warn,
-                detail,
-            ));
+            out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
-        other => out.push(finding(t, Some(p), other.as_str(), Severity::Fail, detail)),
+        other => out.push(finding(t, Some(p), other.code(), detail)),
     }
 
     // SMTP here; IMAP and POP3 logins in `login_findings`.
@@ -104,8 +80,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "auth_before_tls",
-            Severity::Fail,
+            Code::AuthBeforeTls,
             format!(
                 "AUTH {} is offered before STARTTLS",
                 plaintext_auth.join(" ")
@@ -115,8 +90,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "auth_before_tls_hashed",
-            Severity::Warn,
+            Code::AuthBeforeTlsHashed,
             format!("AUTH {} is offered before STARTTLS", p.auth_plain.join(" ")),
         ));
     }
@@ -127,8 +101,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "greeting_slow",
-            Severity::Warn,
+            Code::GreetingSlow,
             format!("the greeting came after {:.1} s", ms as f64 / 1000.0),
         ));
     }
@@ -136,17 +109,17 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     if let Some(tls) = &p.tls {
         let code = match tls.verdict {
             CertVerdict::Valid => None,
-            CertVerdict::Expired => Some("cert_expired"),
-            CertVerdict::NotYetValid => Some("cert_not_yet_valid"),
-            CertVerdict::NameMismatch => Some("cert_name_mismatch"),
-            CertVerdict::SelfSigned => Some("cert_self_signed"),
-            CertVerdict::Untrusted => Some("cert_untrusted"),
-            CertVerdict::IncompleteChain => Some("cert_incomplete_chain"),
-            CertVerdict::Invalid => Some("cert_invalid"),
+            CertVerdict::Expired => Some(Code::CertExpired),
+            CertVerdict::NotYetValid => Some(Code::CertNotYetValid),
+            CertVerdict::NameMismatch => Some(Code::CertNameMismatch),
+            CertVerdict::SelfSigned => Some(Code::CertSelfSigned),
+            CertVerdict::Untrusted => Some(Code::CertUntrusted),
+            CertVerdict::IncompleteChain => Some(Code::CertIncompleteChain),
+            CertVerdict::Invalid => Some(Code::CertInvalid),
         };
         if let Some(code) = code {
             let words = tls.verdict_detail.clone().unwrap_or_default();
-            out.push(finding(t, Some(p), code, Severity::Fail, words));
+            out.push(finding(t, Some(p), code, words));
             // The verifier stops at the first problem: a wrong name behind an
             // untrusted or expired chain would only show after that is fixed.
             let name = &tls.verified_name;
@@ -161,8 +134,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                 out.push(finding(
                     t,
                     Some(p),
-                    "cert_name_mismatch",
-                    Severity::Fail,
+                    Code::CertNameMismatch,
                     format!(
                         "the certificate is not valid for {name} either; it names {}",
                         if leaf.sans.is_empty() {
@@ -177,8 +149,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             out.push(finding(
                 t,
                 Some(p),
-                "cert_expiring_soon",
-                Severity::Warn,
+                Code::CertExpiringSoon,
                 format!(
                     "the certificate expires on {} ({} days left)",
                     leaf.not_after, leaf.days_left
@@ -214,8 +185,7 @@ fn login_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "login_before_tls",
-            Severity::Fail,
+            Code::LoginBeforeTls,
             format!(
                 "{} offered before {before}: passwords can cross the network unencrypted",
                 offered.join(", ")
@@ -225,8 +195,7 @@ fn login_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "auth_before_tls_hashed",
-            Severity::Warn,
+            Code::AuthBeforeTlsHashed,
             format!(
                 "{} mechanisms offered before {before}: {}",
                 sasl.trim_end_matches(['=', ' ']),
@@ -258,21 +227,14 @@ fn http_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                     p.port, h.status, h.reason
                 ),
             };
-            out.push(finding(
-                t,
-                Some(p),
-                "http_no_redirect",
-                Severity::Warn,
-                message,
-            ));
+            out.push(finding(t, Some(p), Code::HttpNoRedirect, message));
         }
     }
     if h.status >= 500 {
         out.push(finding(
             t,
             Some(p),
-            "http_server_error",
-            Severity::Warn,
+            Code::HttpServerError,
             format!(
                 "GET / on port {} answered {} {}",
                 p.port, h.status, h.reason
@@ -283,8 +245,7 @@ fn http_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         out.push(finding(
             t,
             Some(p),
-            "hsts_missing",
-            Severity::Info,
+            Code::HstsMissing,
             format!("port {} sends no Strict-Transport-Security header", p.port),
         ));
     }
@@ -348,8 +309,8 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             .filter(|p| p.address == Some(addr) && p.outcome != Outcome::NotRun)
             .collect();
         let all = |o: Outcome| probes.len() > 1 && probes.iter().all(|p| p.outcome == o);
-        let mut f = |code: &str, message: String| {
-            let mut f = finding(t, None, code, Severity::Fail, message);
+        let mut f = |code: Code, message: String| {
+            let mut f = finding(t, None, code, message);
             f.address = Some(addr);
             out.push(f);
         };
@@ -367,7 +328,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
         let local = t.local_addresses.contains(&addr);
         if local && probes.iter().any(|p| p.outcome == Outcome::ConnectTimeout) {
             f(
-                "local_firewall",
+                Code::LocalFirewall,
                 format!(
                     "{addr} is an address of this machine, yet a connection to it timed out: only this machine can have dropped it"
                 ),
@@ -377,7 +338,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
         // the timeout rules about blocks on the path do not apply.
         if relay_timeout && !local && control.0 == Control::Port25Blocked {
             f(
-                "outbound_port25_blocked",
+                Code::OutboundPort25Blocked,
                 format!(
                     "port {relay_port} of {addr} timed out, and so did port 25 of the control host {} while its other ports connected: the block is on your side",
                     control.1.join(", ")
@@ -385,12 +346,12 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             );
         } else if all(Outcome::ConnectTimeout) && !local {
             f(
-                "host_unreachable_or_filtered",
+                Code::HostUnreachableOrFiltered,
                 format!("all {} ports of {addr} timed out", probes.len()),
             );
         } else if all(Outcome::Refused) {
             f(
-                "no_service_listening",
+                Code::NoServiceListening,
                 format!(
                     "all {} ports of {addr} refused the connection",
                     probes.len()
@@ -409,7 +370,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                     t.host
                 ));
             }
-            f("port25_blocked", message);
+            f(Code::Port25Blocked, message);
         }
         let relay_silent = probes
             .iter()
@@ -421,7 +382,7 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
             .collect();
         if let (Some(relay), false) = (relay_silent, greeted.is_empty()) {
             f(
-                "greeting_withheld",
+                Code::GreetingWithheld,
                 format!(
                     "port {} of {addr} accepts connections but never greets, while port {} greets",
                     relay.port,
@@ -435,6 +396,8 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::Code;
+    use crate::report::Severity;
     use crate::report::{ConnectFacts, Resolution};
 
     fn probe(port: u16, outcome: Outcome) -> ProbeResult {
@@ -542,9 +505,9 @@ mod tests {
         let f = diagnose(&[t]);
         let on = |port| f.iter().find(|f| f.port == Some(port)).unwrap();
         assert_eq!(on(25).severity, Severity::Warn);
-        assert_eq!(on(25).code, "starttls_not_offered_relay");
+        assert_eq!(on(25).code, Code::StarttlsNotOfferedRelay);
         assert_eq!(on(587).severity, Severity::Fail);
-        assert_eq!(on(587).code, "starttls_unavailable");
+        assert_eq!(on(587).code, Code::StarttlsUnavailable);
     }
 
     #[test]
@@ -750,7 +713,7 @@ mod tests {
         let f = diagnose(&[t, c]);
         let blocked = f
             .iter()
-            .find(|f| f.code == "port25_blocked")
+            .find(|f| f.code == Code::Port25Blocked)
             .expect("port25_blocked");
         assert!(
             blocked.message.contains("at or near mail.example.test"),
@@ -816,11 +779,7 @@ mod tests {
         ]);
         t.local_addresses = t.addresses.clone();
         for f in diagnose(&[t]) {
-            assert!(
-                crate::codes::lookup(&f.code).is_some(),
-                "{} has no row",
-                f.code
-            );
+            assert_eq!(f.severity, f.code.severity(), "{}", f.code);
         }
     }
 

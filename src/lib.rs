@@ -191,9 +191,9 @@ struct Explained<'a> {
     action: &'a str,
 }
 
-fn explained(c: &'static codes::Code) -> Explained<'static> {
+fn explained(c: &'static codes::CodeInfo) -> Explained<'static> {
     Explained {
-        code: c.code,
+        code: c.code.as_str(),
         kind: match c.kind {
             codes::Kind::Outcome => "outcome",
             codes::Kind::Finding => "finding",
@@ -206,11 +206,11 @@ fn explained(c: &'static codes::Code) -> Explained<'static> {
 }
 
 fn explain(args: &ExplainArgs) -> Result<u8> {
-    let rows: Vec<&'static codes::Code> = match &args.code {
+    let rows: Vec<&'static codes::CodeInfo> = match &args.code {
         Some(code) => {
             let wanted = code.trim().to_ascii_lowercase().replace('-', "_");
-            match codes::lookup(&wanted) {
-                Some(c) => vec![c],
+            match codes::Code::parse(&wanted) {
+                Some(c) => vec![c.info()],
                 None => bail!("unknown code '{code}'; `mailport explain` lists every code"),
             }
         }

@@ -1,6 +1,8 @@
 //! The report model: plain serde data. The JSON output is this model
 //! serialised; the text output is a view of it. Nothing here does I/O.
 
+use crate::codes::Code;
+pub use crate::codes::Severity;
 use crate::service::{Protocol, TlsMode};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -48,6 +50,27 @@ impl Outcome {
         Outcome::DnsFailed,
         Outcome::NotRun,
     ];
+
+    /// This outcome's row in the codes table.
+    pub fn code(self) -> Code {
+        match self {
+            Outcome::Ok => Code::Ok,
+            Outcome::Refused => Code::Refused,
+            Outcome::Unreachable => Code::Unreachable,
+            Outcome::ConnectTimeout => Code::ConnectTimeout,
+            Outcome::Reset => Code::Reset,
+            Outcome::Closed => Code::Closed,
+            Outcome::GreetingTimeout => Code::GreetingTimeout,
+            Outcome::Rejected => Code::Rejected,
+            Outcome::ProtocolMismatch => Code::ProtocolMismatch,
+            Outcome::StarttlsUnavailable => Code::StarttlsUnavailable,
+            Outcome::TlsFailed => Code::TlsFailed,
+            Outcome::ReplyTimeout => Code::ReplyTimeout,
+            Outcome::BadReply => Code::BadReply,
+            Outcome::DnsFailed => Code::DnsFailed,
+            Outcome::NotRun => Code::NotRun,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -512,28 +535,10 @@ pub enum Role {
     Control,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warn,
-    Fail,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warn => "warn",
-            Severity::Fail => "fail",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
-    pub code: String,
+    pub code: Code,
     pub host: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub service: Option<String>,

@@ -4,9 +4,8 @@
 //! mail domains. Pure: report facts in, findings out.
 
 use super::{finding, is_relay};
-use crate::report::{
-    DnsStatus, Finding, MxLookup, ProbeResult, ReverseDns, Severity, TargetReport,
-};
+use crate::codes::Code;
+use crate::report::{DnsStatus, Finding, MxLookup, ProbeResult, ReverseDns, TargetReport};
 use crate::service::Protocol;
 use std::net::IpAddr;
 
@@ -14,16 +13,16 @@ use std::net::IpAddr;
 pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
     let mut out = Vec::new();
     for d in domains {
-        let mut f = |code: &str, severity: Severity, message: String| {
+        let mut f = |code: Code, message: String| {
             out.push(Finding {
-                severity,
-                code: code.to_string(),
+                severity: code.severity(),
+                code,
                 host: d.domain.clone(),
                 service: None,
                 port: None,
                 address: None,
                 message,
-                hint: crate::codes::hint(code).to_string(),
+                hint: code.hint().to_string(),
             });
         };
         if d.is_null() {
@@ -37,11 +36,10 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                     "; it also has {others} other MX record(s), which RFC 7505 forbids beside a null MX"
                 ));
             }
-            f("mx_null", Severity::Fail, m);
+            f(Code::MxNull, m);
         } else if d.status == DnsStatus::NoData {
             f(
-                "mx_missing",
-                Severity::Warn,
+                Code::MxMissing,
                 format!(
                     "{} has no MX record; senders fall back to its own address (implicit MX), which is checked instead",
                     d.domain
@@ -58,7 +56,7 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                     d.status.as_str()
                 )
             };
-            f("dns_failed", Severity::Fail, m);
+            f(Code::DnsFailed, m);
         }
     }
     out
@@ -122,8 +120,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
             finding(
                 t,
                 None,
-                "ptr_lookup_failed",
-                Severity::Fail,
+                Code::PtrLookupFailed,
                 format!(
                     "the PTR lookup of {addr} failed ({}): {}; whether a PTR exists is unknown",
                     r.status.as_str(),
@@ -139,8 +136,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
             finding(
                 t,
                 None,
-                "ptr_missing",
-                Severity::Fail,
+                Code::PtrMissing,
                 format!("{addr} has no PTR record: {}", why()),
             ),
             addr,
@@ -153,8 +149,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
             finding(
                 t,
                 None,
-                "ptr_multiple",
-                Severity::Warn,
+                Code::PtrMultiple,
                 format!(
                     "{addr} has {} PTR records: {}",
                     names.len(),
@@ -205,8 +200,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
                 finding(
                     t,
                     None,
-                    "ptr_not_confirmed",
-                    Severity::Fail,
+                    Code::PtrNotConfirmed,
                     format!(
                         "the PTR of {addr} does not resolve back to it: {}",
                         parts.join("; ")
@@ -219,8 +213,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
                 finding(
                     t,
                     None,
-                    "ptr_lookup_failed",
-                    Severity::Fail,
+                    Code::PtrLookupFailed,
                     format!(
                         "cannot tell whether the PTR of {addr} resolves back to it: {}",
                         undecided.join("; ")
@@ -236,8 +229,7 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
                 finding(
                     t,
                     None,
-                    "ptr_generic",
-                    Severity::Warn,
+                    Code::PtrGeneric,
                     format!(
                         "the PTR name {} of {addr} looks like a provider's generic name for a dynamic or pool address: {reason}",
                         n.name
@@ -298,8 +290,7 @@ fn greeting_findings(t: &TargetReport, r: &ReverseDns, p: &ProbeResult, out: &mu
     out.push(finding(
         t,
         Some(p),
-        "ptr_greeting_mismatch",
-        Severity::Info,
+        Code::PtrGreetingMismatch,
         format!(
             "the server announces {}, but the PTR of {} names {}. Not a receiver requirement: receivers check that a PTR exists and resolves back, not that it matches the greeting",
             differing.join(" and "),
@@ -351,8 +342,7 @@ fn certificate_findings(t: &TargetReport, r: &ReverseDns, p: &ProbeResult, out: 
     out.push(finding(
         t,
         Some(p),
-        "cert_name_not_covered",
-        Severity::Info,
+        Code::CertNameNotCovered,
         format!(
             "the certificate names {} but not {}",
             if names.is_empty() {
@@ -469,6 +459,7 @@ pub fn generic_reason(name: &str, addr: IpAddr) -> Option<String> {
 mod tests {
     use super::*;
     use crate::diagnose::diagnose;
+    use crate::report::Severity;
     use crate::report::{
         CertFacts, CertVerdict, MxRecord, PtrName, Resolution, Role, TargetDns, TlsFacts,
     };
@@ -541,14 +532,12 @@ mod tests {
         let mut out = Vec::new();
         target_findings(&t, &mut out);
         for f in &out {
-            assert!(
-                crate::codes::lookup(&f.code).is_some(),
-                "{} has no row",
-                f.code
-            );
+            assert_eq!(f.severity, f.code.severity(), "{}", f.code);
             assert!(!f.hint.is_empty());
         }
-        out.into_iter().map(|f| (f.code, f.severity)).collect()
+        out.into_iter()
+            .map(|f| (f.code.as_str().to_string(), f.severity))
+            .collect()
     }
 
     fn codes_of(t: TargetReport) -> Vec<String> {
@@ -581,7 +570,7 @@ mod tests {
             let f = findings(target(A, vec![rev(A, status, vec![])], vec![]));
             assert_eq!(f, vec![("ptr_missing".to_string(), Severity::Fail)]);
         }
-        assert!(crate::codes::hint("ptr_missing").contains("450 4.7.1"));
+        assert!(Code::PtrMissing.hint().contains("450 4.7.1"));
     }
 
     #[test]
@@ -693,7 +682,7 @@ mod tests {
         let mut out = Vec::new();
         target_findings(&t, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].code, "ptr_greeting_mismatch");
+        assert_eq!(out[0].code, Code::PtrGreetingMismatch);
         assert_eq!(out[0].severity, Severity::Info);
         assert_eq!(out[0].port, Some(25));
         assert!(out[0].message.contains("mail.example.test in its greeting"));
@@ -767,7 +756,7 @@ mod tests {
         let mut out = Vec::new();
         target_findings(&t, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].code, "cert_name_not_covered");
+        assert_eq!(out[0].code, Code::CertNameNotCovered);
         assert_eq!(out[0].severity, Severity::Info);
         assert!(
             out[0]
@@ -813,7 +802,7 @@ mod tests {
         let c = |d: MxLookup| -> Vec<(String, Severity)> {
             mail_domains(&[d])
                 .into_iter()
-                .map(|f| (f.code, f.severity))
+                .map(|f| (f.code.as_str().to_string(), f.severity))
                 .collect()
         };
         assert!(c(domain(DnsStatus::Found, &[(10, "mx.example.test")])).is_empty());
@@ -848,7 +837,7 @@ mod tests {
         t.dns.as_mut().unwrap().mx = Some(domain(DnsStatus::Found, &[(10, "mx.example.test")]));
         let f = diagnose(&[t]);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].code, "dns_failed");
+        assert_eq!(f[0].code, Code::DnsFailed);
         assert!(
             f[0].message.contains("mailport check example.test --mx"),
             "{}",

@@ -1,5 +1,6 @@
 //! Text for a terminal: one line per probe within 80 columns, then findings with hints.
 
+use crate::codes::Code;
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
 use std::io::{self, Write};
 
@@ -69,11 +70,11 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     if !report.findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", p.bold("Findings"))?;
-        let mut hinted: Vec<&str> = Vec::new();
+        let mut hinted: Vec<Code> = Vec::new();
         for f in &report.findings {
-            let repeat = hinted.contains(&f.code.as_str());
+            let repeat = hinted.contains(&f.code);
             finding(f, report.targets.len() > 1, repeat, out, &p)?;
-            hinted.push(&f.code);
+            hinted.push(f.code);
         }
     }
     let s = &report.summary;
@@ -251,7 +252,11 @@ fn finding(
         place.push(a.to_string());
     }
     let label = format!("{:<4}", f.severity.as_str().to_uppercase());
-    let mut head = format!("{}  {}", p.severity(f.severity, &label), p.bold(&f.code));
+    let mut head = format!(
+        "{}  {}",
+        p.severity(f.severity, &label),
+        p.bold(f.code.as_str())
+    );
     if !place.is_empty() {
         head.push(' ');
         head.push_str(&place.join(" "));
