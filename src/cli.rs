@@ -4,6 +4,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// At most this many probes run at the same moment, by default (--max-probes).
+pub const DEFAULT_MAX_PROBES: u16 = 64;
+
 const EXAMPLES: &str = "\
 Examples:
   Check every mail port of a mail server (SMTP, IMAP, POP3, webmail), as text:
@@ -172,7 +175,7 @@ pub struct CheckArgs {
     pub deadline: Duration,
 
     /// At most this many probes run at the same moment (1 to 1024).
-    #[arg(long, value_name = "N", default_value = "64", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PROBES, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_probes: u16,
 
     /// The name certificates are verified against and sent in SNI.

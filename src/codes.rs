@@ -144,6 +144,10 @@ codes! {
         "The check's --deadline passed before this probe could start, so nothing is known about the port.",
         "Many hosts or addresses at once (at most 64 probes run at the same moment), slow DNS, or a --deadline shorter than the phase timeouts.",
         "Raise --deadline, check fewer hosts at once, or shorten --timeout and --greeting-timeout.";
+    InternalError = "internal_error", Outcome, Fail,
+        "mailport itself failed inside this probe: a bug in mailport, not a fact about the server.",
+        "A case the probe's code did not expect. The other probes of the check are unaffected.",
+        "Run the check again with the same arguments; if it happens again, report it with the command line and the server software.";
     // ---- findings -------------------------------------------------------
     StarttlsStripped = "starttls_stripped", Finding, Fail,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",

@@ -24,7 +24,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
                 .resolution
                 .detail
                 .clone()
-                .unwrap_or_else(|| t.resolution.status.clone());
+                .unwrap_or_else(|| t.resolution.status.as_str().to_string());
             let words = names::with_mx_suggestion(t, words);
             out.push(finding(t, None, Code::DnsFailed, words));
             continue;
@@ -398,7 +398,7 @@ mod tests {
     use super::*;
     use crate::codes::Code;
     use crate::report::Severity;
-    use crate::report::{ConnectFacts, Resolution};
+    use crate::report::{ConnectFacts, DnsStatus, Resolution};
 
     fn probe(port: u16, outcome: Outcome) -> ProbeResult {
         let service = crate::service::by_port(port).unwrap();
@@ -431,8 +431,8 @@ mod tests {
             local_addresses: vec![],
             addresses: vec!["192.0.2.1".parse().unwrap()],
             resolution: Resolution {
-                source: "literal".into(),
-                status: "found".into(),
+                source: crate::report::ResolutionSource::Literal,
+                status: DnsStatus::Found,
                 detail: None,
                 ms: 0,
             },

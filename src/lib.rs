@@ -1,15 +1,16 @@
 //! mailport: diagnose a host's mail ports.
 //!
-//! `run` is the whole program: plan → execute → diagnose → render → exit status.
-//! Failures of the target are data in the report; only failures of the tool
-//! itself are errors (exit status 2).
+//! `run` is the whole program, one stage after the other, each a module that
+//! takes values and returns new ones: plan → resolve → probe (and the DNS
+//! checks beside it) → report → diagnose → render → exit status. Failures of
+//! the target are data in the report; only failures of the tool itself are
+//! errors (exit status 2). ARCHITECTURE.md maps the stages to their files.
 
 pub mod cert;
 pub mod cli;
 pub mod codes;
 pub mod diagnose;
 pub mod dns;
-pub mod dnsclient;
 pub mod exit;
 pub mod net;
 pub mod phase;
@@ -18,6 +19,7 @@ pub mod probe;
 pub mod rdns;
 pub mod render;
 pub mod report;
+pub mod resolve;
 pub mod runner;
 pub mod service;
 pub mod tls;
@@ -25,7 +27,7 @@ pub mod tls;
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
 use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
-use report::{Report, Summary, ToolInfo, SCHEMA_VERSION};
+use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,7 +64,6 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// How a report is shown.
 struct Output {
-    command: &'static str,
     json: bool,
     color: ColorChoice,
     verbose: bool,
@@ -71,7 +72,6 @@ struct Output {
 fn check(args: &CheckArgs) -> Result<u8> {
     let plan = plan::Plan::from_args(args)?;
     let output = Output {
-        command: "check",
         json: args.json || args.format == Format::Json,
         color: args.color,
         verbose: args.verbose,
@@ -83,7 +83,6 @@ fn check(args: &CheckArgs) -> Result<u8> {
 fn ptr(args: &PtrArgs) -> Result<u8> {
     let plan = plan::Plan::for_ptr(args)?;
     let output = Output {
-        command: "ptr",
         json: args.json || args.format == Format::Json,
         color: args.color,
         verbose: false,
@@ -91,12 +90,9 @@ fn ptr(args: &PtrArgs) -> Result<u8> {
     execute(plan, &output)
 }
 
-fn execute(mut plan: plan::Plan, output: &Output) -> Result<u8> {
-    let trust = Arc::new(if plan.needs_tls() {
-        tls::Trust::load(plan.ca_file.as_deref())?
-    } else {
-        tls::Trust::load(None)?
-    });
+fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
+    let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
+    let trust = Arc::new(tls::Trust::load(ca)?);
     let progress = std::io::stderr().is_terminal();
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
@@ -104,57 +100,37 @@ fn execute(mut plan: plan::Plan, output: &Output) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // --mx: the mail domains' MX hosts become the targets.
-    // One deadline for the whole check: the MX lookups and the probes share it.
-    let deadline = tokio::time::Instant::now() + plan.deadline;
-    runtime.block_on(rdns::expand_mx(&mut plan, deadline));
-    let targets = runtime.block_on(runner::execute(&plan, trust, progress, deadline));
+    let (domains, mut targets, names) = runtime.block_on(async {
+        // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
+        let deadline = tokio::time::Instant::now() + plan.limits.deadline;
+        let dns = dns::Dns::new(&plan.names.dns);
+        let resolved = resolve::resolve(&plan, &dns, deadline).await;
+        let questions = rdns::questions(&plan.names, plan.family, &resolved.targets);
+        let (targets, names) = tokio::join!(
+            runner::probe_all(&plan, resolved.targets, trust, progress, deadline),
+            rdns::ask(questions, &dns, deadline),
+        );
+        (resolved.domains, targets, names)
+    });
     // Probes that outlive the deadline are cut off here rather than awaited.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    for t in &mut targets {
+        t.dns = names.for_target(t, &domains);
+    }
 
-    let mut findings = diagnose::mail_domains(&plan.names.domains);
+    let mut findings = diagnose::mail_domains(&domains);
     findings.extend(diagnose::diagnose(&targets));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
-    // Control hosts are evidence, not subjects: the summary counts the targets' probes.
-    let probes: Vec<_> = targets
-        .iter()
-        .filter(|t| t.role == report::Role::Target)
-        .flat_map(|t| &t.probes)
-        .collect();
-    let count = |s: report::Severity| findings.iter().filter(|f| f.severity == s).count();
-    let summary = Summary {
-        probes: probes.len(),
-        ok: probes
-            .iter()
-            .filter(|p| p.outcome == report::Outcome::Ok)
-            .count(),
-        not_ok: probes
-            .iter()
-            .filter(|p| p.outcome != report::Outcome::Ok)
-            .count(),
-        info: count(report::Severity::Info),
-        warn: count(report::Severity::Warn),
-        fail: count(report::Severity::Fail),
-        exit_code: code,
-        fail_on: plan.fail_on,
-    };
-    let report = Report {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo {
-            name: "mailport".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        command: output.command.into(),
-        started_at: started
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        duration_ms: clock.elapsed().as_millis() as u64,
-        domains: plan.names.domains.clone(),
+    let report = Report::assemble(
+        &plan,
+        started,
+        clock.elapsed(),
+        domains,
         targets,
         findings,
-        summary,
-    };
+        code,
+    );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if output.json {

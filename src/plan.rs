@@ -1,15 +1,40 @@
-//! Arguments → a validated plan. Every check of user input happens here, so
-//! that a bad input is one clear error (exit 2) before anything touches the network.
+//! Arguments → a validated plan: plain data at the ground floor of the
+//! pipeline. Every check of user input happens here, so that a bad input is
+//! one clear error (exit 2) before anything touches the network, and every
+//! input is read once (the CA file, this host's name). The plan owns its
+//! types and imports no later stage; nothing rewrites it once built.
 
-use crate::cli::{CheckArgs, DnsArgs, FailOn, PtrArgs};
-use crate::probe::Timeouts;
-use crate::report::{Role, Severity};
+use crate::cli::{self, CheckArgs, DnsArgs, FailOn, PtrArgs};
+use crate::codes::Severity;
 use crate::service::{self, PortSpec, Service};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The command a plan carries out, as named in the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    #[default]
+    Check,
+    Ptr,
+}
+
+/// Why a host is in the plan and the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A host the user asked to check.
+    #[default]
+    Target,
+    /// A reference host probed on the same ports, to tell a block on this side from one at the server.
+    Control,
+}
 
 /// Which address families to probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +42,87 @@ pub enum Family {
     Any,
     V4,
     V6,
+}
+
+impl Family {
+    pub fn admits(self, addr: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+/// Per-phase time limits of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until the TCP handshake completes.
+    pub connect: Duration,
+    /// From connected until the server's greeting is complete.
+    pub greeting: Duration,
+    /// For each later reply, and for a TLS handshake.
+    pub reply: Duration,
+}
+
+/// How much a run may do: at once, and in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many probes at the same moment.
+    pub max_probes: usize,
+    /// The whole run (MX lookups, resolution, probes, DNS checks) ends by then.
+    pub deadline: Duration,
+}
+
+/// The name mailport announces in EHLO, decided once per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ehlo {
+    /// --ehlo, or this host's fully qualified name.
+    Name(String),
+    /// No usable name: the address literal of each connection's local address
+    /// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+    AddressLiteral,
+}
+
+impl Ehlo {
+    /// The EHLO argument for a connection from `local`.
+    pub fn for_local(&self, local: Option<IpAddr>) -> String {
+        match (self, local) {
+            (Ehlo::Name(n), _) => n.clone(),
+            (Ehlo::AddressLiteral, Some(IpAddr::V4(a))) => format!("[{a}]"),
+            (Ehlo::AddressLiteral, Some(IpAddr::V6(a))) => format!("[IPv6:{a}]"),
+            (Ehlo::AddressLiteral, None) => "[127.0.0.1]".to_string(),
+        }
+    }
+}
+
+/// Certificates trusted besides the system's roots (--ca-file), read once.
+#[derive(Debug, Clone)]
+pub struct CaFile {
+    pub path: PathBuf,
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
+/// Where DNS questions go, from `--dns-server` and `--dns-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// `None`: the system's resolver.
+    pub server: Option<SocketAddr>,
+    /// How long to wait for each answer.
+    pub timeout: Duration,
+}
+
+/// What the name checks need: where DNS questions go, and how far to go.
+#[derive(Debug, Clone)]
+pub struct NameChecks {
+    pub dns: DnsConfig,
+    /// Check the reverse DNS of every address, not only of public ones
+    /// (with --dns-server, and for `mailport ptr`).
+    pub every_address: bool,
+    /// --mx: the hosts are mail domains; their MX hosts are checked.
+    pub mx: bool,
+    /// The --resolve overrides, for MX hosts found at run time.
+    pub overrides: BTreeMap<String, Vec<IpAddr>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +146,17 @@ pub struct Probe {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
+    pub command: Command,
     pub targets: Vec<Target>,
     pub probes: Vec<Probe>,
     pub family: Family,
     pub timeouts: Timeouts,
-    pub deadline: Duration,
-    /// At most this many probes at the same moment.
-    pub max_probes: usize,
-    pub ehlo: Option<String>,
-    pub ca_file: Option<PathBuf>,
+    pub limits: Limits,
+    pub ehlo: Ehlo,
+    pub ca: Option<CaFile>,
     pub fail_on: Severity,
     /// Reverse DNS, MX, and where DNS questions go.
-    pub names: crate::rdns::NameChecks,
+    pub names: NameChecks,
 }
 
 impl Plan {
@@ -102,7 +207,11 @@ impl Plan {
             }
             let tls_name = match &args.tls_name {
                 Some(n) if role == Role::Target => {
-                    crate::tls::server_name(n).map_err(|e| anyhow!("--tls-name: {e}"))?;
+                    if ServerName::try_from(n.as_str()).is_err() {
+                        bail!(
+                            "--tls-name: '{n}' is not a valid name to verify a certificate against"
+                        );
+                    }
                     n.clone()
                 }
                 _ => host.clone(),
@@ -124,16 +233,26 @@ impl Plan {
                 bail!("--resolve names {host}, which is not one of the hosts to check");
             }
         }
-        if let Some(name) = &args.ehlo {
-            check_ehlo_name(name)?;
-        }
-        if let Some(path) = &args.ca_file {
-            // Read it now so a bad file is a usage error, not a probe failure.
-            crate::tls::read_ca_file(path)?;
-        }
+        let ehlo = match &args.ehlo {
+            Some(name) => {
+                check_ehlo_name(name)?;
+                Ehlo::Name(name.clone())
+            }
+            None => local_fqdn().map_or(Ehlo::AddressLiteral, Ehlo::Name),
+        };
+        let probes = select_probes(&args.services, &args.ports)?;
+        let ca = match &args.ca_file {
+            // Read it now, once: a bad file is a usage error, not a probe failure.
+            Some(path) => Some(CaFile {
+                certs: read_ca_file(path)?,
+                path: path.clone(),
+            }),
+            None => None,
+        };
         Ok(Plan {
+            command: Command::Check,
             targets,
-            probes: select_probes(&args.services, &args.ports)?,
+            probes,
             family: if args.ipv4 {
                 Family::V4
             } else if args.ipv6 {
@@ -146,15 +265,17 @@ impl Plan {
                 greeting: args.greeting_timeout,
                 reply: args.reply_timeout,
             },
-            deadline: args.deadline,
-            max_probes: usize::from(args.max_probes),
-            ehlo: args.ehlo.clone(),
-            ca_file: args.ca_file.clone(),
+            limits: Limits {
+                deadline: args.deadline,
+                max_probes: usize::from(args.max_probes),
+            },
+            ehlo,
+            ca,
             fail_on: match args.fail_on {
                 FailOn::Warn => Severity::Warn,
                 FailOn::Fail => Severity::Fail,
             },
-            names: crate::rdns::NameChecks {
+            names: NameChecks {
                 mx: args.mx,
                 overrides,
                 ..name_checks(&args.dns)?
@@ -185,11 +306,12 @@ impl Plan {
                 role: Role::Target,
             });
         }
-        let names = crate::rdns::NameChecks {
+        let names = NameChecks {
             every_address: true,
             ..name_checks(&args.dns)?
         };
         Ok(Plan {
+            command: Command::Ptr,
             targets,
             probes: Vec::new(),
             family: Family::Any,
@@ -200,10 +322,12 @@ impl Plan {
             },
             // A PTR question, then the forward questions at once: two answers'
             // time, with room to spare.
-            deadline: names.dns.timeout * 3,
-            max_probes: crate::runner::MAX_CONCURRENT_PROBES,
-            ehlo: None,
-            ca_file: None,
+            limits: Limits {
+                deadline: names.dns.timeout * 3,
+                max_probes: usize::from(cli::DEFAULT_MAX_PROBES),
+            },
+            ehlo: Ehlo::AddressLiteral,
+            ca: None,
             fail_on: match args.fail_on {
                 FailOn::Warn => Severity::Warn,
                 FailOn::Fail => Severity::Fail,
@@ -220,22 +344,69 @@ impl Plan {
 }
 
 /// Where DNS questions go, from --dns-server and --dns-timeout.
-fn name_checks(args: &DnsArgs) -> Result<crate::rdns::NameChecks> {
+fn name_checks(args: &DnsArgs) -> Result<NameChecks> {
     let server = match &args.dns_server {
-        Some(text) => {
-            Some(crate::dnsclient::parse_server(text).map_err(|e| anyhow!("--dns-server {e}"))?)
-        }
+        Some(text) => Some(parse_dns_server(text).map_err(|e| anyhow!("--dns-server {e}"))?),
         None => None,
     };
-    Ok(crate::rdns::NameChecks {
-        dns: crate::dnsclient::DnsConfig {
+    Ok(NameChecks {
+        dns: DnsConfig {
             server,
             timeout: args.dns_timeout,
         },
         // The user chose the server that holds their records: check every address.
         every_address: server.is_some(),
-        ..Default::default()
+        mx: false,
+        overrides: BTreeMap::new(),
     })
+}
+
+/// The port of `--dns-server` when none is given.
+pub const DEFAULT_DNS_PORT: u16 = 53;
+
+/// Parse `--dns-server`: an IP address with an optional port
+/// (`192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353`).
+pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    let t = text.trim();
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_DNS_PORT));
+    }
+    if let Ok(ip) = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or("")
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, DEFAULT_DNS_PORT));
+    }
+    match t.parse::<SocketAddr>() {
+        Ok(a) if a.port() != 0 => Ok(a),
+        Ok(_) => Err(format!("'{text}': port 0 is not a DNS server's port")),
+        Err(_) => Err(format!(
+            "'{text}' is not an IP address with an optional port \
+             (e.g. 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:5353); \
+             a DNS server is given by address, not by name"
+        )),
+    }
+}
+
+/// The certificates of a --ca-file (PEM).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read --ca-file {}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&bytes) {
+        let cert =
+            item.map_err(|e| anyhow!("--ca-file {} is not valid PEM: {e}", path.display()))?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        bail!(
+            "--ca-file {} holds no certificate (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")",
+            path.display()
+        );
+    }
+    Ok(certs)
 }
 
 /// The services and ports to probe, from --service and --port.
@@ -493,16 +664,9 @@ pub fn parse_resolve(text: &str) -> Result<(String, IpAddr)> {
     Ok((host, addr))
 }
 
-/// The EHLO name to use when none was given: the machine's FQDN, else an address literal.
-pub fn default_ehlo(local: Option<IpAddr>) -> String {
-    if let Some(name) = hostname().filter(|n| n.contains('.') && check_dns_name(n).is_ok()) {
-        return name;
-    }
-    match local {
-        Some(IpAddr::V4(a)) => format!("[{a}]"),
-        Some(IpAddr::V6(a)) => format!("[IPv6:{a}]"),
-        None => "[127.0.0.1]".to_string(),
-    }
+/// This machine's fully qualified name, when it has one that can be sent in EHLO.
+pub fn local_fqdn() -> Option<String> {
+    hostname().filter(|n| n.contains('.') && check_dns_name(n).is_ok())
 }
 
 fn hostname() -> Option<String> {
@@ -657,7 +821,43 @@ mod tests {
         assert!(check_ehlo_name("[192.0.2.1]").is_ok());
         assert!(check_ehlo_name("[IPv6:2001:db8::1]").is_ok());
         assert!(check_ehlo_name("bad name").is_err());
-        let d = default_ehlo(Some("192.0.2.7".parse().unwrap()));
-        assert!(d.contains('.'), "{d}");
+        assert_eq!(
+            Ehlo::AddressLiteral.for_local(Some("192.0.2.7".parse().unwrap())),
+            "[192.0.2.7]"
+        );
+        assert_eq!(
+            Ehlo::AddressLiteral.for_local(Some("2001:db8::7".parse().unwrap())),
+            "[IPv6:2001:db8::7]"
+        );
+        assert_eq!(Ehlo::Name("a.example".into()).for_local(None), "a.example");
+    }
+
+    #[test]
+    fn dns_server_arguments() {
+        assert_eq!(
+            parse_dns_server("192.0.2.53").unwrap(),
+            "192.0.2.53:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("2001:db8::53").unwrap(),
+            "[2001:db8::53]:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("[2001:db8::53]").unwrap(),
+            "[2001:db8::53]:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("[::1]:5353").unwrap(),
+            "[::1]:5353".parse().unwrap()
+        );
+        assert!(parse_dns_server("dns.example.org")
+            .unwrap_err()
+            .contains("by address"));
+        assert!(parse_dns_server("127.0.0.1:0").is_err());
+        assert!(parse_dns_server("127.0.0.1:99999").is_err());
     }
 }

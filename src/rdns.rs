@@ -1,37 +1,20 @@
-//! Reverse DNS and names: the PTR of each address, the forward confirmation
-//! of each PTR name (FCrDNS: its A/AAAA must contain the address), and the MX
-//! records of mail domains (--mx). This module asks and records; the rules
-//! that judge the answers are in diagnose.rs.
+//! The DNS checks stage, run beside the probes: the reverse DNS of each
+//! address (PTR, then the forward confirmation of each PTR name) and the MX
+//! of a name that has no address. This module decides what to ask and
+//! gathers the answers; the lookups are in `dns/`, and the rules that judge
+//! the answers are in `diagnose/names.rs`.
 
-use crate::dnsclient::{self, Dns, DnsConfig};
-use crate::plan::{Family, Plan, Target};
+use crate::dns::{self, Dns};
+use crate::plan::{Family, NameChecks, Role};
 use crate::report::{
-    DnsStatus, MxLookup, MxOf, MxRecord, PtrName, ReverseDns, Role, SkippedAddress, TargetDns,
+    DnsStatus, MxLookup, MxOf, ResolutionSource, ReverseDns, SkippedAddress, TargetDns,
     TargetReport,
 };
-use hickory_resolver::proto::rr::RecordType;
+use crate::resolve::ResolvedTarget;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-
-/// At most this many names of one PTR answer are forward-checked.
-pub const MAX_PTR_NAMES: usize = 8;
-
-/// What the name checks of a plan need: where DNS questions go, and how far to go.
-#[derive(Debug, Clone, Default)]
-pub struct NameChecks {
-    pub dns: DnsConfig,
-    /// Check the reverse DNS of every address, not only of public ones
-    /// (with --dns-server, and for `mailport ptr`).
-    pub every_address: bool,
-    /// --mx: the hosts are mail domains; their MX hosts are checked.
-    pub mx: bool,
-    /// The --resolve overrides, for MX hosts found at run time.
-    pub overrides: BTreeMap<String, Vec<IpAddr>>,
-    /// The MX lookups of the mail domains, once `expand_mx` has run.
-    pub domains: Vec<MxLookup>,
-}
 
 /// Why the reverse DNS of `addr` is not checked, or `None` when it is.
 ///
@@ -91,246 +74,119 @@ fn v6_kind(a: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
-/// The PTR of `addr` and the forward confirmation of each of its names.
-pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
-    let query = dnsclient::reverse_name(addr);
-    let answer = dns.query(&query, RecordType::PTR, deadline).await;
-    let mut names: Vec<String> = answer.ptr_names();
-    // In a stable order: the order of records in an answer means nothing.
-    names.sort();
-    names.truncate(MAX_PTR_NAMES);
-    let mut set = JoinSet::new();
-    for (i, name) in names.into_iter().enumerate() {
-        let dns = dns.clone();
-        set.spawn(async move { (i, forward(&dns, name, addr, deadline).await) });
-    }
-    let mut checked: Vec<(usize, PtrName)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(done) = joined {
-            checked.push(done);
-        }
-    }
-    checked.sort_by_key(|(i, _)| *i);
-    let status = if answer.status == DnsStatus::Found && checked.is_empty() {
-        DnsStatus::NoData
-    } else {
-        answer.status
-    };
-    ReverseDns {
-        address: addr,
-        query: dnsclient::display_name(&query),
-        status,
-        detail: answer.detail,
-        ms: answer.ms,
-        names: checked.into_iter().map(|(_, n)| n).collect(),
-    }
+/// The answers of the DNS checks, each asked once however many targets share it.
+#[derive(Debug, Clone, Default)]
+pub struct NameFacts {
+    /// Who answered, as in `TargetDns::resolver`.
+    pub resolver: String,
+    pub every_address: bool,
+    pub reverse_of: BTreeMap<IpAddr, ReverseDns>,
+    /// The MX lookups of names that have no address.
+    pub mx_of_name: BTreeMap<String, MxLookup>,
 }
 
-/// Does `name` resolve back to `addr`? Asks A for an IPv4 address, AAAA for IPv6.
-async fn forward(dns: &Dns, name: String, addr: IpAddr, deadline: Instant) -> PtrName {
-    let rtype = if addr.is_ipv4() {
-        RecordType::A
-    } else {
-        RecordType::AAAA
-    };
-    let answer = match dnsclient::fqdn(&name) {
-        Ok(n) => dns.query(&n, rtype, deadline).await,
-        Err(e) => dnsclient::Answer {
-            status: DnsStatus::Failed,
-            records: Vec::new(),
-            detail: Some(e),
-            ms: 0,
-        },
-    };
-    let addresses = answer.addresses();
-    PtrName {
-        confirmed: addresses.contains(&addr),
-        name,
-        record_type: rtype.to_string(),
-        status: answer.status,
-        detail: answer.detail,
-        addresses,
-        ms: answer.ms,
-    }
+/// The questions of the DNS checks.
+#[derive(Debug, Clone, Default)]
+pub struct Questions {
+    every_address: bool,
+    /// Addresses whose reverse DNS is asked.
+    reverse: Vec<IpAddr>,
+    /// Names without an address whose MX is asked.
+    mx: Vec<String>,
 }
 
-/// The MX records of `domain`, lowest preference first.
-pub async fn mx_lookup(dns: &Dns, domain: &str, deadline: Instant) -> MxLookup {
-    let answer = match dnsclient::fqdn(domain) {
-        Ok(n) => dns.query(&n, RecordType::MX, deadline).await,
-        Err(e) => dnsclient::Answer {
-            status: DnsStatus::Failed,
-            records: Vec::new(),
-            detail: Some(e),
-            ms: 0,
-        },
-    };
-    MxLookup {
-        domain: domain.to_string(),
-        status: answer.status,
-        records: answer
-            .mx()
-            .into_iter()
-            .map(|(preference, exchange)| MxRecord {
-                preference,
-                exchange,
-            })
-            .collect(),
-        detail: answer.detail,
-        ms: answer.ms,
-        resolver: dns.describe(),
-    }
-}
-
-/// --mx: look up the MX of each mail domain and check its MX hosts instead,
-/// in preference order. A domain without MX records is checked itself (the
-/// implicit MX of RFC 5321 5.1); a null MX, or a failed lookup, leaves nothing
-/// to probe for that domain (diagnosis reports it from `plan.names.domains`).
-pub async fn expand_mx(plan: &mut Plan, deadline: Instant) {
-    if !plan.names.mx {
-        return;
-    }
-    let dns = Dns::new(&plan.names.dns);
-    let domains: Vec<Target> = plan
-        .targets
-        .iter()
-        .filter(|t| t.role == Role::Target)
-        .cloned()
-        .collect();
-    let mut set = JoinSet::new();
-    for (i, t) in domains.iter().enumerate() {
-        let dns = dns.clone();
-        let host = t.host.clone();
-        set.spawn(async move { (i, mx_lookup(&dns, &host, deadline).await) });
-    }
-    let mut lookups: Vec<(usize, MxLookup)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(done) = joined {
-            lookups.push(done);
-        }
-    }
-    lookups.sort_by_key(|(i, _)| *i);
-    let mut targets: Vec<Target> = Vec::new();
-    for (i, lookup) in &lookups {
-        let domain = &domains[*i];
-        let explicit_tls = (domain.tls_name != domain.host).then(|| domain.tls_name.clone());
-        match lookup.status {
-            DnsStatus::Found => {
-                for r in lookup.records.iter().filter(|r| r.exchange != ".") {
-                    if targets.iter().any(|t| t.host == r.exchange) {
-                        continue;
-                    }
-                    targets.push(Target {
-                        host: r.exchange.clone(),
-                        literal: None,
-                        overrides: plan
-                            .names
-                            .overrides
-                            .get(&r.exchange)
-                            .cloned()
-                            .unwrap_or_default(),
-                        tls_name: explicit_tls.clone().unwrap_or_else(|| r.exchange.clone()),
-                        role: Role::Target,
-                    });
-                }
-            }
-            DnsStatus::NoData if !targets.iter().any(|t| t.host == domain.host) => {
-                targets.push(domain.clone());
-            }
-            _ => {}
-        }
-    }
-    targets.extend(
-        plan.targets
-            .iter()
-            .filter(|t| t.role != Role::Target)
-            .cloned(),
-    );
-    plan.targets = targets;
-    plan.names.domains = lookups.into_iter().map(|(_, l)| l).collect();
-}
-
-/// The DNS side of each target (`None` for a control host): reverse DNS of
-/// every address, looked up once per address however many targets share it,
-/// and the MX of a name that has no address (so the report can suggest --mx).
-pub async fn check_targets(
-    plan: Plan,
-    dns: Dns,
-    targets: Vec<TargetReport>,
-    deadline: Instant,
-) -> Vec<Option<TargetDns>> {
-    let names = &plan.names;
+/// What to ask: the reverse DNS of every target address (public ones only
+/// unless `names.every_address`), and the MX of a name that has no address
+/// (so the report can suggest --mx). Control hosts are evidence, not
+/// subjects: their names are not checked.
+pub fn questions(names: &NameChecks, family: Family, targets: &[ResolvedTarget]) -> Questions {
+    let subjects = || targets.iter().filter(|t| t.target.role == Role::Target);
     let mut wanted: Vec<IpAddr> = Vec::new();
-    for t in targets.iter().filter(|t| t.role == Role::Target) {
+    for t in subjects() {
         for a in &t.addresses {
             if skip_reason(*a, names.every_address).is_none() && !wanted.contains(a) {
                 wanted.push(*a);
             }
         }
     }
-    let mut set = JoinSet::new();
-    for addr in wanted {
-        let dns = dns.clone();
-        set.spawn(async move { Lookup::Reverse(reverse(&dns, addr, deadline).await) });
-    }
     // A name with no address may be a mail domain: its MX says so. Not when
     // -4/-6 filtered its addresses away, and not for MX hosts themselves.
-    for t in targets.iter().filter(|t| {
-        t.role == Role::Target
-            && t.addresses.is_empty()
-            && t.resolution.source == "dns"
-            && t.resolution.status == DnsStatus::NoData.as_str()
-            && plan.family == Family::Any
-            && !names.mx
-    }) {
-        let dns = dns.clone();
-        let host = t.host.clone();
-        set.spawn(async move { Lookup::Mx(mx_lookup(&dns, &host, deadline).await) });
+    let mx = subjects()
+        .filter(|t| {
+            t.addresses.is_empty()
+                && t.resolution.source == ResolutionSource::Dns
+                && t.resolution.status == DnsStatus::NoData
+                && family == Family::Any
+                && !names.mx
+        })
+        .map(|t| t.target.host.clone())
+        .collect();
+    Questions {
+        every_address: names.every_address,
+        reverse: wanted,
+        mx,
     }
-    let mut reverse_of: BTreeMap<IpAddr, ReverseDns> = BTreeMap::new();
-    let mut mx_of_name: BTreeMap<String, MxLookup> = BTreeMap::new();
+}
+
+/// Ask the questions, every answer by `deadline`.
+pub async fn ask(questions: Questions, dns: &Dns, deadline: Instant) -> NameFacts {
+    let mut set = JoinSet::new();
+    for addr in questions.reverse {
+        let dns = dns.clone();
+        set.spawn(async move { Lookup::Reverse(dns::reverse(&dns, addr, deadline).await) });
+    }
+    for host in questions.mx {
+        let dns = dns.clone();
+        set.spawn(async move { Lookup::Mx(dns::mx(&dns, &host, deadline).await) });
+    }
+    let mut facts = NameFacts {
+        resolver: dns.describe(),
+        every_address: questions.every_address,
+        ..NameFacts::default()
+    };
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(Lookup::Reverse(r)) => {
-                reverse_of.insert(r.address, r);
+                facts.reverse_of.insert(r.address, r);
             }
             Ok(Lookup::Mx(m)) => {
-                mx_of_name.insert(m.domain.clone(), m);
+                facts.mx_of_name.insert(m.domain.clone(), m);
             }
             Err(_) => {}
         }
     }
-    let resolver = dns.describe();
-    targets
-        .iter()
-        .map(|t| {
-            if t.role != Role::Target {
-                return None;
-            }
-            let mut reverse = Vec::new();
-            let mut skipped = Vec::new();
-            for a in &t.addresses {
-                match skip_reason(*a, names.every_address) {
-                    Some(reason) => skipped.push(SkippedAddress {
-                        address: *a,
-                        reason,
-                    }),
-                    None => {
-                        if let Some(r) = reverse_of.get(a) {
-                            reverse.push(r.clone());
-                        }
+    facts
+}
+
+impl NameFacts {
+    /// The DNS side of one target (`None` for a control host).
+    pub fn for_target(&self, t: &TargetReport, domains: &[MxLookup]) -> Option<TargetDns> {
+        if t.role != Role::Target {
+            return None;
+        }
+        let mut reverse = Vec::new();
+        let mut skipped = Vec::new();
+        for a in &t.addresses {
+            match skip_reason(*a, self.every_address) {
+                Some(reason) => skipped.push(SkippedAddress {
+                    address: *a,
+                    reason,
+                }),
+                None => {
+                    if let Some(r) = self.reverse_of.get(a) {
+                        reverse.push(r.clone());
                     }
                 }
             }
-            Some(TargetDns {
-                resolver: resolver.clone(),
-                reverse,
-                skipped,
-                mx_of: mx_of(&names.domains, &t.host),
-                mx: mx_of_name.get(&t.host).cloned(),
-            })
+        }
+        Some(TargetDns {
+            resolver: self.resolver.clone(),
+            reverse,
+            skipped,
+            mx_of: mx_of(domains, &t.host),
+            mx: self.mx_of_name.get(&t.host).cloned(),
         })
-        .collect()
+    }
 }
 
 enum Lookup {
@@ -362,6 +218,7 @@ fn mx_of(domains: &[MxLookup], host: &str) -> Option<MxOf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::MxRecord;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -3,6 +3,8 @@
 
 use crate::codes::Code;
 pub use crate::codes::Severity;
+use crate::plan::Plan;
+pub use crate::plan::{Command, Role};
 use crate::service::{Protocol, TlsMode};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -30,6 +32,8 @@ pub enum Outcome {
     DnsFailed,
     /// The check's deadline passed before the probe could start.
     NotRun,
+    /// mailport itself failed inside the probe (a bug).
+    InternalError,
 }
 
 impl Outcome {
@@ -49,6 +53,7 @@ impl Outcome {
         Outcome::BadReply,
         Outcome::DnsFailed,
         Outcome::NotRun,
+        Outcome::InternalError,
     ];
 
     /// This outcome's row in the codes table.
@@ -69,6 +74,7 @@ impl Outcome {
             Outcome::BadReply => Code::BadReply,
             Outcome::DnsFailed => Code::DnsFailed,
             Outcome::NotRun => Code::NotRun,
+            Outcome::InternalError => Code::InternalError,
         }
     }
 
@@ -89,6 +95,7 @@ impl Outcome {
             Outcome::BadReply => "bad_reply",
             Outcome::DnsFailed => "dns_failed",
             Outcome::NotRun => "not_run",
+            Outcome::InternalError => "internal_error",
         }
     }
 }
@@ -342,13 +349,22 @@ impl ProbeResult {
     }
 }
 
+/// Where the addresses of a target came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionSource {
+    /// The host was an address.
+    Literal,
+    /// --resolve.
+    Override,
+    Dns,
+}
+
 /// How the addresses of a target were found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {
-    /// `literal` (the host was an address), `override` (--resolve) or `dns`.
-    pub source: String,
-    /// One of found, nxdomain, no_data, timeout, servfail, refused, failed.
-    pub status: String,
+    pub source: ResolutionSource,
+    pub status: DnsStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
     pub ms: u64,
@@ -524,17 +540,6 @@ impl MxLookup {
     }
 }
 
-/// Why a host is in the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A host the user asked to check.
-    #[default]
-    Target,
-    /// A reference host probed on the same ports, to tell a block on this side from one at the server.
-    Control,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub severity: Severity,
@@ -573,9 +578,9 @@ pub struct ToolInfo {
 pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
-    /// The command that made the report: `check` or `ptr`.
-    #[serde(default = "check_command")]
-    pub command: String,
+    /// The command that made the report.
+    #[serde(default)]
+    pub command: Command,
     /// RFC 3339.
     pub started_at: String,
     pub duration_ms: u64,
@@ -587,11 +592,53 @@ pub struct Report {
     pub summary: Summary,
 }
 
-fn check_command() -> String {
-    "check".into()
-}
-
 impl Report {
+    /// Put a finished run together. The summary counts the targets' probes
+    /// (control hosts are evidence, not subjects) and the findings.
+    pub fn assemble(
+        plan: &Plan,
+        started: time::OffsetDateTime,
+        duration: std::time::Duration,
+        domains: Vec<MxLookup>,
+        targets: Vec<TargetReport>,
+        findings: Vec<Finding>,
+        exit_code: u8,
+    ) -> Report {
+        let probes: Vec<&ProbeResult> = targets
+            .iter()
+            .filter(|t| t.role == Role::Target)
+            .flat_map(|t| &t.probes)
+            .collect();
+        let ok = probes.iter().filter(|p| p.outcome == Outcome::Ok).count();
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let summary = Summary {
+            probes: probes.len(),
+            ok,
+            not_ok: probes.len() - ok,
+            info: count(Severity::Info),
+            warn: count(Severity::Warn),
+            fail: count(Severity::Fail),
+            exit_code,
+            fail_on: plan.fail_on,
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "mailport".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            command: plan.command,
+            started_at: started
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            duration_ms: duration.as_millis() as u64,
+            domains,
+            targets,
+            findings,
+            summary,
+        }
+    }
+
     pub fn probes(&self) -> impl Iterator<Item = (&TargetReport, &ProbeResult)> {
         self.targets
             .iter()

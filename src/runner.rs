@@ -1,19 +1,21 @@
-//! Runs the plan: resolve every target, then every probe at once (bounded
-//! concurrency), each under its own phase timeouts and the overall deadline.
+//! The probe stage: every address of every resolved target × every probe of
+//! the plan, all at once (bounded by --max-probes), each under its own phase
+//! timeouts and the run's deadline. Each target comes back together with its
+//! probes, in the plan's order.
 
-use crate::plan::{Family, Plan, Target};
+use crate::plan::{Plan, Probe};
 use crate::probe::{run_probe, ProbeSpec};
-use crate::report::{Outcome, ProbeResult, Resolution, TargetReport};
+use crate::report::{Outcome, ProbeResult, TargetReport};
+use crate::resolve::ResolvedTarget;
 use crate::tls::Trust;
+use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// At most this many probes run at the same moment, by default (--max-probes).
-pub const MAX_CONCURRENT_PROBES: usize = 64;
 /// A probe is not started with less time than this left before the deadline.
 const MIN_PROBE_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -27,31 +29,45 @@ fn not_run(spec: &ProbeSpec, max_probes: usize) -> ProbeResult {
     }
 }
 
-pub async fn execute(
+/// A probe task that panicked: a bug in mailport, reported as such rather than
+/// left out of the report.
+fn panicked(spec: &ProbeSpec, why: &str) -> ProbeResult {
+    ProbeResult {
+        outcome: Outcome::InternalError,
+        detail: Some(format!(
+            "mailport failed inside this probe ({why}); this is a bug in mailport, please report it"
+        )),
+        ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
+    }
+}
+
+/// A probe that could not run because the host name did not resolve.
+fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
+    ProbeResult {
+        outcome: Outcome::DnsFailed,
+        detail,
+        ..ProbeResult::new(p.service, p.port, None)
+    }
+}
+
+/// Run every probe of `plan` on `targets`; the reports come back in the order
+/// of `targets`, each with its probes ordered by address, then by the plan's probes.
+pub async fn probe_all(
     plan: &Plan,
+    targets: Vec<ResolvedTarget>,
     trust: Arc<Trust>,
     progress: bool,
     deadline: Instant,
 ) -> Vec<TargetReport> {
-    let dns = crate::dnsclient::Dns::new(&plan.names.dns);
-    let mut targets = resolve_all(plan, &dns, deadline).await;
-    // Reverse DNS and MX run alongside the probes.
-    let names = tokio::spawn(crate::rdns::check_targets(
-        plan.clone(),
-        dns,
-        targets.clone(),
-        deadline,
-    ));
-
     let mut jobs = Vec::new();
-    for (ti, (target, t)) in plan.targets.iter().zip(&targets).enumerate() {
+    for (ti, t) in targets.iter().enumerate() {
         for (ai, addr) in t.addresses.iter().enumerate() {
             for (pi, p) in plan.probes.iter().enumerate() {
                 let spec = ProbeSpec {
                     addr: SocketAddr::new(*addr, p.port),
                     service: p.service,
-                    tls_name: target.tls_name.clone(),
-                    ehlo_name: plan.ehlo.clone(),
+                    tls_name: t.target.tls_name.clone(),
+                    ehlo: plan.ehlo.clone(),
                     timeouts: plan.timeouts,
                     deadline,
                     trust: trust.clone(),
@@ -61,26 +77,41 @@ pub async fn execute(
         }
     }
     let total = jobs.len();
-    let max_probes = plan.max_probes;
+    let max_probes = plan.limits.max_probes;
     let limit = Arc::new(Semaphore::new(max_probes));
     let mut set = JoinSet::new();
+    // The spec of each task, so that a task that panicked still has its row.
+    let mut specs = HashMap::new();
     for (key, spec) in jobs {
         let limit = limit.clone();
-        set.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            // A probe that waited for a slot past the deadline did not run:
-            // it must not pass for a server that never answered.
-            if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
-                return (key, not_run(&spec, max_probes));
-            }
-            (key, run_probe(&spec).await)
-        });
+        let task_spec = spec.clone();
+        let id = set
+            .spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                // A probe that waited for a slot past the deadline did not run:
+                // it must not pass for a server that never answered.
+                if task_spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
+                    return (key, not_run(&task_spec, max_probes));
+                }
+                (key, run_probe(&task_spec).await)
+            })
+            .id();
+        specs.insert(id, (key, spec));
     }
     let mut results: Vec<((usize, usize, usize), ProbeResult)> = Vec::with_capacity(total);
-    while let Some(joined) = set.join_next().await {
-        // A probe that panicked is a bug in mailport; it must not take the report down.
-        if let Ok(done) = joined {
-            results.push(done);
+    while let Some(joined) = set.join_next_with_id().await {
+        match joined {
+            Ok((_, done)) => results.push(done),
+            Err(e) => {
+                if let Some((key, spec)) = specs.get(&e.id()) {
+                    let why = if e.is_panic() {
+                        "it panicked"
+                    } else {
+                        "it was cancelled"
+                    };
+                    results.push((*key, panicked(spec, why)));
+                }
+            }
         }
         if progress {
             let mut err = std::io::stderr().lock();
@@ -92,109 +123,32 @@ pub async fn execute(
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     results.sort_by_key(|(k, _)| *k);
-    for ((ti, _, _), r) in results {
-        targets[ti].probes.push(r);
-    }
-    if let Ok(names) = names.await {
-        for (t, dns) in targets.iter_mut().zip(names) {
-            t.dns = dns;
+    let mut results = results.into_iter().peekable();
+    let mut reports = Vec::with_capacity(targets.len());
+    for (ti, t) in targets.into_iter().enumerate() {
+        let mut probes = Vec::new();
+        while let Some((_, r)) = results.next_if(|((i, _, _), _)| *i == ti) {
+            probes.push(r);
         }
-    }
-    // Every probe is present in the report, even one that could not run.
-    for (ti, t) in targets.iter_mut().enumerate() {
+        // Every probe is present in the report, even one that could not run.
         if t.addresses.is_empty() {
-            let detail = t.resolution.detail.clone();
-            for p in &plan.probes {
-                t.probes
-                    .push(unresolved(p, &plan.targets[ti], detail.clone()));
-            }
+            probes.extend(
+                plan.probes
+                    .iter()
+                    .map(|p| unresolved(p, t.resolution.detail.clone())),
+            );
         }
-    }
-    targets
-}
-
-fn unresolved(p: &crate::plan::Probe, _target: &Target, detail: Option<String>) -> ProbeResult {
-    ProbeResult {
-        outcome: Outcome::DnsFailed,
-        detail,
-        ..ProbeResult::new(p.service, p.port, None)
-    }
-}
-
-async fn resolve_all(
-    plan: &Plan,
-    dns: &crate::dnsclient::Dns,
-    deadline: Instant,
-) -> Vec<TargetReport> {
-    let mut set = JoinSet::new();
-    for (i, t) in plan.targets.iter().cloned().enumerate() {
-        let dns = dns.clone();
-        let family = plan.family;
-        set.spawn(async move {
-            let (addrs, resolution) = if let Some(ip) = t.literal {
-                (vec![ip], fixed("literal"))
-            } else if !t.overrides.is_empty() {
-                (t.overrides.clone(), fixed("override"))
-            } else {
-                crate::dns::resolve(&dns, &t.host, deadline).await
-            };
-            (i, filter_family(t, addrs, resolution, family))
+        reports.push(TargetReport {
+            host_unicode: crate::plan::unicode_form(&t.target.host),
+            host: t.target.host,
+            role: t.target.role,
+            tls_name: t.target.tls_name,
+            addresses: t.addresses,
+            resolution: t.resolution,
+            local_addresses: t.local_addresses,
+            probes,
+            dns: None,
         });
     }
-    let mut out: Vec<(usize, TargetReport)> = Vec::new();
-    while let Some(Ok(done)) = set.join_next().await {
-        out.push(done);
-    }
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, t)| t).collect()
-}
-
-fn fixed(source: &str) -> Resolution {
-    Resolution {
-        source: source.into(),
-        status: "found".into(),
-        detail: None,
-        ms: 0,
-    }
-}
-
-fn filter_family(
-    t: Target,
-    addrs: Vec<IpAddr>,
-    mut resolution: Resolution,
-    family: Family,
-) -> TargetReport {
-    let total = addrs.len();
-    let addrs: Vec<IpAddr> = addrs
-        .into_iter()
-        .filter(|a| match family {
-            Family::Any => true,
-            Family::V4 => a.is_ipv4(),
-            Family::V6 => a.is_ipv6(),
-        })
-        .collect();
-    if addrs.is_empty() && total > 0 {
-        resolution.status = "no_data".into();
-        resolution.detail = Some(format!(
-            "{} has no {} address",
-            t.host,
-            if family == Family::V4 { "IPv4" } else { "IPv6" }
-        ));
-    }
-    let local = crate::net::local_addresses();
-    TargetReport {
-        host_unicode: crate::plan::unicode_form(&t.host),
-        host: t.host,
-        role: t.role,
-        tls_name: t.tls_name,
-        local_addresses: addrs
-            .iter()
-            .filter(|a| a.is_loopback() || local.contains(a))
-            .copied()
-            .collect(),
-        addresses: addrs,
-        resolution,
-        probes: Vec::new(),
-        dns: None,
-    }
+    reports
 }

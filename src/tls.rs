@@ -4,19 +4,18 @@
 
 use crate::net::{escape, identify};
 use crate::phase::Failure;
+use crate::plan::CaFile;
 use crate::report::{CertVerdict, Outcome, TlsFacts};
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError,
     PeerIncompatible, RootCertStore, SignatureScheme,
 };
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio_rustls::TlsConnector;
 
@@ -43,38 +42,20 @@ impl std::fmt::Debug for Trust {
     }
 }
 
-/// Read the certificates of a PEM file; an error if it has none.
-pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read --ca-file {}", path.display()))?;
-    let mut certs = Vec::new();
-    for item in CertificateDer::pem_slice_iter(&bytes) {
-        let cert = item
-            .map_err(|e| anyhow::anyhow!("--ca-file {} is not valid PEM: {e}", path.display()))?;
-        certs.push(cert);
-    }
-    if certs.is_empty() {
-        bail!(
-            "--ca-file {} holds no certificate (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")",
-            path.display()
-        );
-    }
-    Ok(certs)
-}
-
 impl Trust {
-    pub fn load(ca_file: Option<&Path>) -> anyhow::Result<Trust> {
+    /// The system's roots and the --ca-file certificates (already read by the plan).
+    pub fn load(ca: Option<&CaFile>) -> anyhow::Result<Trust> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (native_roots, _) = roots.add_parsable_certificates(native.certs);
         let mut extra_roots = 0;
-        if let Some(path) = ca_file {
-            for cert in read_ca_file(path)? {
-                roots.add(cert).with_context(|| {
+        if let Some(ca) = ca {
+            for cert in &ca.certs {
+                roots.add(cert.clone()).with_context(|| {
                     format!(
                         "--ca-file {}: a certificate is not a usable trust anchor",
-                        path.display()
+                        ca.path.display()
                     )
                 })?;
                 extra_roots += 1;

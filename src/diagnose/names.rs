@@ -511,8 +511,8 @@ mod tests {
             tls_name: "mail.example.test".into(),
             addresses: vec![ip(addr)],
             resolution: Resolution {
-                source: "dns".into(),
-                status: "found".into(),
+                source: crate::report::ResolutionSource::Dns,
+                status: DnsStatus::Found,
                 detail: None,
                 ms: 1,
             },
@@ -832,7 +832,7 @@ mod tests {
         let mut t = target(A, vec![], vec![]);
         t.host = "example.test".into();
         t.addresses.clear();
-        t.resolution.status = "no_data".into();
+        t.resolution.status = DnsStatus::NoData;
         t.resolution.detail = Some("example.test exists but has no A or AAAA record".into());
         t.dns.as_mut().unwrap().mx = Some(domain(DnsStatus::Found, &[(10, "mx.example.test")]));
         let f = diagnose(&[t]);

@@ -19,16 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
-/// Per-phase time limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Until the TCP handshake completes.
-    pub connect: Duration,
-    /// From connected until the server's greeting is complete.
-    pub greeting: Duration,
-    /// For each later reply, and for a TLS handshake.
-    pub reply: Duration,
-}
+pub use crate::plan::Timeouts;
 
 /// Everything one probe needs.
 #[derive(Debug, Clone)]
@@ -37,8 +28,8 @@ pub struct ProbeSpec {
     pub service: &'static Service,
     /// The name certificates are verified against (and sent in SNI).
     pub tls_name: String,
-    /// The name we announce in EHLO; by default derived from the connection.
-    pub ehlo_name: Option<String>,
+    /// The name we announce in EHLO.
+    pub ehlo: crate::plan::Ehlo,
     pub timeouts: Timeouts,
     pub deadline: Instant,
     pub trust: Arc<Trust>,

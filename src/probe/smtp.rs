@@ -238,10 +238,7 @@ pub(crate) async fn run(
     res: &mut ProbeResult,
 ) -> Result<(), Failure> {
     let tcp = connect(spec, rec, res).await?;
-    let ehlo_name = match &spec.ehlo_name {
-        Some(n) => n.clone(),
-        None => crate::plan::default_ehlo(tcp.local_addr().ok().map(|a| a.ip())),
-    };
+    let ehlo_name = spec.ehlo.for_local(tcp.local_addr().ok().map(|a| a.ip()));
     if spec.service.tls == TlsMode::Implicit {
         let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
         let mut io = LineIo::new(tls);

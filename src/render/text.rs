@@ -2,6 +2,7 @@
 
 use crate::codes::Code;
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
+use crate::report::{Command, ResolutionSource};
 use std::io::{self, Write};
 
 mod names;
@@ -48,10 +49,10 @@ impl Paint {
 pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
     let p = Paint(style.color);
     names::domains(report, out, &p)?;
-    if report.command == "ptr" {
+    if report.command == Command::Ptr {
         names::ptr_report(report, out, &p)?;
     }
-    let targets = if report.command == "ptr" {
+    let targets = if report.command == Command::Ptr {
         &[][..]
     } else {
         &report.targets[..]
@@ -79,7 +80,7 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     }
     let s = &report.summary;
     writeln!(out)?;
-    if report.command == "ptr" {
+    if report.command == Command::Ptr {
         return writeln!(
             out,
             "{} addresses; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
@@ -117,11 +118,11 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     if t.tls_name != t.host {
         head.push_str(&format!(" (certificates checked for {})", t.tls_name));
     }
-    match t.resolution.source.as_str() {
-        "literal" => {}
+    match t.resolution.source {
+        ResolutionSource::Literal => {}
         source if !t.addresses.is_empty() => {
             let list: Vec<String> = t.addresses.iter().map(|a| a.to_string()).collect();
-            let via = if source == "override" {
+            let via = if source == ResolutionSource::Override {
                 " (--resolve)"
             } else {
                 ""
@@ -133,7 +134,7 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
             t.resolution
                 .detail
                 .as_deref()
-                .unwrap_or(&t.resolution.status)
+                .unwrap_or(t.resolution.status.as_str())
         )),
     }
     for line in wrap(&head, 0, WIDTH) {

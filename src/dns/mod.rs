@@ -1,0 +1,369 @@
+//! DNS for mailport, in one place: who answers the questions, the one mapping
+//! of answers and errors to [`DnsStatus`], and the lookups (host addresses,
+//! reverse, forward, MX) that return report values.
+//!
+//! Without `--dns-server`: the system's resolver (hickory-resolver with
+//! /etc/resolv.conf and /etc/hosts). With `--dns-server ADDR[:PORT]`: that one
+//! server, asked directly with a message built here (hickory-proto, see
+//! `wire.rs`), over UDP with a fallback to TCP when the answer is truncated.
+//! Directly means below hickory-resolver's caching layer, which answers RFC
+//! 6761 special names itself (a PTR under 127.in-addr.arpa comes back
+//! `localhost.` without any query being sent) and reads /etc/hosts: a
+//! diagnostic tool reports what the server said. Every read is bounded in
+//! bytes and in time; every wait by the plan's `--dns-timeout`.
+
+mod lookup;
+mod wire;
+
+pub use lookup::{forward, host_addresses, mx, reverse};
+
+use crate::plan::DnsConfig;
+use crate::report::DnsStatus;
+use hickory_resolver::config::LookupIpStrategy;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::TokioResolver;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::time::{timeout_at, Instant};
+
+/// At most this many records of one answer are kept.
+const MAX_RECORDS: usize = 64;
+
+/// The status a response code means, for an answer without records of the
+/// asked type. The one mapping, for both the system's resolver and
+/// `--dns-server`.
+pub fn status_of_code(code: ResponseCode) -> DnsStatus {
+    match code {
+        ResponseCode::NoError => DnsStatus::NoData,
+        ResponseCode::NXDomain => DnsStatus::Nxdomain,
+        ResponseCode::ServFail => DnsStatus::Servfail,
+        ResponseCode::Refused => DnsStatus::Refused,
+        _ => DnsStatus::Failed,
+    }
+}
+
+/// The status of a failed lookup through hickory-resolver (0.26: `NetError`).
+pub fn status_of(e: &NetError) -> DnsStatus {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => status_of_code(nr.response_code),
+        NetError::Dns(DnsError::ResponseCode(code)) => match status_of_code(*code) {
+            // A bare NOERROR as an error is not a "no data" answer.
+            DnsStatus::NoData => DnsStatus::Failed,
+            other => other,
+        },
+        NetError::Timeout => DnsStatus::Timeout,
+        _ => DnsStatus::Failed,
+    }
+}
+
+/// The system's resolver (/etc/resolv.conf, /etc/hosts). Its own tries fit in
+/// `timeout`: two attempts of half of it each.
+fn system_resolver(timeout: Duration) -> Result<TokioResolver, String> {
+    let mut builder = TokioResolver::builder_tokio()
+        .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?;
+    let opts = builder.options_mut();
+    opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+    opts.timeout = (timeout / 2).max(Duration::from_millis(100));
+    opts.attempts = 2;
+    builder
+        .build()
+        .map_err(|e| format!("cannot start the resolver: {e}"))
+}
+
+/// One DNS question's answer, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: DnsStatus,
+    /// The records of the asked type in the answer section (any owner, so
+    /// that an answer through a CNAME counts).
+    pub records: Vec<RData>,
+    /// What went wrong, in words, when the status is not `found`.
+    pub detail: Option<String>,
+    pub ms: u64,
+}
+
+impl Answer {
+    pub(crate) fn failed(status: DnsStatus, detail: String, start: Instant) -> Answer {
+        Answer {
+            status,
+            records: Vec::new(),
+            detail: Some(detail),
+            ms: start.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The names of PTR records, lower-cased, without the trailing dot, in order, once each.
+    pub fn ptr_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.records {
+            if let RData::PTR(p) = r {
+                let n = display_name(&p.0);
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The addresses of A and AAAA records, once each.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = Vec::new();
+        for r in &self.records {
+            let a = match r {
+                RData::A(a) => IpAddr::V4(a.0),
+                RData::AAAA(a) => IpAddr::V6(a.0),
+                _ => continue,
+            };
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// MX records as (preference, exchange), sorted by preference then name.
+    pub fn mx(&self) -> Vec<(u16, String)> {
+        let mut out: Vec<(u16, String)> = self
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                RData::MX(mx) => Some((mx.preference, display_name(&mx.exchange))),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A name as reported: lower case, no trailing dot; the root is `.`.
+pub fn display_name(name: &Name) -> String {
+    if name.is_root() {
+        return ".".into();
+    }
+    let text = name.to_lowercase().to_ascii();
+    text.strip_suffix('.').unwrap_or(&text).to_string()
+}
+
+/// A fully qualified name from text (a trailing dot is added).
+pub fn fqdn(text: &str) -> Result<Name, String> {
+    let mut name = Name::from_ascii(text.trim_end_matches('.'))
+        .map_err(|e| format!("'{text}' is not a DNS name: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+/// The reverse name of an address (in-addr.arpa or ip6.arpa).
+pub fn reverse_name(addr: IpAddr) -> Name {
+    let mut name = Name::from(addr);
+    name.set_fqdn(true);
+    name
+}
+
+/// Where questions go.
+#[derive(Clone)]
+pub enum Dns {
+    /// The system's resolver.
+    System {
+        resolver: Box<TokioResolver>,
+        timeout: Duration,
+        servers: Vec<IpAddr>,
+    },
+    /// One server, asked directly (`--dns-server`).
+    Server { addr: SocketAddr, timeout: Duration },
+    /// The system's resolver could not be set up; every question fails with this.
+    Broken(String),
+}
+
+impl Dns {
+    pub fn new(config: &DnsConfig) -> Dns {
+        if let Some(addr) = config.server {
+            return Dns::Server {
+                addr,
+                timeout: config.timeout,
+            };
+        }
+        match system_resolver(config.timeout) {
+            Ok(resolver) => {
+                let servers = hickory_resolver::system_conf::read_system_conf()
+                    .map(|(c, _)| {
+                        let mut ips: Vec<IpAddr> = c.name_servers().iter().map(|n| n.ip).collect();
+                        ips.dedup();
+                        ips
+                    })
+                    .unwrap_or_default();
+                Dns::System {
+                    resolver: Box::new(resolver),
+                    timeout: config.timeout,
+                    servers,
+                }
+            }
+            Err(e) => Dns::Broken(e),
+        }
+    }
+
+    /// Who answers, for the report: `system (192.0.2.53)` or `127.0.0.1:5353`.
+    pub fn describe(&self) -> String {
+        match self {
+            Dns::System { servers, .. } if servers.is_empty() => "system".into(),
+            Dns::System { servers, .. } => format!(
+                "system ({})",
+                servers
+                    .iter()
+                    .map(IpAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Dns::Server { addr, .. } => addr.to_string(),
+            Dns::Broken(_) => "system (unavailable)".into(),
+        }
+    }
+
+    /// True when questions go to one server directly (--dns-server).
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Dns::Server { .. })
+    }
+
+    /// Ask one question; the answer always comes back, within the timeout
+    /// (and never after `deadline`).
+    pub async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+        let start = Instant::now();
+        match self {
+            Dns::System {
+                resolver, timeout, ..
+            } => {
+                let until = deadline.min(start + *timeout);
+                ask_system(resolver, name, rtype, until, start).await
+            }
+            Dns::Server { addr, timeout } => {
+                let until = deadline.min(start + *timeout);
+                wire::ask_server(*addr, name, rtype, until, start).await
+            }
+            Dns::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
+        }
+    }
+}
+
+async fn ask_system(
+    resolver: &TokioResolver,
+    name: &Name,
+    rtype: RecordType,
+    until: Instant,
+    start: Instant,
+) -> Answer {
+    match timeout_at(until, resolver.lookup(name.clone(), rtype)).await {
+        Ok(Ok(lookup)) => {
+            let records: Vec<RData> = lookup
+                .answers()
+                .iter()
+                .filter(|r| r.data.record_type() == rtype)
+                .take(MAX_RECORDS)
+                .map(|r| r.data.clone())
+                .collect();
+            let status = if records.is_empty() {
+                DnsStatus::NoData
+            } else {
+                DnsStatus::Found
+            };
+            Answer {
+                status,
+                detail: (status == DnsStatus::NoData)
+                    .then(|| format!("{} has no {rtype} record", display_name(name))),
+                records,
+                ms: start.elapsed().as_millis() as u64,
+            }
+        }
+        Ok(Err(e)) => {
+            let status = status_of(&e);
+            let name = display_name(name);
+            let words = match status {
+                DnsStatus::Nxdomain => format!("{name} does not exist (NXDOMAIN)"),
+                DnsStatus::NoData => format!("{name} has no {rtype} record"),
+                DnsStatus::Servfail => format!("the resolver failed on {rtype} {name} (SERVFAIL)"),
+                DnsStatus::Refused => format!("the resolver refused {rtype} {name} (REFUSED)"),
+                DnsStatus::Timeout => format!("no answer for {rtype} {name} in time"),
+                _ => format!("{rtype} {name}: {e}"),
+            };
+            Answer::failed(status, words, start)
+        }
+        Err(_) => Answer::failed(
+            DnsStatus::Timeout,
+            format!(
+                "no answer for {rtype} {} from the system's resolver in {}",
+                display_name(name),
+                seconds(start.elapsed())
+            ),
+            start,
+        ),
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::rr::rdata::MX;
+    use hickory_resolver::proto::rr::Record;
+
+    #[test]
+    fn names_are_shown_without_the_dot_and_reverse_names_are_right() {
+        assert_eq!(
+            display_name(&fqdn("Mail.Example.TEST.").unwrap()),
+            "mail.example.test"
+        );
+        assert_eq!(display_name(&Name::root()), ".");
+        assert_eq!(
+            display_name(&reverse_name("192.0.2.25".parse().unwrap())),
+            "25.2.0.192.in-addr.arpa"
+        );
+        assert!(display_name(&reverse_name("2001:db8::25".parse().unwrap()))
+            .ends_with(".8.b.d.0.1.0.0.2.ip6.arpa"));
+    }
+
+    #[test]
+    fn mx_records_come_sorted() {
+        let owner = fqdn("example.test").unwrap();
+        let mx = |p, n: &str| {
+            Record::from_rdata(owner.clone(), 60, RData::MX(MX::new(p, fqdn(n).unwrap())))
+        };
+        let a = Answer {
+            status: DnsStatus::Found,
+            records: vec![mx(20, "b.example.test"), mx(10, "a.example.test")]
+                .into_iter()
+                .map(|r| r.data)
+                .collect(),
+            detail: None,
+            ms: 0,
+        };
+        assert_eq!(
+            a.mx(),
+            vec![(10, "a.example.test".into()), (20, "b.example.test".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_timeout_within_the_limit() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dns = Dns::new(&DnsConfig {
+            server: Some(silent.local_addr().unwrap()),
+            timeout: Duration::from_millis(300),
+        });
+        let started = Instant::now();
+        let a = dns
+            .query(
+                &fqdn("example.test").unwrap(),
+                RecordType::A,
+                Instant::now() + Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!(a.status, DnsStatus::Timeout, "{a:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}

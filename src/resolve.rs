@@ -1,0 +1,168 @@
+//! The resolve stage: the plan's hosts → the targets to probe, each with its
+//! addresses. With --mx the mail domains' MX hosts become the targets (in
+//! preference order); every name is then resolved to A/AAAA unless it is an
+//! address or has --resolve overrides. Returns new values; the plan is never
+//! rewritten.
+
+use crate::dns::{self, Dns};
+use crate::plan::{Family, Plan, Role, Target};
+use crate::report::{DnsStatus, MxLookup, Resolution, ResolutionSource};
+use std::net::IpAddr;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// A target with the addresses to probe.
+#[derive(Debug, Clone)]
+pub struct ResolvedTarget {
+    pub target: Target,
+    pub addresses: Vec<IpAddr>,
+    /// The addresses among `addresses` that belong to this machine (loopback or a local interface).
+    pub local_addresses: Vec<IpAddr>,
+    pub resolution: Resolution,
+}
+
+/// What the resolve stage found.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// --mx: the MX lookup of each mail domain, in the order given.
+    pub domains: Vec<MxLookup>,
+    /// The targets to probe (MX hosts with --mx), then the control hosts.
+    pub targets: Vec<ResolvedTarget>,
+}
+
+/// Resolve the plan's hosts, everything answered by `deadline`.
+pub async fn resolve(plan: &Plan, dns: &Dns, deadline: Instant) -> Resolved {
+    let (targets, domains) = if plan.names.mx {
+        expand_mx(plan, dns, deadline).await
+    } else {
+        (plan.targets.clone(), Vec::new())
+    };
+    let local = crate::net::local_addresses();
+    let mut set = JoinSet::new();
+    for (i, t) in targets.into_iter().enumerate() {
+        let dns = dns.clone();
+        set.spawn(async move {
+            let (addrs, resolution) = if let Some(ip) = t.literal {
+                (vec![ip], fixed(ResolutionSource::Literal))
+            } else if !t.overrides.is_empty() {
+                (t.overrides.clone(), fixed(ResolutionSource::Override))
+            } else {
+                dns::host_addresses(&dns, &t.host, deadline).await
+            };
+            (i, t, addrs, resolution)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(r) = joined {
+            done.push(r);
+        }
+    }
+    done.sort_by_key(|(i, ..)| *i);
+    let targets = done
+        .into_iter()
+        .map(|(_, t, addrs, resolution)| in_family(t, addrs, resolution, plan.family, &local))
+        .collect();
+    Resolved { domains, targets }
+}
+
+fn fixed(source: ResolutionSource) -> Resolution {
+    Resolution {
+        source,
+        status: DnsStatus::Found,
+        detail: None,
+        ms: 0,
+    }
+}
+
+/// Keep the addresses of the family asked for (-4 / -6).
+fn in_family(
+    target: Target,
+    addrs: Vec<IpAddr>,
+    mut resolution: Resolution,
+    family: Family,
+    local: &[IpAddr],
+) -> ResolvedTarget {
+    let total = addrs.len();
+    let addresses: Vec<IpAddr> = addrs.into_iter().filter(|a| family.admits(a)).collect();
+    if addresses.is_empty() && total > 0 {
+        resolution.status = DnsStatus::NoData;
+        resolution.detail = Some(format!(
+            "{} has no {} address",
+            target.host,
+            if family == Family::V4 { "IPv4" } else { "IPv6" }
+        ));
+    }
+    ResolvedTarget {
+        local_addresses: addresses
+            .iter()
+            .filter(|a| a.is_loopback() || local.contains(a))
+            .copied()
+            .collect(),
+        addresses,
+        resolution,
+        target,
+    }
+}
+
+/// --mx: look up the MX of each mail domain; its MX hosts are the targets, in
+/// preference order. A domain without MX records is checked itself (the
+/// implicit MX of RFC 5321 5.1); a null MX, or a failed lookup, leaves nothing
+/// to probe for that domain (diagnosis reports it from the lookups).
+async fn expand_mx(plan: &Plan, dns: &Dns, deadline: Instant) -> (Vec<Target>, Vec<MxLookup>) {
+    let domains: Vec<&Target> = plan
+        .targets
+        .iter()
+        .filter(|t| t.role == Role::Target)
+        .collect();
+    let mut set = JoinSet::new();
+    for (i, t) in domains.iter().enumerate() {
+        let dns = dns.clone();
+        let host = t.host.clone();
+        set.spawn(async move { (i, dns::mx(&dns, &host, deadline).await) });
+    }
+    let mut lookups: Vec<(usize, MxLookup)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(done) = joined {
+            lookups.push(done);
+        }
+    }
+    lookups.sort_by_key(|(i, _)| *i);
+    let mut targets: Vec<Target> = Vec::new();
+    for (i, lookup) in &lookups {
+        let domain = domains[*i];
+        let explicit_tls = (domain.tls_name != domain.host).then(|| domain.tls_name.clone());
+        match lookup.status {
+            DnsStatus::Found => {
+                for r in lookup.records.iter().filter(|r| r.exchange != ".") {
+                    if targets.iter().any(|t| t.host == r.exchange) {
+                        continue;
+                    }
+                    targets.push(Target {
+                        host: r.exchange.clone(),
+                        literal: None,
+                        overrides: plan
+                            .names
+                            .overrides
+                            .get(&r.exchange)
+                            .cloned()
+                            .unwrap_or_default(),
+                        tls_name: explicit_tls.clone().unwrap_or_else(|| r.exchange.clone()),
+                        role: Role::Target,
+                    });
+                }
+            }
+            DnsStatus::NoData if !targets.iter().any(|t| t.host == domain.host) => {
+                targets.push(domain.clone());
+            }
+            _ => {}
+        }
+    }
+    targets.extend(
+        plan.targets
+            .iter()
+            .filter(|t| t.role != Role::Target)
+            .cloned(),
+    );
+    (targets, lookups.into_iter().map(|(_, l)| l).collect())
+}
