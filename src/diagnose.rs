@@ -2,7 +2,7 @@
 
 use crate::codes::Code;
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, TargetReport};
-use crate::service::{Protocol, TlsMode};
+use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
 mod names;
@@ -264,11 +264,11 @@ enum Control {
 }
 
 fn is_relay(p: &ProbeResult) -> bool {
-    p.service == "smtp"
+    p.role() == Some(ServiceRole::Relay)
 }
 
 fn is_submission(p: &ProbeResult) -> bool {
-    matches!(p.service.as_str(), "submission" | "submissions")
+    p.role() == Some(ServiceRole::Submission)
 }
 
 fn connected(p: &ProbeResult) -> bool {

@@ -223,3 +223,110 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
     out.flush()?;
     Ok(exit::OK)
 }
+
+/// The pipeline's shape, checked: each module lives on a floor and imports
+/// only modules on lower floors (`crate::x` in its production code). A new
+/// module must be given a floor here, which is the moment to decide where
+/// it belongs.
+#[cfg(test)]
+mod layers {
+    /// Lowest first. The report model sits low because every stage fills it.
+    const FLOORS: &[&[&str]] = &[
+        &["codes", "cli", "service"],
+        &["plan"],
+        &["report"],
+        &["phase"],
+        &["net"],
+        &["cert"],
+        &["tls"],
+        &["dns"],
+        &["resolve"],
+        &["probe", "rdns"],
+        &["runner"],
+        &["diagnose"],
+        &["render"],
+        &["exit"],
+    ];
+
+    fn floor(module: &str) -> Option<usize> {
+        FLOORS.iter().position(|f| f.contains(&module))
+    }
+
+    /// The top-level modules that `text` (production code only) names as `crate::x`.
+    fn imports(text: &str) -> Vec<String> {
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let mut out = Vec::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(inner) => inner
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|s| s.trim().split("::").next().unwrap_or(""))
+                    .collect(),
+                None => vec![rest
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("")],
+            };
+            out.extend(
+                names
+                    .into_iter()
+                    .filter(|n| !n.is_empty())
+                    .map(String::from),
+            );
+        }
+        out
+    }
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_module_imports_a_later_stage() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mut wrong = Vec::new();
+        for path in files {
+            let rel = path.strip_prefix(&src).unwrap();
+            let unit = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
+            if unit == "lib" || unit == "main" {
+                continue;
+            }
+            let own = floor(&unit).unwrap_or_else(|| panic!("src/{unit} has no floor in FLOORS"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            for target in imports(&text) {
+                if target == unit {
+                    continue;
+                }
+                match floor(&target) {
+                    Some(f) if f < own => {}
+                    _ => wrong.push(format!("{} imports crate::{target}", rel.display())),
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "imports that run up the pipeline:\n{}",
+            wrong.join("\n")
+        );
+    }
+}

@@ -308,6 +308,11 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// What the probed service is for, from the services table.
+    pub fn role(&self) -> Option<crate::service::Role> {
+        crate::service::by_name(&self.service).map(|s| s.role)
+    }
+
     /// A probe of `service` on `port` that has not run yet: outcome `ok`, nothing recorded.
     pub fn new(
         service: &crate::service::Service,

@@ -49,6 +49,19 @@ pub enum TlsMode {
     Implicit,
 }
 
+/// What a service is for: the rules ask for a role (and a port), never for a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Server-to-server mail (SMTP on 25).
+    Relay,
+    /// Mail submission by clients (587, 465).
+    Submission,
+    /// Reading mail (IMAP, POP3).
+    Mailbox,
+    /// Webmail (HTTP, HTTPS).
+    Webmail,
+}
+
 /// One row of the services table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
@@ -56,6 +69,9 @@ pub struct Service {
     pub port: u16,
     pub protocol: Protocol,
     pub tls: TlsMode,
+    pub role: Role,
+    /// The service of the same role over implicit TLS (submission → submissions).
+    pub implicit_sibling: Option<&'static str>,
     /// Probed by `mailport check` when no service is named.
     pub default: bool,
     pub about: &'static str,
@@ -68,6 +84,8 @@ pub static SERVICES: &[Service] = &[
         port: 25,
         protocol: Protocol::Smtp,
         tls: TlsMode::Opportunistic,
+        role: Role::Relay,
+        implicit_sibling: None,
         default: true,
         about: "SMTP relay between servers; STARTTLS if offered",
     },
@@ -76,6 +94,8 @@ pub static SERVICES: &[Service] = &[
         port: 587,
         protocol: Protocol::Smtp,
         tls: TlsMode::Required,
+        role: Role::Submission,
+        implicit_sibling: Some("submissions"),
         default: true,
         about: "mail submission by clients; STARTTLS required before AUTH (RFC 6409)",
     },
@@ -84,6 +104,8 @@ pub static SERVICES: &[Service] = &[
         port: 465,
         protocol: Protocol::Smtp,
         tls: TlsMode::Implicit,
+        role: Role::Submission,
+        implicit_sibling: None,
         default: true,
         about: "mail submission over implicit TLS (RFC 8314)",
     },
@@ -92,6 +114,8 @@ pub static SERVICES: &[Service] = &[
         port: 143,
         protocol: Protocol::Imap,
         tls: TlsMode::Required,
+        role: Role::Mailbox,
+        implicit_sibling: Some("imaps"),
         default: true,
         about: "IMAP with STARTTLS (RFC 9051)",
     },
@@ -100,6 +124,8 @@ pub static SERVICES: &[Service] = &[
         port: 993,
         protocol: Protocol::Imap,
         tls: TlsMode::Implicit,
+        role: Role::Mailbox,
+        implicit_sibling: None,
         default: true,
         about: "IMAP over implicit TLS",
     },
@@ -108,6 +134,8 @@ pub static SERVICES: &[Service] = &[
         port: 110,
         protocol: Protocol::Pop3,
         tls: TlsMode::Required,
+        role: Role::Mailbox,
+        implicit_sibling: Some("pop3s"),
         default: true,
         about: "POP3 with STLS (RFC 2595)",
     },
@@ -116,6 +144,8 @@ pub static SERVICES: &[Service] = &[
         port: 995,
         protocol: Protocol::Pop3,
         tls: TlsMode::Implicit,
+        role: Role::Mailbox,
+        implicit_sibling: None,
         default: true,
         about: "POP3 over implicit TLS",
     },
@@ -124,6 +154,8 @@ pub static SERVICES: &[Service] = &[
         port: 80,
         protocol: Protocol::Http,
         tls: TlsMode::None,
+        role: Role::Webmail,
+        implicit_sibling: Some("https"),
         default: true,
         about: "webmail over HTTP; should redirect to HTTPS",
     },
@@ -132,6 +164,8 @@ pub static SERVICES: &[Service] = &[
         port: 443,
         protocol: Protocol::Http,
         tls: TlsMode::Implicit,
+        role: Role::Webmail,
+        implicit_sibling: None,
         default: true,
         about: "webmail over HTTPS",
     },
@@ -140,6 +174,8 @@ pub static SERVICES: &[Service] = &[
         port: 585,
         protocol: Protocol::Imap,
         tls: TlsMode::Implicit,
+        role: Role::Mailbox,
+        implicit_sibling: None,
         default: false,
         about: "legacy IMAP over TLS, obsolete; only when asked for",
     },
@@ -233,6 +269,19 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn implicit_siblings_share_the_role_and_speak_tls_from_the_first_byte() {
+        for s in SERVICES {
+            if let Some(name) = s.implicit_sibling {
+                let sib = by_name(name).unwrap_or_else(|| panic!("{name} is not a service"));
+                assert_eq!(sib.role, s.role, "{}", s.name);
+                assert_eq!(sib.protocol, s.protocol, "{}", s.name);
+                assert_eq!(sib.tls, TlsMode::Implicit, "{}", s.name);
+                assert_ne!(s.tls, TlsMode::Implicit, "{}", s.name);
+            }
+        }
+    }
 
     #[test]
     fn table_has_the_ten_services_with_unique_names_and_ports() {
