@@ -1,0 +1,369 @@
+//! Arguments → a validated plan: plain data at the ground floor of the
+//! pipeline. Every check of user input happens here, so that a bad input is
+//! one clear error (exit 2) before anything touches the network, and every
+//! input is read once (the CA file, this host's name). The plan owns its
+//! types and imports no later stage; nothing rewrites it once built.
+
+mod input;
+
+pub use input::{
+    local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file, read_hosts_file,
+    select_probes, unicode_form, DEFAULT_DNS_PORT,
+};
+
+use crate::cli::{self, CheckArgs, DnsArgs, FailOn, PtrArgs};
+use crate::codes::Severity;
+use crate::service::{self, Service};
+use anyhow::{anyhow, bail, Result};
+use input::check_ehlo_name;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The command a plan carries out, as named in the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    #[default]
+    Check,
+    Ptr,
+}
+
+/// Why a host is in the plan and the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A host the user asked to check.
+    #[default]
+    Target,
+    /// A reference host probed on the same ports, to tell a block on this side from one at the server.
+    Control,
+}
+
+/// Which address families to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn admits(self, addr: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+/// Per-phase time limits of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until the TCP handshake completes.
+    pub connect: Duration,
+    /// From connected until the server's greeting is complete.
+    pub greeting: Duration,
+    /// For each later reply, and for a TLS handshake.
+    pub reply: Duration,
+}
+
+/// How much a run may do: at once, and in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many probes at the same moment.
+    pub max_probes: usize,
+    /// The whole run (MX lookups, resolution, probes, DNS checks) ends by then.
+    pub deadline: Duration,
+}
+
+/// The name mailport announces in EHLO, decided once per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ehlo {
+    /// --ehlo, or this host's fully qualified name.
+    Name(String),
+    /// No usable name: the address literal of each connection's local address
+    /// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+    AddressLiteral,
+}
+
+impl Ehlo {
+    /// The EHLO argument for a connection from `local`.
+    pub fn for_local(&self, local: Option<IpAddr>) -> String {
+        match (self, local) {
+            (Ehlo::Name(n), _) => n.clone(),
+            (Ehlo::AddressLiteral, Some(IpAddr::V4(a))) => format!("[{a}]"),
+            (Ehlo::AddressLiteral, Some(IpAddr::V6(a))) => format!("[IPv6:{a}]"),
+            (Ehlo::AddressLiteral, None) => "[127.0.0.1]".to_string(),
+        }
+    }
+}
+
+/// Certificates trusted besides the system's roots (--ca-file), read once.
+#[derive(Debug, Clone)]
+pub struct CaFile {
+    pub path: PathBuf,
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
+/// Where DNS questions go, from `--dns-server` and `--dns-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// `None`: the system's resolver.
+    pub server: Option<SocketAddr>,
+    /// How long to wait for each answer.
+    pub timeout: Duration,
+}
+
+/// What the name checks need: where DNS questions go, and how far to go.
+#[derive(Debug, Clone)]
+pub struct NameChecks {
+    pub dns: DnsConfig,
+    /// Check the reverse DNS of every address, not only of public ones
+    /// (with --dns-server, and for `mailport ptr`).
+    pub every_address: bool,
+    /// --mx: the hosts are mail domains; their MX hosts are checked.
+    pub mx: bool,
+    /// The --resolve overrides, for MX hosts found at run time.
+    pub overrides: BTreeMap<String, Vec<IpAddr>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The host as given (trailing dot and brackets removed).
+    pub host: String,
+    /// Set when the host is an IP address.
+    pub literal: Option<IpAddr>,
+    /// Addresses given with --resolve.
+    pub overrides: Vec<IpAddr>,
+    pub tls_name: String,
+    pub role: Role,
+}
+
+/// One probe to make on every address of every target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub service: &'static Service,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub command: Command,
+    pub targets: Vec<Target>,
+    pub probes: Vec<Probe>,
+    pub family: Family,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    pub ehlo: Ehlo,
+    pub ca: Option<CaFile>,
+    pub fail_on: Severity,
+    /// Reverse DNS, MX, and where DNS questions go.
+    pub names: NameChecks,
+}
+
+impl Plan {
+    pub fn from_args(args: &CheckArgs) -> Result<Plan> {
+        let mut overrides: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        for r in &args.resolve {
+            let (host, addr) = parse_resolve(r)?;
+            let addrs = overrides.entry(host).or_default();
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        let mut targets = Vec::new();
+        let from_file = match &args.hosts_file {
+            Some(path) => read_hosts_file(path)?,
+            None => Vec::new(),
+        };
+        let hosts = args
+            .hosts
+            .iter()
+            .chain(&from_file)
+            .map(|h| (h, Role::Target));
+        let controls = args.control.iter().map(|h| (h, Role::Control));
+        for (raw, role) in hosts.chain(controls) {
+            let (host, literal) = parse_host(raw).map_err(|e| match role {
+                Role::Control => anyhow!("--control: {e:#}"),
+                Role::Target => e,
+            })?;
+            match literal {
+                Some(ip) if args.ipv4 && ip.is_ipv6() => {
+                    bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
+                }
+                Some(ip) if args.ipv6 && ip.is_ipv4() => {
+                    bail!("{host} is an IPv4 address, but -6 asks for IPv6 only")
+                }
+                _ => {}
+            }
+            if args.mx && role == Role::Target {
+                if let Some(ip) = literal {
+                    bail!("--mx: {ip} is an address, not a mail domain");
+                }
+            }
+            if targets.iter().any(|t: &Target| t.host == host) {
+                if role == Role::Control {
+                    bail!("--control {host} is also a host to check: a control host must be another host");
+                }
+                continue;
+            }
+            let tls_name = match &args.tls_name {
+                Some(n) if role == Role::Target => {
+                    if ServerName::try_from(n.as_str()).is_err() {
+                        bail!(
+                            "--tls-name: '{n}' is not a valid name to verify a certificate against"
+                        );
+                    }
+                    n.clone()
+                }
+                _ => host.clone(),
+            };
+            targets.push(Target {
+                overrides: overrides
+                    .get(&host.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default(),
+                host,
+                literal,
+                tls_name,
+                role,
+            });
+        }
+        // With --mx, --resolve may name MX hosts, which are only known later.
+        for host in overrides.keys().filter(|_| !args.mx) {
+            if !targets.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
+                bail!("--resolve names {host}, which is not one of the hosts to check");
+            }
+        }
+        let ehlo = match &args.ehlo {
+            Some(name) => {
+                check_ehlo_name(name)?;
+                Ehlo::Name(name.clone())
+            }
+            None => local_fqdn().map_or(Ehlo::AddressLiteral, Ehlo::Name),
+        };
+        let probes = select_probes(&args.services, &args.ports)?;
+        let ca = match &args.ca_file {
+            // Read it now, once: a bad file is a usage error, not a probe failure.
+            Some(path) => Some(CaFile {
+                certs: read_ca_file(path)?,
+                path: path.clone(),
+            }),
+            None => None,
+        };
+        Ok(Plan {
+            command: Command::Check,
+            targets,
+            probes,
+            family: if args.ipv4 {
+                Family::V4
+            } else if args.ipv6 {
+                Family::V6
+            } else {
+                Family::Any
+            },
+            timeouts: Timeouts {
+                connect: args.connect_timeout,
+                greeting: args.greeting_timeout,
+                reply: args.reply_timeout,
+            },
+            limits: Limits {
+                deadline: args.deadline,
+                max_probes: usize::from(args.max_probes),
+            },
+            ehlo,
+            ca,
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+            names: NameChecks {
+                mx: args.mx,
+                overrides,
+                ..name_checks(&args.dns)?
+            },
+        })
+    }
+
+    /// The plan of `mailport ptr ADDR...`: the reverse DNS of each address, no probes.
+    pub fn for_ptr(args: &PtrArgs) -> Result<Plan> {
+        let mut targets: Vec<Target> = Vec::new();
+        for raw in &args.addrs {
+            let text = raw.trim();
+            let unbracketed = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            let ip: IpAddr = unbracketed.parse().map_err(|_| {
+                anyhow!("'{raw}' is not an IPv4 or IPv6 address; `mailport ptr` checks addresses (for a host name: mailport check NAME)")
+            })?;
+            if targets.iter().any(|t| t.literal == Some(ip)) {
+                continue;
+            }
+            targets.push(Target {
+                host: ip.to_string(),
+                literal: Some(ip),
+                overrides: Vec::new(),
+                tls_name: ip.to_string(),
+                role: Role::Target,
+            });
+        }
+        let names = NameChecks {
+            every_address: true,
+            ..name_checks(&args.dns)?
+        };
+        Ok(Plan {
+            command: Command::Ptr,
+            targets,
+            probes: Vec::new(),
+            family: Family::Any,
+            timeouts: Timeouts {
+                connect: names.dns.timeout,
+                greeting: names.dns.timeout,
+                reply: names.dns.timeout,
+            },
+            // A PTR question, then the forward questions at once: two answers'
+            // time, with room to spare.
+            limits: Limits {
+                deadline: names.dns.timeout * 3,
+                max_probes: usize::from(cli::DEFAULT_MAX_PROBES),
+            },
+            ehlo: Ehlo::AddressLiteral,
+            ca: None,
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+            names,
+        })
+    }
+
+    pub fn needs_tls(&self) -> bool {
+        self.probes
+            .iter()
+            .any(|p| p.service.tls != service::TlsMode::None)
+    }
+}
+
+/// Where DNS questions go, from --dns-server and --dns-timeout.
+fn name_checks(args: &DnsArgs) -> Result<NameChecks> {
+    let server = match &args.dns_server {
+        Some(text) => Some(parse_dns_server(text).map_err(|e| anyhow!("--dns-server {e}"))?),
+        None => None,
+    };
+    Ok(NameChecks {
+        dns: DnsConfig {
+            server,
+            timeout: args.dns_timeout,
+        },
+        // The user chose the server that holds their records: check every address.
+        every_address: server.is_some(),
+        mx: false,
+        overrides: BTreeMap::new(),
+    })
+}

@@ -1,0 +1,174 @@
+//! The report model: plain serde data. The JSON output is this model
+//! serialised; the text output is a view of it. Nothing here does I/O.
+//! Every stage fills a part of it, so it sits low in the pipeline: it imports
+//! only the plan, the codes table and the services table.
+//!
+//! `probe.rs` holds what one probe found, `names.rs` the DNS facts; this file
+//! the targets, the findings and the report as a whole, and its assembly.
+
+mod names;
+mod probe;
+
+pub use names::*;
+pub use probe::*;
+
+use crate::codes::Code;
+pub use crate::codes::Severity;
+use crate::plan::Plan;
+pub use crate::plan::{Command, Role};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Bumped when a field is removed or changes meaning; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where the addresses of a target came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionSource {
+    /// The host was an address.
+    Literal,
+    /// --resolve.
+    Override,
+    Dns,
+}
+
+/// How the addresses of a target were found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub source: ResolutionSource,
+    pub status: DnsStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// The host as the user gave it.
+    pub host: String,
+    /// The Unicode form of an international host name whose `host` is its ASCII (xn--) form.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host_unicode: Option<String>,
+    /// `target`, or `control`: a reference host probed on the same ports (--control).
+    #[serde(default)]
+    pub role: Role,
+    /// The name certificates are verified against.
+    pub tls_name: String,
+    pub addresses: Vec<IpAddr>,
+    pub resolution: Resolution,
+    /// The addresses among `addresses` that belong to this machine (loopback or a local interface).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub local_addresses: Vec<IpAddr>,
+    pub probes: Vec<ProbeResult>,
+    /// Reverse DNS of the addresses (PTR, forward confirmation) and, for a mail
+    /// domain, its MX. Absent for a control host.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dns: Option<TargetDns>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: Code,
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub address: Option<IpAddr>,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub probes: usize,
+    pub ok: usize,
+    pub not_ok: usize,
+    pub info: usize,
+    pub warn: usize,
+    pub fail: usize,
+    /// The exit status this report leads to (0, 1).
+    pub exit_code: u8,
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// The command that made the report.
+    #[serde(default)]
+    pub command: Command,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// The MX lookups of the mail domains given with --mx, in the order given.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub domains: Vec<MxLookup>,
+    pub targets: Vec<TargetReport>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Put a finished run together. The summary counts the targets' probes
+    /// (control hosts are evidence, not subjects) and the findings.
+    pub fn assemble(
+        plan: &Plan,
+        started: time::OffsetDateTime,
+        duration: std::time::Duration,
+        domains: Vec<MxLookup>,
+        targets: Vec<TargetReport>,
+        findings: Vec<Finding>,
+        exit_code: u8,
+    ) -> Report {
+        let probes: Vec<&ProbeResult> = targets
+            .iter()
+            .filter(|t| t.role == Role::Target)
+            .flat_map(|t| &t.probes)
+            .collect();
+        let ok = probes.iter().filter(|p| p.outcome == Outcome::Ok).count();
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let summary = Summary {
+            probes: probes.len(),
+            ok,
+            not_ok: probes.len() - ok,
+            info: count(Severity::Info),
+            warn: count(Severity::Warn),
+            fail: count(Severity::Fail),
+            exit_code,
+            fail_on: plan.fail_on,
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "mailport".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            command: plan.command,
+            started_at: started
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            duration_ms: duration.as_millis() as u64,
+            domains,
+            targets,
+            findings,
+            summary,
+        }
+    }
+
+    pub fn probes(&self) -> impl Iterator<Item = (&TargetReport, &ProbeResult)> {
+        self.targets
+            .iter()
+            .flat_map(|t| t.probes.iter().map(move |p| (t, p)))
+    }
+}
