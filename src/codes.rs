@@ -156,19 +156,19 @@ codes! {
     PreauthPlaintext = "preauth_plaintext", Finding, Fail,
         "The IMAP server greets with PREAUTH on its plaintext port: anyone who connects gets a mailbox session without credentials and without TLS.",
         "IMAP configured to pre-authenticate by address (e.g. a trusted network or a local-only setup exposed to others), or a proxy that logs clients in.",
-        "Do not pre-authenticate on a port others can reach; require STARTTLS and a login (Dovecot: remove the preauth setup; check which networks are trusted).";
+        "Do not pre-authenticate on a port others can reach; require STARTTLS and a login, and check which networks the server trusts.";
     StarttlsNotOfferedRelay = "starttls_not_offered_relay", Finding, Warn,
         "The SMTP relay port (25, or a custom port spoken as smtp) does not offer STARTTLS, so mail to this server travels in plaintext.",
         "TLS not configured for the SMTP relay service.",
-        "Configure a certificate and enable opportunistic TLS (Postfix: smtpd_tls_security_level = may).";
+        "Configure a certificate and enable opportunistic TLS on the SMTP relay service.";
     AuthBeforeTls = "auth_before_tls", Finding, Fail,
         "The server offers plaintext AUTH (PLAIN or LOGIN) before STARTTLS, so passwords can cross the network unencrypted.",
         "Submission configured to allow authentication without TLS.",
-        "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}).";
+        "Offer AUTH only after STARTTLS.";
     AuthBeforeTlsHashed = "auth_before_tls_hashed", Finding, Warn,
         "The server offers authentication before TLS (SMTP AUTH, IMAP AUTH=, POP3 SASL), though only with challenge-response mechanisms.",
         "The service is configured to allow authentication without TLS.",
-        "Offer authentication only after STARTTLS/STLS (Postfix smtpd_tls_auth_only = yes; Dovecot disable_plaintext_auth = yes; Cyrus allowplaintext: no).";
+        "Offer authentication only after STARTTLS/STLS.";
     GreetingSlow = "greeting_slow", Finding, Warn,
         "The server took more than 5 seconds to greet.",
         "Postfix postscreen's deliberate pause (about 6 s), a tarpit, reverse-DNS lookups that time out on the server, or an overloaded server. Clients with short timeouts may give up.",
@@ -176,7 +176,7 @@ codes! {
     CertExpired = "cert_expired", Finding, Fail,
         "The certificate has expired.",
         "Renewal failed or the service still uses an old certificate file after renewal.",
-        "Renew the certificate and reload the service (certbot renew; postfix reload; doveadm reload).";
+        "Renew the certificate (certbot renew, or your CA's process) and reload every service that uses it.";
     CertNotYetValid = "cert_not_yet_valid", Finding, Fail,
         "The certificate is not valid yet.",
         "A clock error on the issuing side or on this machine, or a certificate installed too early.",
@@ -196,7 +196,7 @@ codes! {
     CertIncompleteChain = "cert_incomplete_chain", Finding, Fail,
         "The server does not send the intermediate certificate(s) that link its certificate to a trusted root.",
         "The service is configured with the leaf certificate only (cert.pem instead of fullchain.pem).",
-        "Configure the full chain (Postfix smtpd_tls_chain_files or smtpd_tls_cert_file = fullchain.pem; Dovecot ssl_cert = <fullchain.pem).";
+        "Configure the full chain: the certificate file the service uses must hold the intermediates too (fullchain.pem, not cert.pem).";
     CertInvalid = "cert_invalid", Finding, Fail,
         "The certificate was refused for another reason (bad signature, unsupported algorithm, wrong usage, revoked).",
         "A damaged or unusual certificate.",
@@ -232,11 +232,11 @@ codes! {
     LoginBeforeTls = "login_before_tls", Finding, Fail,
         "The IMAP or POP3 server accepts a password login before STARTTLS/STLS (IMAP LOGIN without LOGINDISABLED, POP3 USER, or SASL PLAIN/LOGIN), so passwords can cross the network unencrypted.",
         "Plaintext logins allowed on the STARTTLS port: Dovecot disable_plaintext_auth = no (auth_allow_cleartext = yes in 2.4), Courier IMAP_TLS_REQUIRED=0 / POP3_TLS_REQUIRED=0 (Debian's default), Cyrus allowplaintext: yes (Debian's default).",
-        "Require TLS before any login: Dovecot disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no); Courier IMAP_TLS_REQUIRED=1 in imapd-ssl and POP3_TLS_REQUIRED=1 in pop3d-ssl; Cyrus allowplaintext: no. Tell clients to use 993/995 or STARTTLS.";
+        "Require TLS before any login, and tell clients to use 993/995 or STARTTLS.";
     HttpNoRedirect = "http_no_redirect", Finding, Warn,
         "Port 80 does not redirect to HTTPS: webmail logins there would travel in plaintext.",
         "The web server serves its default site or the webmail itself over plain HTTP, or redirects to another http:// address.",
-        "Answer every request on port 80 with a permanent redirect to https:// (nginx: return 301 https://$host$request_uri; Apache: Redirect permanent / https://mail.example.org/), and serve webmail only over HTTPS.";
+        "Answer every request on port 80 with a permanent redirect to https://, and serve webmail only over HTTPS.";
     HttpServerError = "http_server_error", Finding, Warn,
         "The web server answered GET / with a 5xx server error.",
         "A webmail or proxy back end that is down or misconfigured (502 Bad Gateway, 503 Service Unavailable: PHP-FPM stopped, a proxied application not running).",
@@ -244,7 +244,7 @@ codes! {
     HstsMissing = "hsts_missing", Finding, Info,
         "HTTPS answers without a Strict-Transport-Security header, so browsers may still try plain HTTP first.",
         "HSTS not configured on the web server.",
-        "Send Strict-Transport-Security: max-age=31536000 on HTTPS responses (nginx: add_header Strict-Transport-Security \"max-age=31536000\" always; Apache: Header always set Strict-Transport-Security \"max-age=31536000\").";
+        "Send Strict-Transport-Security: max-age=31536000 on HTTPS responses.";
     // ---- reverse DNS, names and MX (diagnose/names.rs) ---------------------
     PtrMissing = "ptr_missing", Finding, Fail,
         "The address has no reverse DNS (PTR) record. Many receivers refuse or defer mail from it: this is what \"450 4.7.1 Client host rejected: cannot find your hostname\" means (Postfix's reject_unknown_client_hostname), and Gmail and Yahoo require every sending address to have a PTR.",
@@ -261,7 +261,7 @@ codes! {
     PtrGreetingMismatch = "ptr_greeting_mismatch", Finding, Info,
         "The name the SMTP server announces in its greeting or EHLO reply differs from its address's PTR name. Information only: it is not a receiver requirement (RFC 5321 does not ask for it, and major receivers check that a PTR exists and resolves back, not that it matches), and web checkers that call it an error send admins chasing nothing.",
         "The greeting name (Postfix myhostname, Exim primary_hostname, Exchange's FQDN) set to another of the server's names than the PTR; a server behind NAT or a load balancer; one server for several domains.",
-        "Nothing is required. For tidiness, use one host name for the PTR, the greeting and the certificate (Postfix: myhostname = the PTR name).";
+        "Nothing is required. For tidiness, use one host name for the PTR, the greeting and the certificate.";
     PtrGeneric = "ptr_generic", Finding, Warn,
         "The PTR name looks like a generic name that a provider gives to dynamic or pool addresses: it carries the address's digits (192-0-2-25.pool.example.net) or words such as dynamic, dhcp, pool, dsl. Spam filters score such names as residential, and some receivers refuse them.",
         "The provider's default reverse DNS was never replaced with the server's own name.",
@@ -309,6 +309,85 @@ impl Code {
     }
 }
 
+/// Hints for the server software a probe identified: `(code, software, what
+/// to do)`. The software is matched on the first word of what the probe
+/// found (case-insensitive: `Postfix`, `Exim 4.96`, `Courier-IMAP`); a
+/// finding about software without a row gets the table's generic action.
+pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
+    (Code::StarttlsUnavailable, "postfix", "Postfix: set smtpd_tls_cert_file, smtpd_tls_key_file and smtpd_tls_security_level = may (25) or encrypt (587), then postfix reload."),
+    (Code::StarttlsUnavailable, "exim", "Exim: set tls_certificate and tls_privatekey, and tls_advertise_hosts = * in the main configuration, then restart Exim."),
+    (Code::StarttlsUnavailable, "opensmtpd", "OpenSMTPD: add `tls pki NAME` to the listen line (listen on ... tls pki NAME) and restart smtpd."),
+    (Code::StarttlsUnavailable, "sendmail", "Sendmail: define confSERVER_CERT and confSERVER_KEY in sendmail.mc, rebuild sendmail.cf and restart."),
+    (Code::StarttlsUnavailable, "dovecot", "Dovecot: ssl = yes (or required) with ssl_cert = <fullchain.pem and ssl_key = <key.pem, then doveadm reload."),
+    (Code::StarttlsUnavailable, "courier", "Courier: set TLS_CERTFILE in imapd-ssl / pop3d-ssl to a readable PEM with key and chain, and check the daemon's log for couriertls errors."),
+    (Code::StarttlsUnavailable, "cyrus", "Cyrus: set tls_server_cert and tls_server_key in imapd.conf, then restart Cyrus."),
+    (Code::PreauthPlaintext, "dovecot", "Dovecot: remove the preauth setup (a login_trusted_networks or passdb that logs clients in without a password) from the port others reach."),
+    (Code::StarttlsNotOfferedRelay, "postfix", "Postfix: smtpd_tls_security_level = may with smtpd_tls_cert_file and smtpd_tls_key_file set, then postfix reload."),
+    (Code::StarttlsNotOfferedRelay, "exim", "Exim: tls_advertise_hosts = * with tls_certificate and tls_privatekey set, then restart Exim."),
+    (Code::StarttlsNotOfferedRelay, "opensmtpd", "OpenSMTPD: listen on the interface with `tls pki NAME` and restart smtpd."),
+    (Code::StarttlsNotOfferedRelay, "sendmail", "Sendmail: define confSERVER_CERT and confSERVER_KEY in sendmail.mc, rebuild sendmail.cf and restart."),
+    (Code::StarttlsNotOfferedRelay, "microsoft", "Exchange: assign a certificate to the SMTP service (Enable-ExchangeCertificate -Services SMTP) for the receive connector's FQDN."),
+    (Code::AuthBeforeTls, "postfix", "Postfix: smtpd_tls_auth_only = yes (main.cf, or -o smtpd_tls_auth_only=yes on the submission service in master.cf), then postfix reload."),
+    (Code::AuthBeforeTls, "exim", "Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}} in the main configuration, then restart Exim."),
+    (Code::AuthBeforeTls, "opensmtpd", "OpenSMTPD: use `auth` only on listeners with `tls-require` (listen on ... port 587 tls-require pki NAME auth)."),
+    (Code::AuthBeforeTls, "sendmail", "Sendmail: define(`confAUTH_OPTIONS', `p,y') so that plaintext mechanisms need TLS, then rebuild sendmail.cf."),
+    (Code::AuthBeforeTls, "microsoft", "Exchange: on the receive connector, require TLS before authentication (Set-ReceiveConnector -AuthMechanism Tls,...; -RequireTLS $true for client connectors)."),
+    (Code::AuthBeforeTlsHashed, "postfix", "Postfix: smtpd_tls_auth_only = yes, then postfix reload."),
+    (Code::AuthBeforeTlsHashed, "exim", "Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}, then restart Exim."),
+    (Code::AuthBeforeTlsHashed, "dovecot", "Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no) also hides the other mechanisms before TLS; doveadm reload."),
+    (Code::AuthBeforeTlsHashed, "cyrus", "Cyrus: allowplaintext: no in imapd.conf, then restart Cyrus."),
+    (Code::CertExpired, "postfix", "Renew the certificate (certbot renew), then postfix reload; other services with the same file (Dovecot, the web server) need a reload too."),
+    (Code::CertExpired, "exim", "Renew the certificate (certbot renew) and make sure Exim's user can read it; Exim reads it per connection, a restart clears any cache."),
+    (Code::CertExpired, "dovecot", "Renew the certificate (certbot renew), then doveadm reload."),
+    (Code::CertExpired, "courier", "Renew the certificate and rebuild the PEM that TLS_CERTFILE names (Courier wants key and certificates in one file), then restart the daemon."),
+    (Code::CertExpired, "nginx", "Renew the certificate (certbot renew), then nginx -s reload."),
+    (Code::CertExpired, "apache", "Renew the certificate (certbot renew), then apachectl graceful."),
+    (Code::CertExpired, "lighttpd", "Renew the certificate (certbot renew) and restart lighttpd."),
+    (Code::CertIncompleteChain, "postfix", "Postfix: smtpd_tls_chain_files = key.pem, fullchain.pem (or smtpd_tls_cert_file = fullchain.pem), then postfix reload."),
+    (Code::CertIncompleteChain, "exim", "Exim: tls_certificate = fullchain.pem, then restart Exim."),
+    (Code::CertIncompleteChain, "dovecot", "Dovecot: ssl_cert = </etc/letsencrypt/live/NAME/fullchain.pem, then doveadm reload."),
+    (Code::CertIncompleteChain, "courier", "Courier: the PEM that TLS_CERTFILE names must hold the key, the certificate and the intermediates."),
+    (Code::CertIncompleteChain, "nginx", "nginx: ssl_certificate fullchain.pem; then nginx -s reload."),
+    (Code::CertIncompleteChain, "apache", "Apache 2.4.8+: SSLCertificateFile fullchain.pem; then apachectl graceful."),
+    (Code::LoginBeforeTls, "dovecot", "Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no), then doveadm reload. Tell clients to use 993/995 or STARTTLS."),
+    (Code::LoginBeforeTls, "courier", "Courier: IMAP_TLS_REQUIRED=1 in imapd-ssl and POP3_TLS_REQUIRED=1 in pop3d-ssl (Debian's default is 0), then restart. With them set, Courier still lists the command before TLS but refuses the login."),
+    (Code::LoginBeforeTls, "cyrus", "Cyrus: allowplaintext: no in imapd.conf (Debian's default is yes), then restart Cyrus."),
+    (Code::HttpNoRedirect, "nginx", "nginx: in the port-80 server block, return 301 https://$host$request_uri;"),
+    (Code::HttpNoRedirect, "apache", "Apache: in the port-80 VirtualHost, Redirect permanent / https://mail.example.org/"),
+    (Code::HttpNoRedirect, "lighttpd", "lighttpd: $HTTP[\"scheme\"] == \"http\" { url.redirect = (\"\" => \"https://${url.authority}${url.path}${qsa}\") }"),
+    (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
+    (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
+    (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
+    (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
+    (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
+];
+
+impl Code {
+    /// The hint for a finding about `software` (as a probe identified it):
+    /// the row for that software when there is one, else the generic action.
+    pub fn hint_for(self, software: Option<&str>) -> &'static str {
+        let family = software
+            .and_then(|s| s.split(|c: char| c.is_whitespace() || c == '-').next())
+            .map(str::to_ascii_lowercase);
+        family
+            .and_then(|f| {
+                SOFTWARE_HINTS
+                    .iter()
+                    .find(|(c, sw, _)| *c == self && *sw == f)
+                    .map(|(_, _, hint)| *hint)
+            })
+            .unwrap_or(self.info().action)
+    }
+
+    /// Every software-specific hint of this code, `(software, hint)`.
+    pub fn software_hints(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        SOFTWARE_HINTS
+            .iter()
+            .filter(move |(c, _, _)| *c == self)
+            .map(|(_, sw, hint)| (*sw, *hint))
+    }
+}
+
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -326,6 +405,46 @@ mod tests {
             let row = o.code().info();
             assert_eq!(row.code.as_str(), o.as_str());
             assert_eq!(row.kind, Kind::Outcome);
+        }
+    }
+
+    #[test]
+    fn hints_fit_the_software_found() {
+        let auth = Code::AuthBeforeTls;
+        assert!(auth
+            .hint_for(Some("Postfix"))
+            .contains("smtpd_tls_auth_only"));
+        assert!(auth
+            .hint_for(Some("Exim 4.96"))
+            .contains("auth_advertise_hosts"));
+        assert!(!auth.hint_for(Some("Exim 4.96")).contains("Postfix"));
+        assert_eq!(auth.hint_for(Some("Haraka")), auth.info().action);
+        assert_eq!(auth.hint_for(None), auth.info().action);
+        assert!(Code::CertExpired
+            .hint_for(Some("lighttpd"))
+            .contains("restart lighttpd"));
+        assert!(!Code::CertExpired
+            .hint_for(Some("lighttpd"))
+            .contains("postfix"));
+        assert!(Code::LoginBeforeTls
+            .hint_for(Some("Courier-IMAP"))
+            .contains("IMAP_TLS_REQUIRED"));
+        // Generic actions name no one server's settings.
+        for row in CODES {
+            for sw in [
+                "postfix reload",
+                "doveadm",
+                "smtpd_tls",
+                "nginx:",
+                "Apache:",
+            ] {
+                assert!(!row.action.contains(sw), "{}: {sw}", row.code);
+            }
+        }
+        // Every software row is lower case, one word, and its code is a finding or outcome row.
+        for (code, sw, hint) in SOFTWARE_HINTS {
+            assert!(sw.chars().all(|c| c.is_ascii_lowercase()), "{sw}");
+            assert!(!hint.is_empty(), "{code}");
         }
     }
 

@@ -48,7 +48,9 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
         port: p.map(|p| p.port),
         address: p.and_then(|p| p.address),
         message,
-        hint: code.hint().to_string(),
+        hint: code
+            .hint_for(p.and_then(|p| p.software.as_deref()))
+            .to_string(),
     }
 }
 

@@ -165,6 +165,15 @@ struct Explained<'a> {
     meaning: &'a str,
     causes: &'a str,
     action: &'a str,
+    /// The hint for each server software that has its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    software_hints: Vec<SoftwareHint<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct SoftwareHint<'a> {
+    software: &'a str,
+    hint: &'a str,
 }
 
 fn explained(c: &'static codes::CodeInfo) -> Explained<'static> {
@@ -178,6 +187,11 @@ fn explained(c: &'static codes::CodeInfo) -> Explained<'static> {
         meaning: c.meaning,
         causes: c.causes,
         action: c.action,
+        software_hints: c
+            .code
+            .software_hints()
+            .map(|(software, hint)| SoftwareHint { software, hint })
+            .collect(),
     }
 }
 
@@ -217,6 +231,18 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
             writeln!(out, "\n{title}:")?;
             for line in render::text::wrap(text, 2, render::text::WIDTH) {
                 writeln!(out, "{line}")?;
+            }
+        }
+        if !e.software_hints.is_empty() {
+            writeln!(out, "\nFor the server software mailport recognises:")?;
+            for h in &e.software_hints {
+                for line in render::text::wrap(
+                    &format!("{}: {}", h.software, h.hint),
+                    2,
+                    render::text::WIDTH,
+                ) {
+                    writeln!(out, "{line}")?;
+                }
             }
         }
     }
