@@ -237,7 +237,11 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
             writeln!(out, "\nFor the server software mailport recognises:")?;
             for h in &e.software_hints {
                 for line in render::text::wrap(
-                    &format!("{}: {}", h.software, h.hint),
+                    &if h.hint.to_ascii_lowercase().starts_with(h.software) {
+                        format!("- {}", h.hint)
+                    } else {
+                        format!("- {}: {}", h.software, h.hint)
+                    },
                     2,
                     render::text::WIDTH,
                 ) {
