@@ -182,7 +182,7 @@ codes! {
         "A clock error on the issuing side or on this machine, or a certificate installed too early.",
         "Check this machine's clock and the certificate's not-before date.";
     CertNameMismatch = "cert_name_mismatch", Finding, Fail,
-        "The certificate does not name the host that was checked.",
+        "The certificate does not name the host that was checked. A warning on the SMTP relay port, where most senders use opportunistic TLS and do not check names (those that do: MTA-STS in enforce mode, DANE); a failure on every other port.",
         "The server presents a certificate for another name (a default or shared certificate), or clients use a name the certificate does not cover.",
         "Issue a certificate that covers every name clients use (add it to the SANs), or point clients at a covered name; --tls-name checks another name.";
     CertSelfSigned = "cert_self_signed", Finding, Fail,

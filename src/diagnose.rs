@@ -1,7 +1,7 @@
 //! Pure rules: a report's targets in, findings out. No I/O, no clock.
 
 use crate::codes::Code;
-use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, TargetReport};
+use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, Severity, TargetReport};
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
@@ -121,7 +121,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         };
         if let Some(code) = code {
             let words = tls.verdict_detail.clone().unwrap_or_default();
-            out.push(finding(t, Some(p), code, words));
+            out.push(name_mismatch_on_relay(p, finding(t, Some(p), code, words)));
             // The verifier stops at the first problem: a wrong name behind an
             // untrusted or expired chain would only show after that is fixed.
             let name = &tls.verified_name;
@@ -133,7 +133,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                         .iter()
                         .any(|s| s.strip_prefix("IP:") == Some(name.as_str()))
             }) {
-                out.push(finding(
+                let f = finding(
                     t,
                     Some(p),
                     Code::CertNameMismatch,
@@ -145,7 +145,8 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                             leaf.sans.join(", ")
                         }
                     ),
-                ));
+                );
+                out.push(name_mismatch_on_relay(p, f));
             }
         } else if let Some(leaf) = tls.chain.first().filter(|l| l.days_left < EXPIRY_WARN_DAYS) {
             out.push(finding(
@@ -159,6 +160,20 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// A certificate for another name on the SMTP relay port is a warning, not a
+/// failure: senders there use opportunistic TLS and most of them do not check
+/// names. Those that do are named.
+fn name_mismatch_on_relay(p: &ProbeResult, mut f: Finding) -> Finding {
+    if f.code == Code::CertNameMismatch && p.tls_mode == TlsMode::Opportunistic {
+        f.severity = Severity::Warn;
+        f.message.push_str(
+            "; on the relay port most senders use opportunistic TLS and deliver anyway, \
+             but senders that check names (an MTA-STS policy in enforce mode, DANE) will not",
+        );
+    }
+    f
 }
 
 /// IMAP and POP3: a password login offered before TLS, by the protocol's own
@@ -400,7 +415,7 @@ mod tests {
     use super::*;
     use crate::codes::Code;
     use crate::report::Severity;
-    use crate::report::{ConnectFacts, DnsStatus, Resolution};
+    use crate::report::{ConnectFacts, DnsStatus, Resolution, TlsFacts};
 
     fn probe(port: u16, outcome: Outcome) -> ProbeResult {
         let service = crate::service::by_port(port).unwrap();
@@ -585,6 +600,13 @@ mod tests {
         p.login_disabled = Some(false);
         p.login_plain = Some(true);
         p.auth_plain = vec!["PLAIN".into()];
+        let generic = diagnose(&[target(vec![p.clone()])]);
+        assert!(
+            !generic[0].hint.contains("disable_plaintext_auth"),
+            "no software found, no Dovecot setting: {}",
+            generic[0].hint
+        );
+        p.software = Some("Dovecot".into());
         let f = diagnose(&[target(vec![p])]);
         assert_eq!(codes(&f), vec!["login_before_tls"]);
         assert_eq!(f[0].severity, Severity::Fail);
@@ -857,5 +879,30 @@ mod tests {
         // An expired one is cert_expired, not also expiring soon.
         let f = diagnose(&[target(vec![with_tls(CertVerdict::Expired, -3)])]);
         assert_eq!(codes(&f), vec!["cert_expired"]);
+    }
+
+    #[test]
+    fn a_wrong_name_on_the_relay_port_is_a_warning_that_names_who_checks() {
+        let tls = |verdict| TlsFacts {
+            version: "TLSv1_3".into(),
+            cipher_suite: "x".into(),
+            alpn: None,
+            chain: vec![],
+            verdict,
+            verdict_detail: Some("the certificate is not valid for mail.example.test".into()),
+            verified_name: "mail.example.test".into(),
+            chain_sent: None,
+        };
+        let mut relay = probe(25, Outcome::Ok);
+        relay.tls = Some(tls(CertVerdict::NameMismatch));
+        let mut submission = probe(587, Outcome::Ok);
+        submission.tls = Some(tls(CertVerdict::NameMismatch));
+        let f = diagnose(&[target(vec![relay, submission])]);
+        let on = |port| f.iter().find(|f| f.port == Some(port)).unwrap();
+        assert_eq!(on(25).code, Code::CertNameMismatch);
+        assert_eq!(on(25).severity, Severity::Warn);
+        assert!(on(25).message.contains("MTA-STS"), "{}", on(25).message);
+        assert_eq!(on(587).severity, Severity::Fail);
+        assert!(!on(587).message.contains("MTA-STS"));
     }
 }
