@@ -401,22 +401,14 @@ pub(crate) async fn run(
         // Already authenticated in cleartext: STARTTLS is only valid before
         // authentication (RFC 9051 6.2.1), and a login would be beside the point.
         let why = "the server greets with PREAUTH on the plaintext port: the session is authenticated without credentials and without TLS, and STARTTLS is no longer allowed";
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
+        rec.skip(Phase::Starttls, why);
         logout(spec, rec, &mut io).await;
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
     res.login_plain = Some(!caps.login_disabled);
     if !caps.starttls {
         let why = "the server does not offer STARTTLS in its capabilities";
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
+        rec.skip(Phase::Starttls, why);
         logout(spec, rec, &mut io).await;
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
@@ -511,10 +503,7 @@ async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
                     escape(&line)
                 ),
             );
-            if let Some(last) = rec.phases.last_mut() {
-                last.ok = false;
-                last.error = Some(failure.detail.clone());
-            }
+            rec.fail_current(&failure.detail);
             Err(failure)
         }
     }

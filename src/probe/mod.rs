@@ -60,7 +60,7 @@ pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
         if f.peer_protocol.is_some() {
             res.peer_protocol = f.peer_protocol;
         }
-        res.failed_phase = rec.phases.iter().find(|p| !p.ok).map(|p| p.phase);
+        res.failed_phase = rec.first_failed();
     }
     res.total_ms = rec.elapsed_ms();
     res.phases = rec.phases;

@@ -211,11 +211,7 @@ pub(crate) async fn run(
     }
     if capa.as_ref().is_some_and(|c| !c.stls) {
         let why = "the server does not offer STLS in its CAPA list";
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
+        rec.skip(Phase::Starttls, why);
         quit(spec, rec, &mut io).await;
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
@@ -296,10 +292,7 @@ async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
         Outcome::Rejected,
         format!("the server refused the session in its greeting: \"{text}\""),
     );
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
+    rec.fail_current(&failure.detail);
     quit(spec, rec, io).await;
     Err(failure)
 }

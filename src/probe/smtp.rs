@@ -274,11 +274,7 @@ pub(crate) async fn run(
         } else {
             "the server does not offer STARTTLS in its EHLO reply"
         };
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
+        rec.skip(Phase::Starttls, why);
         quit(spec, rec, &mut io).await;
         return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
@@ -350,10 +346,7 @@ async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
             format!("the greeting carries an unexpected code: \"{text}\""),
         )
     };
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
+    rec.fail_current(&failure.detail);
     quit(spec, rec, io).await;
     Err(failure)
 }
@@ -395,10 +388,7 @@ async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
             ),
         )
     };
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
+    rec.fail_current(&failure.detail);
     // After 421 the server closes; otherwise say goodbye.
     if reply.code != 421 {
         quit(spec, rec, io).await;
