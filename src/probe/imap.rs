@@ -7,15 +7,12 @@
 //! `a1 CAPABILITY` (before TLS, or on an implicit-TLS port), `a2 STARTTLS`,
 //! `a3 CAPABILITY` inside the TLS session, `a4 LOGOUT`.
 
-use super::{
-    connect, handshake, known_software, send, silent_greeting, unsolicited, upgrade, ProbeSpec,
-};
+use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
-use crate::phase::{Failure, Recorder};
+use crate::phase::Failure;
 use crate::report::{Outcome, Phase, ProbeResult};
-use crate::service::TlsMode;
 use std::fmt;
-use std::time::Duration;
+use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Most capability atoms kept from one list.
@@ -323,200 +320,105 @@ pub fn parse_greeting(line: &[u8]) -> Option<Greeting> {
     })
 }
 
-/// The server software a greeting names, when it does.
-pub fn software(text: &str) -> Option<String> {
-    const KNOWN: &[(&str, &str)] = &[
-        ("Dovecot", "Dovecot"),
-        ("Courier-IMAP", "Courier-IMAP"),
-        ("Cyrus IMAP", "Cyrus IMAP"),
-        ("Cyrus IMAP4", "Cyrus IMAP"),
-        ("Microsoft Exchange", "Microsoft Exchange"),
-        ("Zimbra", "Zimbra"),
-        ("Gimap", "Gmail"),
-        ("Stalwart", "Stalwart"),
-        ("hMailServer", "hMailServer"),
-        ("MDaemon", "MDaemon"),
-        ("Kerio", "Kerio Connect"),
-        ("UW IMAP", "UW IMAP"),
-        ("Archiveopteryx", "Archiveopteryx"),
-        ("maddy", "maddy"),
-        ("mox", "mox"),
-    ];
-    known_software(text, KNOWN)
-}
+/// The server software an IMAP greeting may name.
+const SOFTWARE: &[(&str, &str)] = &[
+    ("Dovecot", "Dovecot"),
+    ("Courier-IMAP", "Courier-IMAP"),
+    ("Cyrus IMAP", "Cyrus IMAP"),
+    ("Cyrus IMAP4", "Cyrus IMAP"),
+    ("Microsoft Exchange", "Microsoft Exchange"),
+    ("Zimbra", "Zimbra"),
+    ("Gimap", "Gmail"),
+    ("Stalwart", "Stalwart"),
+    ("hMailServer", "hMailServer"),
+    ("MDaemon", "MDaemon"),
+    ("Kerio", "Kerio Connect"),
+    ("UW IMAP", "UW IMAP"),
+    ("Archiveopteryx", "Archiveopteryx"),
+    ("maddy", "maddy"),
+    ("mox", "mox"),
+];
 
-/// The host name a greeting announces: its first word, when it looks like one.
-pub fn greeting_name(text: &str) -> Option<String> {
-    let word = text.split_ascii_whitespace().next()?;
-    let looks_like_name = word.contains('.')
-        && !word.ends_with('.')
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    looks_like_name.then(|| word.to_ascii_lowercase())
-}
+/// The IMAP side of the dialog: CAPABILITY (unless the greeting carries
+/// it), STARTTLS, LOGOUT; PREAUTH and `* BYE` in the greeting.
+pub(crate) struct Imap;
 
-pub(crate) async fn run(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-) -> Result<(), Failure> {
-    let tcp = connect(spec, rec, res).await?;
-    if spec.service.tls == TlsMode::Implicit {
-        let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
-        let mut io = LineIo::new(tls);
-        let greeted = greeting(spec, rec, res, &mut io).await?;
-        unsolicited(&mut io, res, "next command");
-        let caps = match greeted {
-            Some(caps) => caps,
-            None => {
-                capabilities(spec, rec, Phase::Capabilities, Command::Capability, &mut io).await?
-            }
-        };
-        res.capabilities_tls = caps.words;
-        res.auth_tls = caps.auth;
-        res.login_tls = Some(!caps.login_disabled);
-        logout(spec, rec, &mut io).await;
-        return Ok(());
+impl Dialog for Imap {
+    /// The greeting line, and what it says.
+    type Greeting = (Vec<u8>, Greeting);
+    type Answer = Caps;
+    type Caps = Caps;
+
+    const IMPLICIT_PORT: &'static str = "993";
+    const WITH_STARTTLS: &'static str = "IMAP with STARTTLS";
+    const FIRST_COMMAND: &'static str = "next command";
+    const STARTTLS_COMMAND: &'static str = "next command";
+    const STARTTLS: &'static str = "STARTTLS";
+    const STARTTLS_YES: &'static str = "OK";
+    const NAME_SLOT: NameSlot = NameSlot::FreeText;
+    const SOFTWARE: &'static [(&'static str, &'static str)] = SOFTWARE;
+
+    fn new(_: &ProbeSpec, _: Option<IpAddr>) -> Imap {
+        Imap
     }
 
-    let mut io = LineIo::new(tcp);
-    let greeted = match greeting(spec, rec, res, &mut io).await {
-        Err(f) if f.outcome == Outcome::GreetingTimeout => {
-            drop(io);
-            return Err(silent_greeting(spec, rec, res, f, "993", "IMAP with STARTTLS").await);
+    async fn read_greeting<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+    ) -> Result<(Vec<u8>, Greeting), Failure> {
+        let doing = "waiting for the greeting";
+        let line = io.read_line().await.map_err(|e| e.failure(doing))?;
+        match parse_greeting(&line) {
+            Some(g) => Ok((line, g)),
+            None => Err(not_imap(&io.first, &line, doing)),
         }
-        other => other?,
-    };
-    unsolicited(&mut io, res, "next command");
-    let caps = match greeted {
-        Some(caps) => caps,
-        None => capabilities(spec, rec, Phase::Capabilities, Command::Capability, &mut io).await?,
-    };
-    res.capabilities_plain = caps.words;
-    res.auth_plain = caps.auth;
-    res.starttls_offered = Some(caps.starttls);
-    res.login_disabled = Some(caps.login_disabled);
-    if res.preauth {
-        // Already authenticated in cleartext: STARTTLS is only valid before
-        // authentication (RFC 9051 6.2.1), and a login would be beside the point.
-        let why = "the server greets with PREAUTH on the plaintext port: the session is authenticated without credentials and without TLS, and STARTTLS is no longer allowed";
-        rec.skip(Phase::Starttls, why);
-        logout(spec, rec, &mut io).await;
-        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
-    }
-    res.login_plain = Some(!caps.login_disabled);
-    if !caps.starttls {
-        let why = "the server does not offer STARTTLS in its capabilities";
-        rec.skip(Phase::Starttls, why);
-        logout(spec, rec, &mut io).await;
-        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
 
-    // A tagged OK sent ahead of our STARTTLS must not be taken for the answer.
-    unsolicited(&mut io, res, "next command");
-    let reply = rec
-        .step(Phase::Starttls, spec.timeouts.reply, async {
-            send(&mut io, Command::StartTls).await?;
-            let resp = read_response(
-                &mut io,
-                Command::StartTls.tag(),
-                "waiting for the reply to STARTTLS",
-            )
-            .await?;
-            if resp.status == Status::Ok {
-                Ok(resp)
-            } else {
-                Err(Failure::new(
-                    Outcome::StarttlsUnavailable,
-                    format!("the server refused STARTTLS: \"{}\"", resp.text()),
-                ))
-            }
-        })
-        .await;
-    let reply = match reply {
-        Ok(r) => r,
-        Err(f) => {
-            if f.outcome == Outcome::StarttlsUnavailable {
-                logout(spec, rec, &mut io).await;
-            }
-            return Err(f);
+    fn greeting_text((line, g): &(Vec<u8>, Greeting)) -> GreetingText {
+        GreetingText {
+            shown: escape(line),
+            name_from: g.text.clone(),
+            software_from: g.text.clone(),
         }
-    };
-    res.starttls_reply = Some(reply.text());
-    let mut io = upgrade(spec, rec, res, io, "STARTTLS", "OK").await?;
-    let caps = capabilities(
-        spec,
-        rec,
-        Phase::CapabilitiesTls,
-        Command::CapabilityTls,
-        &mut io,
-    )
-    .await?;
-    res.capabilities_tls = caps.words;
-    res.auth_tls = caps.auth;
-    res.login_tls = Some(!caps.login_disabled);
-    logout(spec, rec, &mut io).await;
-    Ok(())
-}
+    }
 
-/// Read the greeting; the capabilities it carries, if any.
-async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    io: &mut LineIo<S>,
-) -> Result<Option<Caps>, Failure> {
-    let start = tokio::time::Instant::now();
-    let line = rec
-        .step(Phase::Greeting, spec.timeouts.greeting, async {
-            let line = io
-                .read_line()
-                .await
-                .map_err(|e| e.failure("waiting for the greeting"))?;
-            match parse_greeting(&line) {
-                Some(g) => Ok((line, g)),
-                None => Err(not_imap(&io.first, &line, "waiting for the greeting")),
+    fn judge_greeting(
+        (line, g): (Vec<u8>, Greeting),
+        res: &mut ProbeResult,
+    ) -> Result<Option<Caps>, Refusal> {
+        match g.status {
+            Status::Ok => Ok(g.caps),
+            Status::PreAuth => {
+                res.preauth = true;
+                res.notes.push(
+                    "the server greets with PREAUTH: the session is authenticated without any credentials"
+                        .to_string(),
+                );
+                Ok(g.caps)
             }
-        })
-        .await;
-    let (line, g) = line?;
-    res.greeting_ms = Some(start.elapsed().as_millis() as u64);
-    res.greeting = Some(escape(&line));
-    res.greeting_name = greeting_name(&g.text);
-    res.software = software(&g.text);
-    match g.status {
-        Status::Ok => Ok(g.caps),
-        Status::PreAuth => {
-            res.preauth = true;
-            res.notes.push(
-                "the server greets with PREAUTH: the session is authenticated without any credentials"
-                    .to_string(),
-            );
-            Ok(g.caps)
-        }
-        _ => {
-            let failure = Failure::new(
-                Outcome::Rejected,
-                format!(
-                    "the server refused the session in its greeting: \"{}\"",
-                    escape(&line)
+            // `* BYE`: the server is gone, no LOGOUT.
+            _ => Err(Refusal {
+                failure: Failure::new(
+                    Outcome::Rejected,
+                    format!(
+                        "the server refused the session in its greeting: \"{}\"",
+                        escape(&line)
+                    ),
                 ),
-            );
-            rec.fail_current(&failure.detail);
-            Err(failure)
+                goodbye: false,
+            }),
         }
     }
-}
 
-async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    phase: Phase,
-    cmd: Command,
-    io: &mut LineIo<S>,
-) -> Result<Caps, Failure> {
-    rec.step(phase, spec.timeouts.reply, async {
+    async fn ask_capabilities<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        phase: Phase,
+    ) -> Result<Caps, Failure> {
+        let cmd = match phase {
+            Phase::CapabilitiesTls => Command::CapabilityTls,
+            _ => Command::Capability,
+        };
         send(io, cmd).await?;
         let resp = read_response(io, cmd.tag(), "waiting for the reply to CAPABILITY").await?;
         if resp.status != Status::Ok {
@@ -531,30 +433,84 @@ async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
                 "the reply to CAPABILITY carries no capability list",
             )
         })
-    })
-    .await
-}
+    }
 
-/// Say goodbye; a server that does not answer LOGOUT is no failure of the probe.
-async fn logout<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    io: &mut LineIo<S>,
-) {
-    let limit = spec.timeouts.reply.min(Duration::from_secs(2));
-    let _ = rec
-        .step(Phase::Quit, limit, async {
-            send(io, Command::Logout).await?;
-            read_response(io, Command::Logout.tag(), "waiting for the reply to LOGOUT")
-                .await
-                .map(|_| ())
-        })
-        .await;
+    fn judge_capabilities(
+        &self,
+        caps: Caps,
+        _: Phase,
+        _: &mut ProbeResult,
+    ) -> Result<Caps, Refusal> {
+        Ok(caps)
+    }
+
+    fn record_caps(caps: Caps, tls: bool, res: &mut ProbeResult) {
+        if tls {
+            res.capabilities_tls = caps.words;
+            res.auth_tls = caps.auth;
+            res.login_tls = Some(!caps.login_disabled);
+        } else {
+            res.capabilities_plain = caps.words;
+            res.auth_plain = caps.auth;
+            res.starttls_offered = Some(caps.starttls);
+            res.login_disabled = Some(caps.login_disabled);
+            // After PREAUTH there is no login to allow or forbid.
+            if !res.preauth {
+                res.login_plain = Some(!caps.login_disabled);
+            }
+        }
+    }
+
+    fn no_starttls(caps: &Caps, res: &ProbeResult) -> Option<&'static str> {
+        if res.preauth {
+            // Already authenticated in cleartext: STARTTLS is only valid before
+            // authentication (RFC 9051 6.2.1), and a login would be beside the point.
+            Some("the server greets with PREAUTH on the plaintext port: the session is authenticated without credentials and without TLS, and STARTTLS is no longer allowed")
+        } else if !caps.starttls {
+            Some("the server does not offer STARTTLS in its capabilities")
+        } else {
+            None
+        }
+    }
+
+    async fn starttls<S: Stream>(&self, io: &mut LineIo<S>, _: &Caps) -> Result<String, Failure> {
+        send(io, Command::StartTls).await?;
+        let resp = read_response(
+            io,
+            Command::StartTls.tag(),
+            "waiting for the reply to STARTTLS",
+        )
+        .await?;
+        if resp.status == Status::Ok {
+            Ok(resp.text())
+        } else {
+            Err(Failure::new(
+                Outcome::StarttlsUnavailable,
+                format!("the server refused STARTTLS: \"{}\"", resp.text()),
+            ))
+        }
+    }
+
+    async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure> {
+        send(io, Command::Logout).await?;
+        read_response(io, Command::Logout.tag(), "waiting for the reply to LOGOUT")
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::names;
+
+    fn greeting_name(text: &str) -> Option<String> {
+        names::greeting_name(text, NameSlot::FreeText)
+    }
+
+    fn software(text: &str) -> Option<String> {
+        names::software(text, SOFTWARE)
+    }
 
     #[test]
     fn lines_are_classified() {
@@ -710,7 +666,7 @@ mod tests {
     }
 
     mod properties {
-        use super::super::*;
+        use super::*;
         use proptest::prelude::*;
 
         proptest! {
