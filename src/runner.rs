@@ -2,7 +2,7 @@
 //! concurrency), each under its own phase timeouts and the overall deadline.
 
 use crate::plan::{Family, Plan, Target};
-use crate::probe::{run_probe, ProbeSpec};
+use crate::probe::{run_probe, Ehlo, ProbeSpec};
 use crate::report::{Outcome, ProbeResult, Resolution, TargetReport};
 use crate::tls::Trust;
 use std::io::Write;
@@ -43,6 +43,10 @@ pub async fn execute(
         deadline,
     ));
 
+    let ehlo = match &plan.ehlo {
+        Some(name) => Ehlo::Name(name.clone()),
+        None => crate::plan::local_fqdn().map_or(Ehlo::AddressLiteral, Ehlo::Name),
+    };
     let mut jobs = Vec::new();
     for (ti, (target, t)) in plan.targets.iter().zip(&targets).enumerate() {
         for (ai, addr) in t.addresses.iter().enumerate() {
@@ -51,7 +55,7 @@ pub async fn execute(
                     addr: SocketAddr::new(*addr, p.port),
                     service: p.service,
                     tls_name: target.tls_name.clone(),
-                    ehlo_name: plan.ehlo.clone(),
+                    ehlo: ehlo.clone(),
                     timeouts: plan.timeouts,
                     deadline,
                     trust: trust.clone(),

@@ -33,6 +33,27 @@ pub struct Timeouts {
     pub reply: Duration,
 }
 
+/// What a probe announces in EHLO, decided once by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ehlo {
+    /// A fixed name (`--ehlo`) or this host's FQDN.
+    Name(String),
+    /// The address literal of the connection's local end (RFC 5321 4.1.3).
+    AddressLiteral,
+}
+
+impl Ehlo {
+    /// The EHLO argument on a connection from `local` (`[127.0.0.1]` when unknown).
+    pub fn argument(&self, local: Option<IpAddr>) -> String {
+        match (self, local) {
+            (Ehlo::Name(name), _) => name.clone(),
+            (Ehlo::AddressLiteral, Some(IpAddr::V4(a))) => format!("[{a}]"),
+            (Ehlo::AddressLiteral, Some(IpAddr::V6(a))) => format!("[IPv6:{a}]"),
+            (Ehlo::AddressLiteral, None) => "[127.0.0.1]".to_string(),
+        }
+    }
+}
+
 /// Everything one probe needs.
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
@@ -40,8 +61,8 @@ pub struct ProbeSpec {
     pub service: &'static Service,
     /// The name certificates are verified against (and sent in SNI).
     pub tls_name: String,
-    /// The name we announce in EHLO; by default derived from the connection.
-    pub ehlo_name: Option<String>,
+    /// What we announce in EHLO.
+    pub ehlo: Ehlo,
     pub timeouts: Timeouts,
     pub deadline: Instant,
     pub trust: Arc<Trust>,
@@ -263,4 +284,25 @@ async fn refused<D: Dialog, S: Stream>(
 async fn goodbye<D: Dialog, S: Stream>(d: &D, s: &mut Session<'_>, io: &mut LineIo<S>) {
     let limit = s.spec.timeouts.reply.min(Duration::from_secs(2));
     let _ = s.step(Phase::Quit, limit, d.goodbye(io)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ehlo_arguments() {
+        let name = Ehlo::Name("client.example.org".to_string());
+        assert_eq!(name.argument(None), "client.example.org");
+        let literal = Ehlo::AddressLiteral;
+        assert_eq!(
+            literal.argument(Some("192.0.2.7".parse().unwrap())),
+            "[192.0.2.7]"
+        );
+        assert_eq!(
+            literal.argument(Some("2001:db8::1".parse().unwrap())),
+            "[IPv6:2001:db8::1]"
+        );
+        assert_eq!(literal.argument(None), "[127.0.0.1]");
+    }
 }

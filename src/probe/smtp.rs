@@ -221,10 +221,7 @@ impl Dialog for Smtp {
 
     fn new(spec: &ProbeSpec, local: Option<IpAddr>) -> Smtp {
         Smtp {
-            ehlo: match &spec.ehlo_name {
-                Some(n) => n.clone(),
-                None => crate::plan::default_ehlo(local),
-            },
+            ehlo: spec.ehlo.argument(local),
             implicit: spec.service.tls == TlsMode::Implicit,
         }
     }
