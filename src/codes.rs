@@ -367,7 +367,10 @@ impl Code {
     /// the row for that software when there is one, else the generic action.
     pub fn hint_for(self, software: Option<&str>) -> &'static str {
         let family = software
-            .and_then(|s| s.split(|c: char| c.is_whitespace() || c == '-').next())
+            .and_then(|s| {
+                s.split(|c: char| c.is_whitespace() || c == '-' || c == '/')
+                    .next()
+            })
             .map(str::to_ascii_lowercase);
         family
             .and_then(|f| {
@@ -426,6 +429,9 @@ mod tests {
         assert!(!Code::CertExpired
             .hint_for(Some("lighttpd"))
             .contains("postfix"));
+        assert!(Code::HstsMissing
+            .hint_for(Some("nginx/1.22.1"))
+            .contains("add_header"));
         assert!(Code::LoginBeforeTls
             .hint_for(Some("Courier-IMAP"))
             .contains("IMAP_TLS_REQUIRED"));

@@ -48,10 +48,15 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
         port: p.map(|p| p.port),
         address: p.and_then(|p| p.address),
         message,
-        hint: code
-            .hint_for(p.and_then(|p| p.software.as_deref()))
-            .to_string(),
+        hint: code.hint_for(p.and_then(software)).to_string(),
     }
+}
+
+/// The server software a probe identified: from the greeting, or for HTTP the Server header.
+fn software(p: &ProbeResult) -> Option<&str> {
+    p.software
+        .as_deref()
+        .or_else(|| p.http.as_ref().and_then(|h| h.server.as_deref()))
 }
 
 fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {

@@ -124,6 +124,26 @@ impl Recorder {
         });
     }
 
+    /// Mark the phase just recorded as failed: its step succeeded on the wire,
+    /// but what the server said there ends the probe.
+    pub fn fail_current(&mut self, why: &str) {
+        if let Some(last) = self.phases.last_mut() {
+            last.ok = false;
+            last.error = Some(why.to_string());
+        }
+    }
+
+    /// Record `phase` as failed without running it (nothing was sent): the
+    /// dialog already knows it cannot succeed, and says why.
+    pub fn skip(&mut self, phase: Phase, why: &str) {
+        self.record(phase, Instant::now(), Some(why.to_string()));
+    }
+
+    /// The first phase that failed, if any.
+    pub fn first_failed(&self) -> Option<Phase> {
+        self.phases.iter().find(|p| !p.ok).map(|p| p.phase)
+    }
+
     pub fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -165,5 +185,24 @@ mod tests {
         let f = r.unwrap_err();
         assert_eq!(f.outcome, Outcome::ReplyTimeout);
         assert!(f.detail.contains("deadline"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_phase_is_failed_after_the_fact_or_skipped_with_its_reason() {
+        let mut rec = Recorder::new(Instant::now() + Duration::from_secs(10));
+        rec.fail_current("nothing recorded yet: no effect");
+        assert!(rec.phases.is_empty());
+        rec.record(Phase::Greeting, Instant::now(), None);
+        assert_eq!(rec.first_failed(), None);
+        rec.fail_current("refused in the greeting");
+        rec.skip(Phase::Starttls, "not offered");
+        assert_eq!(rec.first_failed(), Some(Phase::Greeting));
+        assert_eq!(
+            rec.phases[0].error.as_deref(),
+            Some("refused in the greeting")
+        );
+        assert!(!rec.phases[1].ok);
+        assert_eq!(rec.phases[1].phase, Phase::Starttls);
+        assert_eq!(rec.phases[1].error.as_deref(), Some("not offered"));
     }
 }

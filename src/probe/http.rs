@@ -9,10 +9,10 @@
 //! the GET goes over a second connection that offers only `http/1.1`. The
 //! report keeps the TLS facts of the first handshake (ALPN `h2`).
 
-use super::{handshake, ProbeSpec};
+use super::Session;
 use crate::net::{self, escape, identify, LineIo, MAX_REPLY_BYTES};
-use crate::phase::{Failure, Recorder};
-use crate::report::{HttpFacts, Outcome, Phase, ProbeResult};
+use crate::phase::Failure;
+use crate::report::{HttpFacts, Outcome, Phase};
 use crate::service::TlsMode;
 use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -197,78 +197,57 @@ pub fn request(host: &str) -> String {
     )
 }
 
-pub(crate) async fn run(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-) -> Result<(), Failure> {
-    let tcp = super::connect(spec, rec, res).await?;
-    if spec.service.tls != TlsMode::Implicit {
-        return get(spec, rec, res, tcp).await;
+pub(crate) async fn run(s: &mut Session<'_>) -> Result<(), Failure> {
+    let tcp = s.connect().await?;
+    if s.spec.service.tls != TlsMode::Implicit {
+        return get(s, tcp).await;
     }
-    let tls = handshake(
-        spec,
-        rec,
-        res,
-        Phase::TlsHandshake,
-        tcp,
-        &[b"h2", b"http/1.1"],
-    )
-    .await?;
-    let chose_h2 = res
+    let tls = s.handshake(tcp, &[b"h2", b"http/1.1"]).await?;
+    let chose_h2 = s
+        .res
         .tls
         .as_ref()
         .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
     if !chose_h2 {
-        return get(spec, rec, res, tls).await;
+        return get(s, tls).await;
     }
     let mut first = tls;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), first.shutdown()).await;
     drop(first);
-    res.notes.push(
+    s.note(
         "the server chose HTTP/2 (ALPN h2); GET / went over a second connection that offered only http/1.1"
             .to_string(),
     );
-    let tcp = rec
-        .step(
-            Phase::Connect,
-            spec.timeouts.connect,
-            net::connect(spec.addr),
-        )
-        .await?;
-    let facts = res.tls.take();
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[b"http/1.1"]).await;
-    let second = std::mem::replace(&mut res.tls, facts);
+    let (addr, limit) = (s.spec.addr, s.spec.timeouts.connect);
+    let tcp = s.step(Phase::Connect, limit, net::connect(addr)).await?;
+    let facts = s.res.tls.take();
+    let tls = s.handshake(tcp, &[b"http/1.1"]).await;
+    let second = std::mem::replace(&mut s.res.tls, facts);
     let tls = tls?;
     if let Some(alpn) = second.and_then(|t| t.alpn).filter(|a| a != "http/1.1") {
-        res.notes.push(format!(
+        s.note(format!(
             "offered only http/1.1, the server still chose ALPN \"{alpn}\""
         ));
     }
-    get(spec, rec, res, tls).await
+    get(s, tls).await
 }
 
 async fn get<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
+    s: &mut Session<'_>,
     stream: S,
 ) -> Result<(), Failure> {
     let mut io = LineIo::new(stream);
-    let head = rec
-        .step(Phase::HttpRequest, spec.timeouts.reply, async {
-            io.send(
-                request(&spec.tls_name)
-                    .strip_suffix("\r\n")
-                    .unwrap_or_default(),
-            )
-            .await
-            .map_err(|e| net::io_failure(&e, "sending GET /"))?;
+    let request = request(&s.spec.tls_name);
+    let head = s
+        .step(Phase::HttpRequest, s.spec.timeouts.reply, async {
+            io.send(request.strip_suffix("\r\n").unwrap_or_default())
+                .await
+                .map_err(|e| net::io_failure(&e, "sending GET /"))?;
             read_head(&mut io).await
         })
         .await?;
-    res.software = head.header("Server").map(str::to_string);
-    res.http = Some(HttpFacts {
+    s.res.software = head.header("Server").map(str::to_string);
+    s.res.http = Some(HttpFacts {
         version: head.version.clone(),
         status: head.status,
         reason: head.reason.clone(),

@@ -3,23 +3,26 @@
 
 pub mod http;
 pub mod imap;
+mod names;
 pub mod pop3;
+mod session;
 pub mod smtp;
 
-use crate::net::{self, LineIo, Sniff};
-use crate::phase::{Failure, Recorder};
-use crate::report::{ConnectFacts, Outcome, Phase, ProbeResult};
-use crate::service::{Protocol, Service};
-use crate::tls::{self, Trust};
-use std::net::SocketAddr;
+use crate::net::LineIo;
+use crate::phase::Failure;
+use crate::report::{Outcome, Phase, ProbeResult};
+use crate::service::{Protocol, Service, TlsMode};
+use crate::tls::Trust;
+pub(crate) use names::NameSlot;
+use names::{greeting_name, software};
+pub(crate) use session::{send, Session};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_rustls::client::TlsStream;
 
-pub use crate::plan::Timeouts;
+pub use crate::plan::{Ehlo, Timeouts};
 
 /// Everything one probe needs.
 #[derive(Debug, Clone)]
@@ -28,8 +31,8 @@ pub struct ProbeSpec {
     pub service: &'static Service,
     /// The name certificates are verified against (and sent in SNI).
     pub tls_name: String,
-    /// The name we announce in EHLO.
-    pub ehlo: crate::plan::Ehlo,
+    /// What we announce in EHLO.
+    pub ehlo: Ehlo,
     pub timeouts: Timeouts,
     pub deadline: Instant,
     pub trust: Arc<Trust>,
@@ -37,260 +40,239 @@ pub struct ProbeSpec {
 
 /// Run one probe to its end; the result always comes back.
 pub async fn run_probe(spec: &ProbeSpec) -> ProbeResult {
-    let mut rec = Recorder::new(spec.deadline);
-    let mut res = ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()));
+    let mut s = Session::new(spec);
     let result = match spec.service.protocol {
-        Protocol::Smtp => smtp::run(spec, &mut rec, &mut res).await,
-        Protocol::Imap => imap::run(spec, &mut rec, &mut res).await,
-        Protocol::Pop3 => pop3::run(spec, &mut rec, &mut res).await,
-        Protocol::Http => http::run(spec, &mut rec, &mut res).await,
+        Protocol::Smtp => converse::<smtp::Smtp>(&mut s).await,
+        Protocol::Imap => converse::<imap::Imap>(&mut s).await,
+        Protocol::Pop3 => converse::<pop3::Pop3>(&mut s).await,
+        Protocol::Http => http::run(&mut s).await,
     };
-    if let Err(f) = result {
-        res.outcome = f.outcome;
-        res.detail = Some(f.detail);
-        if f.peer_protocol.is_some() {
-            res.peer_protocol = f.peer_protocol;
+    s.finish(result)
+}
+
+/// A stream a dialog runs over: plaintext TCP, or TLS after STARTTLS.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {}
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for S {}
+
+/// What the server said that ends the dialog, and whether to say goodbye
+/// after it (not after SMTP 421 or IMAP `* BYE`: the server is gone).
+pub(crate) struct Refusal {
+    pub failure: Failure,
+    pub goodbye: bool,
+}
+
+/// A greeting as the report shows it, and the text its host name and its
+/// software are read from.
+pub(crate) struct GreetingText {
+    pub shown: String,
+    pub name_from: String,
+    pub software_from: String,
+}
+
+/// One mail protocol's side of the dialog that [`converse`] drives: greeting,
+/// capabilities, STARTTLS, capabilities inside TLS, goodbye. Its methods read
+/// and write the wire (each inside the phase the driver times) or judge what
+/// was read; the driver records phases and decides the order.
+pub(crate) trait Dialog: Sized {
+    /// A greeting, read whole.
+    type Greeting;
+    /// The answer to the capabilities command, before it is judged.
+    type Answer;
+    /// What a capability list says.
+    type Caps: Clone;
+
+    /// The implicit-TLS port of this protocol and the name of its plaintext
+    /// form, for a plaintext port that speaks TLS from the first byte.
+    const IMPLICIT_PORT: &'static str;
+    const WITH_STARTTLS: &'static str;
+    /// What the server is waiting for after its greeting, and before
+    /// STARTTLS, as notes about unsolicited bytes name it.
+    const FIRST_COMMAND: &'static str;
+    const STARTTLS_COMMAND: &'static str;
+    /// The STARTTLS verb and the server's yes to it.
+    const STARTTLS: &'static str;
+    const STARTTLS_YES: &'static str;
+    /// Where a greeting names the server's host: see [`NameSlot`].
+    const NAME_SLOT: NameSlot;
+    /// The software names a greeting may carry: `(words, name)`.
+    const SOFTWARE: &'static [(&'static str, &'static str)];
+
+    /// The dialog for one connection (`local`: this end's address).
+    fn new(spec: &ProbeSpec, local: Option<IpAddr>) -> Self;
+
+    /// Read the greeting (the driver bounds it in time).
+    async fn read_greeting<S: Stream>(&self, io: &mut LineIo<S>)
+        -> Result<Self::Greeting, Failure>;
+    fn greeting_text(greeting: &Self::Greeting) -> GreetingText;
+    /// Accept the greeting (with the capabilities it carries, if any) or refuse it.
+    fn judge_greeting(
+        greeting: Self::Greeting,
+        res: &mut ProbeResult,
+    ) -> Result<Option<Self::Caps>, Refusal>;
+
+    /// Ask for the capabilities in `phase` and read the answer.
+    async fn ask_capabilities<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        phase: Phase,
+    ) -> Result<Self::Answer, Failure>;
+    fn judge_capabilities(
+        &self,
+        answer: Self::Answer,
+        phase: Phase,
+        res: &mut ProbeResult,
+    ) -> Result<Self::Caps, Refusal>;
+    /// Put the capabilities into the result: those seen before TLS, or inside it.
+    fn record_caps(caps: Self::Caps, tls: bool, res: &mut ProbeResult);
+    /// Why STARTTLS must not be tried, given the plaintext capabilities.
+    fn no_starttls(caps: &Self::Caps, res: &ProbeResult) -> Option<&'static str>;
+
+    /// Send STARTTLS and read the answer: the server's yes, shown, or the
+    /// failure (`starttls_unavailable` when the server says no).
+    async fn starttls<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        caps: &Self::Caps,
+    ) -> Result<String, Failure>;
+    /// Say goodbye and read the answer.
+    async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure>;
+}
+
+/// The one dialog driver: connect; TLS first on an implicit-TLS port; the
+/// greeting; the capabilities; on a plaintext port STARTTLS, the handshake
+/// and the capabilities again; goodbye.
+async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
+    let tcp = s.connect().await?;
+    let d = D::new(s.spec, tcp.local_addr().ok().map(|a| a.ip()));
+    if s.spec.service.tls == TlsMode::Implicit {
+        let tls = s.handshake(tcp, &[]).await?;
+        let mut io = LineIo::new(tls);
+        let greeted = greeting(&d, s, &mut io).await?;
+        s.unsolicited(&mut io, D::FIRST_COMMAND);
+        let caps = capabilities(&d, s, &mut io, Phase::Capabilities, greeted).await?;
+        D::record_caps(caps, true, &mut s.res);
+        goodbye(&d, s, &mut io).await;
+        return Ok(());
+    }
+
+    let mut io = LineIo::new(tcp);
+    let greeted = match greeting(&d, s, &mut io).await {
+        Err(f) if f.outcome == Outcome::GreetingTimeout => {
+            drop(io);
+            return Err(s
+                .silent_greeting(f, D::IMPLICIT_PORT, D::WITH_STARTTLS)
+                .await);
         }
-        res.failed_phase = rec.phases.iter().find(|p| !p.ok).map(|p| p.phase);
+        other => other?,
+    };
+    s.unsolicited(&mut io, D::FIRST_COMMAND);
+    let caps = capabilities(&d, s, &mut io, Phase::Capabilities, greeted).await?;
+    D::record_caps(caps.clone(), false, &mut s.res);
+    if let Some(why) = D::no_starttls(&caps, &s.res) {
+        s.rec.skip(Phase::Starttls, why);
+        goodbye(&d, s, &mut io).await;
+        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
     }
-    res.total_ms = rec.elapsed_ms();
-    res.phases = rec.phases;
-    res
-}
 
-/// The software a greeting names: the first of `known` (`(words, name)`,
-/// matched word by word, case-insensitively) found in `text`, with the version
-/// that follows it when the next word starts with a digit.
-pub(crate) fn known_software(text: &str, known: &[(&str, &str)]) -> Option<String> {
-    let words: Vec<&str> = text
-        .split_ascii_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-'))
-        .collect();
-    for (needle, name) in known {
-        let needle: Vec<&str> = needle.split(' ').collect();
-        let Some(i) = words.windows(needle.len()).position(|w| {
-            w.iter()
-                .zip(&needle)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
-        }) else {
-            continue;
-        };
-        let version = words
-            .get(i + needle.len())
-            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()));
-        return Some(match version {
-            Some(v) => format!("{name} {v}"),
-            None => name.to_string(),
-        });
-    }
-    None
-}
-
-/// The connect phase, with the socket-level facts recorded.
-pub(crate) async fn connect(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-) -> Result<TcpStream, Failure> {
-    let start = Instant::now();
-    let result = rec
-        .step(
-            Phase::Connect,
-            spec.timeouts.connect,
-            net::connect(spec.addr),
-        )
-        .await;
-    let ms = start.elapsed().as_millis() as u64;
-    res.connect = Some(match &result {
-        Ok(stream) => ConnectFacts {
-            local_addr: stream.local_addr().ok().map(|a| a.to_string()),
-            result: "connected".to_string(),
-            errno: None,
-            ms,
-        },
-        Err(f) => ConnectFacts {
-            local_addr: None,
-            result: match f.errno {
-                Some(e) => net::errno_name(e)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("errno {e}")),
-                None => "timeout".to_string(),
-            },
-            errno: f.errno,
-            ms,
-        },
-    });
-    result
-}
-
-/// The TLS handshake phase over `stream`; on success the TLS facts are recorded.
-pub(crate) async fn handshake(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    phase: Phase,
-    stream: TcpStream,
-    alpn: &[&[u8]],
-) -> Result<TlsStream<Sniff<TcpStream>>, Failure> {
-    let name = tls::server_name(&spec.tls_name).map_err(|e| Failure::new(Outcome::TlsFailed, e))?;
-    let (connector, verifier) = spec.trust.connector(alpn);
-    let (sniff, seen) = Sniff::new(stream);
-    let stream = rec
-        .step(phase, spec.timeouts.reply, async {
-            connector.connect(name, sniff).await.map_err(|e| {
-                let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
-                tls::handshake_failure(&e, &sniffed)
-            })
-        })
-        .await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    res.tls = Some(tls::facts(
-        stream.get_ref().1,
-        verifier.take(),
-        &spec.trust,
-        &spec.tls_name,
-        now,
-    ));
-    Ok(stream)
-}
-
-/// After a silent greeting on a plaintext port: does the port speak TLS from
-/// the first byte? One more connection, one handshake, bounded in time.
-pub(crate) async fn sniff_tls(spec: &ProbeSpec, rec: &mut Recorder, res: &mut ProbeResult) -> bool {
-    let budget = rec
-        .remaining()
-        .min(spec.timeouts.reply)
-        .min(Duration::from_secs(5));
-    if budget < Duration::from_millis(500) {
-        return false;
-    }
-    let start = Instant::now();
-    let attempt = tokio::time::timeout(budget, async {
-        let stream = net::connect(spec.addr).await.ok()?;
-        let name = tls::server_name(&spec.tls_name).ok()?;
-        let (connector, verifier) = spec.trust.connector(&[]);
-        match connector.connect(name, stream).await {
-            Ok(tls_stream) => {
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                Some(Some(tls::facts(
-                    tls_stream.get_ref().1,
-                    verifier.take(),
-                    &spec.trust,
-                    &spec.tls_name,
-                    now,
-                )))
+    // A yes sent ahead of our STARTTLS must not be taken for the answer.
+    s.unsolicited(&mut io, D::STARTTLS_COMMAND);
+    let limit = s.spec.timeouts.reply;
+    let yes = match s
+        .step(Phase::Starttls, limit, d.starttls(&mut io, &caps))
+        .await
+    {
+        Ok(yes) => yes,
+        Err(f) => {
+            if f.outcome == Outcome::StarttlsUnavailable {
+                goodbye(&d, s, &mut io).await;
             }
-            Err(e) => {
-                let alert = e
-                    .get_ref()
-                    .and_then(|i| i.downcast_ref::<rustls::Error>())
-                    .is_some_and(|t| matches!(t, rustls::Error::AlertReceived(_)));
-                alert.then_some(None)
-            }
+            return Err(f);
         }
-    })
-    .await;
-    match attempt {
-        Ok(Some(facts)) => {
-            rec.record(Phase::TlsSniff, start, None);
-            if facts.is_some() {
-                res.tls = facts;
-            }
-            true
-        }
-        _ => {
-            rec.record(
-                Phase::TlsSniff,
-                start,
-                Some("the port did not answer a TLS handshake either".to_string()),
-            );
-            false
-        }
-    }
+    };
+    s.res.starttls_reply = Some(yes);
+    let mut io = s.upgrade(io, D::STARTTLS, D::STARTTLS_YES).await?;
+    let caps = capabilities(&d, s, &mut io, Phase::CapabilitiesTls, None).await?;
+    D::record_caps(caps, true, &mut s.res);
+    goodbye(&d, s, &mut io).await;
+    Ok(())
 }
 
-/// A greeting that never came on a plaintext port: if the port answers a TLS
-/// handshake on a second connection, it speaks implicit TLS (like `like`),
-/// not `protocol` with STARTTLS. The first connection must be closed already.
-pub(crate) async fn silent_greeting(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    silent: Failure,
-    like: &str,
-    protocol: &str,
-) -> Failure {
-    if sniff_tls(spec, rec, res).await {
-        Failure::mismatch(
-            "tls",
-            format!(
-                "the port speaks TLS from the first byte (implicit TLS, like {like}), not {protocol}; {}",
-                silent.detail
-            ),
-        )
-    } else {
-        silent
-    }
-}
-
-/// Drop what a server sent before it was asked (pipelining abuse, a
-/// pre-greeting talker), so it is never read as the answer to `before`;
-/// say so in a note.
-pub(crate) fn unsolicited<S: AsyncRead + AsyncWrite + Unpin>(
+/// The greeting phase: read, record what it says, judge.
+async fn greeting<D: Dialog, S: Stream>(
+    d: &D,
+    s: &mut Session<'_>,
     io: &mut LineIo<S>,
-    res: &mut ProbeResult,
-    before: &str,
-) {
-    let n = io.discard_pending();
-    if n > 0 {
-        res.notes.push(format!(
-            "the server sent {n} bytes nobody asked for before our {before}; they were discarded"
-        ));
+) -> Result<Option<D::Caps>, Failure> {
+    let start = Instant::now();
+    let limit = s.spec.timeouts.greeting;
+    let greeting = s.step(Phase::Greeting, limit, d.read_greeting(io)).await?;
+    s.res.greeting_ms = Some(start.elapsed().as_millis() as u64);
+    let text = D::greeting_text(&greeting);
+    s.res.greeting = Some(text.shown);
+    s.res.greeting_name = greeting_name(&text.name_from, D::NAME_SLOT);
+    s.res.software = software(&text.software_from, D::SOFTWARE);
+    match D::judge_greeting(greeting, &mut s.res) {
+        Ok(caps) => Ok(caps),
+        Err(refusal) => Err(refused(d, s, io, refusal).await),
     }
 }
 
-/// Hand a plaintext connection over to TLS after the server said `yes` to
-/// `command` (STARTTLS, STLS): bytes it sent ahead are dropped, never read as
-/// if they came inside TLS; what follows that is not TLS is broken TLS, not
-/// another protocol; the connection's first bytes carry over.
-pub(crate) async fn upgrade(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    io: LineIo<TcpStream>,
-    command: &str,
-    yes: &str,
-) -> Result<LineIo<TlsStream<Sniff<TcpStream>>>, Failure> {
-    let first = io.first.clone();
-    let (tcp, early) = io.into_inner();
-    if early > 0 {
-        res.notes.push(format!(
-            "the server sent {early} bytes after its {yes} to {command}, before the TLS handshake; they were discarded"
-        ));
+/// The capabilities phase, unless the greeting carried them already.
+async fn capabilities<D: Dialog, S: Stream>(
+    d: &D,
+    s: &mut Session<'_>,
+    io: &mut LineIo<S>,
+    phase: Phase,
+    greeted: Option<D::Caps>,
+) -> Result<D::Caps, Failure> {
+    if let Some(caps) = greeted {
+        return Ok(caps);
     }
-    let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[])
-        .await
-        .map_err(|f| match f.outcome {
-            Outcome::ProtocolMismatch => Failure::new(
-                Outcome::TlsFailed,
-                format!(
-                    "the server accepted {command} but did not speak TLS after it: {}",
-                    f.detail
-                ),
-            ),
-            _ => f,
-        })?;
-    Ok(LineIo::continuing(tls, first))
+    let limit = s.spec.timeouts.reply;
+    let answer = s.step(phase, limit, d.ask_capabilities(io, phase)).await?;
+    match d.judge_capabilities(answer, phase, &mut s.res) {
+        Ok(caps) => Ok(caps),
+        Err(refusal) => Err(refused(d, s, io, refusal).await),
+    }
 }
 
-/// Write one command (its `Display` is the wire line, CRLF added by LineIo).
-pub(crate) async fn send<S, C>(io: &mut LineIo<S>, cmd: C) -> Result<(), Failure>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    C: std::fmt::Display,
-{
-    let line = cmd.to_string();
-    io.send(&line)
-        .await
-        .map_err(|e| net::io_failure(&e, &format!("sending {line}")))
+/// The phase just recorded fails with the refusal; goodbye if the server is still there.
+async fn refused<D: Dialog, S: Stream>(
+    d: &D,
+    s: &mut Session<'_>,
+    io: &mut LineIo<S>,
+    refusal: Refusal,
+) -> Failure {
+    s.rec.fail_current(&refusal.failure.detail);
+    if refusal.goodbye {
+        goodbye(d, s, io).await;
+    }
+    refusal.failure
+}
+
+/// Say goodbye; a server that does not answer is no failure of the probe.
+async fn goodbye<D: Dialog, S: Stream>(d: &D, s: &mut Session<'_>, io: &mut LineIo<S>) {
+    let limit = s.spec.timeouts.reply.min(Duration::from_secs(2));
+    let _ = s.step(Phase::Quit, limit, d.goodbye(io)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ehlo_arguments() {
+        let name = Ehlo::Name("client.example.org".to_string());
+        assert_eq!(name.for_local(None), "client.example.org");
+        let literal = Ehlo::AddressLiteral;
+        assert_eq!(
+            literal.for_local(Some("192.0.2.7".parse().unwrap())),
+            "[192.0.2.7]"
+        );
+        assert_eq!(
+            literal.for_local(Some("2001:db8::1".parse().unwrap())),
+            "[IPv6:2001:db8::1]"
+        );
+        assert_eq!(literal.for_local(None), "[127.0.0.1]");
+    }
 }

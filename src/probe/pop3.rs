@@ -7,15 +7,12 @@
 //! STLS port mailport then tries STLS anyway: it is harmless, and it is the
 //! only way to learn whether the server can protect a login.
 
-use super::{
-    connect, handshake, known_software, send, silent_greeting, unsolicited, upgrade, ProbeSpec,
-};
+use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
-use crate::phase::{Failure, Recorder};
+use crate::phase::Failure;
 use crate::report::{Outcome, Phase, ProbeResult};
-use crate::service::TlsMode;
 use std::fmt;
-use std::time::Duration;
+use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A command, whose `Display` is its wire form without CRLF.
@@ -151,217 +148,183 @@ fn not_pop3(first: &[u8], line: &[u8], doing: &str) -> Failure {
     crate::net::not_the_protocol("pop3", first, line, doing)
 }
 
-/// The server software a greeting names, when it does.
-pub fn software(greeting: &str) -> Option<String> {
-    const KNOWN: &[(&str, &str)] = &[
-        ("Dovecot", "Dovecot"),
-        ("Cyrus POP3", "Cyrus POP3"),
-        ("Courier-POP3", "Courier"),
-        ("Microsoft Exchange", "Microsoft Exchange"),
-        ("Zimbra", "Zimbra"),
-        ("Qpopper", "Qpopper"),
-        ("Gpop", "Gmail"),
-        ("Stalwart", "Stalwart"),
-        ("hMailServer", "hMailServer"),
-        ("MDaemon", "MDaemon"),
-        ("Kerio", "Kerio Connect"),
-        ("maddy", "maddy"),
-        ("mox", "mox"),
-    ];
-    known_software(greeting, KNOWN)
-}
+/// The server software a POP3 greeting may name.
+const SOFTWARE: &[(&str, &str)] = &[
+    ("Dovecot", "Dovecot"),
+    ("Cyrus POP3", "Cyrus POP3"),
+    ("Courier-POP3", "Courier"),
+    ("Microsoft Exchange", "Microsoft Exchange"),
+    ("Zimbra", "Zimbra"),
+    ("Qpopper", "Qpopper"),
+    ("Gpop", "Gmail"),
+    ("Stalwart", "Stalwart"),
+    ("hMailServer", "hMailServer"),
+    ("MDaemon", "MDaemon"),
+    ("Kerio", "Kerio Connect"),
+    ("maddy", "maddy"),
+    ("mox", "mox"),
+];
 
-pub(crate) async fn run(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-) -> Result<(), Failure> {
-    let tcp = connect(spec, rec, res).await?;
-    if spec.service.tls == TlsMode::Implicit {
-        let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
-        let mut io = LineIo::new(tls);
-        greeting(spec, rec, res, &mut io).await?;
-        unsolicited(&mut io, res, "CAPA");
-        if let Some(capa) = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await? {
-            record_software(res, &capa);
+/// The POP3 side of the dialog: CAPA, STLS, QUIT. The capabilities are
+/// `None` when the server has no CAPA.
+pub(crate) struct Pop3;
+
+impl Dialog for Pop3 {
+    type Greeting = (Status, Vec<u8>);
+    /// The CAPA list, or the `-ERR` line of a server without CAPA.
+    type Answer = Result<Capa, Vec<u8>>;
+    type Caps = Option<Capa>;
+
+    const IMPLICIT_PORT: &'static str = "995";
+    const WITH_STARTTLS: &'static str = "POP3 with STLS";
+    const FIRST_COMMAND: &'static str = "CAPA";
+    const STARTTLS_COMMAND: &'static str = "STLS";
+    const STARTTLS: &'static str = "STLS";
+    const STARTTLS_YES: &'static str = "+OK";
+    const NAME_SLOT: NameSlot = NameSlot::FreeText;
+    const SOFTWARE: &'static [(&'static str, &'static str)] = SOFTWARE;
+
+    fn new(_: &ProbeSpec, _: Option<IpAddr>) -> Pop3 {
+        Pop3
+    }
+
+    async fn read_greeting<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+    ) -> Result<(Status, Vec<u8>), Failure> {
+        read_line(io, "waiting for the greeting").await
+    }
+
+    fn greeting_text((_, line): &(Status, Vec<u8>)) -> GreetingText {
+        let shown = escape(line);
+        let words = shown.get(4..).unwrap_or("").trim_start().to_string();
+        GreetingText {
+            shown,
+            name_from: words.clone(),
+            software_from: words,
+        }
+    }
+
+    fn judge_greeting(
+        (status, line): (Status, Vec<u8>),
+        _: &mut ProbeResult,
+    ) -> Result<Option<Option<Capa>>, Refusal> {
+        if status == Status::Ok {
+            return Ok(None);
+        }
+        Err(Refusal {
+            failure: Failure::new(
+                Outcome::Rejected,
+                format!(
+                    "the server refused the session in its greeting: \"{}\"",
+                    escape(&line)
+                ),
+            ),
+            goodbye: true,
+        })
+    }
+
+    async fn ask_capabilities<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        _: Phase,
+    ) -> Result<Result<Capa, Vec<u8>>, Failure> {
+        send(io, Command::Capa).await?;
+        let (status, line) = read_line(io, "waiting for the reply to CAPA").await?;
+        match status {
+            Status::Ok => {
+                let lines = read_multiline(io, "reading the CAPA list").await?;
+                Ok(Ok(parse_capa(&lines)))
+            }
+            Status::Err => Ok(Err(line)),
+        }
+    }
+
+    fn judge_capabilities(
+        &self,
+        answer: Result<Capa, Vec<u8>>,
+        phase: Phase,
+        res: &mut ProbeResult,
+    ) -> Result<Option<Capa>, Refusal> {
+        Ok(match answer {
+            Ok(capa) => Some(capa),
+            Err(line) => {
+                let when = if phase == Phase::CapabilitiesTls {
+                    " inside TLS"
+                } else {
+                    ""
+                };
+                res.notes.push(format!(
+                    "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
+                    escape(&line[..line.len().min(80)])
+                ));
+                None
+            }
+        })
+    }
+
+    fn record_caps(capa: Option<Capa>, tls: bool, res: &mut ProbeResult) {
+        let Some(capa) = capa else {
+            return;
+        };
+        if res.software.is_none() {
+            res.software = capa.implementation;
+        }
+        if tls {
             res.capabilities_tls = capa.lines;
             res.auth_tls = capa.sasl;
             res.login_tls = Some(capa.user);
+        } else {
+            res.capabilities_plain = capa.lines;
+            res.auth_plain = capa.sasl;
+            res.starttls_offered = Some(capa.stls);
+            res.login_plain = Some(capa.user);
         }
-        quit(spec, rec, &mut io).await;
-        return Ok(());
     }
 
-    let mut io = LineIo::new(tcp);
-    match greeting(spec, rec, res, &mut io).await {
-        Err(f) if f.outcome == Outcome::GreetingTimeout => {
-            drop(io);
-            return Err(silent_greeting(spec, rec, res, f, "995", "POP3 with STLS").await);
+    /// Without CAPA, STLS is tried anyway (see the module's note).
+    fn no_starttls(capa: &Option<Capa>, _: &ProbeResult) -> Option<&'static str> {
+        capa.as_ref()
+            .is_some_and(|c| !c.stls)
+            .then_some("the server does not offer STLS in its CAPA list")
+    }
+
+    async fn starttls<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        capa: &Option<Capa>,
+    ) -> Result<String, Failure> {
+        send(io, Command::Stls).await?;
+        let (status, line) = read_line(io, "waiting for the reply to STLS").await?;
+        if status == Status::Ok {
+            return Ok(escape(&line));
         }
-        other => other?,
-    }
-    unsolicited(&mut io, res, "CAPA");
-    let capa = capabilities(spec, rec, res, Phase::Capabilities, &mut io).await?;
-    if let Some(capa) = &capa {
-        record_software(res, capa);
-        res.capabilities_plain = capa.lines.clone();
-        res.auth_plain = capa.sasl.clone();
-        res.starttls_offered = Some(capa.stls);
-        res.login_plain = Some(capa.user);
-    }
-    if capa.as_ref().is_some_and(|c| !c.stls) {
-        let why = "the server does not offer STLS in its CAPA list";
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
-        quit(spec, rec, &mut io).await;
-        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
+        let why = if capa.is_none() {
+            "the server has no CAPA and refused STLS"
+        } else {
+            "the server refused STLS"
+        };
+        Err(Failure::new(
+            Outcome::StarttlsUnavailable,
+            format!("{why}: \"{}\"", escape(&line)),
+        ))
     }
 
-    let no_capa = capa.is_none();
-    // A +OK sent ahead of our STLS must not be taken for the answer.
-    unsolicited(&mut io, res, "STLS");
-    let reply = rec
-        .step(Phase::Starttls, spec.timeouts.reply, async {
-            send(&mut io, Command::Stls).await?;
-            let (status, line) = read_line(&mut io, "waiting for the reply to STLS").await?;
-            if status == Status::Ok {
-                Ok(line)
-            } else {
-                let why = if no_capa {
-                    "the server has no CAPA and refused STLS"
-                } else {
-                    "the server refused STLS"
-                };
-                Err(Failure::new(
-                    Outcome::StarttlsUnavailable,
-                    format!("{why}: \"{}\"", escape(&line)),
-                ))
-            }
-        })
-        .await;
-    let reply = match reply {
-        Ok(r) => r,
-        Err(f) => {
-            if f.outcome == Outcome::StarttlsUnavailable {
-                quit(spec, rec, &mut io).await;
-            }
-            return Err(f);
-        }
-    };
-    res.starttls_reply = Some(escape(&reply));
-    let mut io = upgrade(spec, rec, res, io, "STLS", "+OK").await?;
-    if let Some(capa) = capabilities(spec, rec, res, Phase::CapabilitiesTls, &mut io).await? {
-        record_software(res, &capa);
-        res.capabilities_tls = capa.lines;
-        res.auth_tls = capa.sasl;
-        res.login_tls = Some(capa.user);
+    async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure> {
+        send(io, Command::Quit).await?;
+        read_line(io, "waiting for the reply to QUIT")
+            .await
+            .map(|_| ())
     }
-    quit(spec, rec, &mut io).await;
-    Ok(())
-}
-
-fn record_software(res: &mut ProbeResult, capa: &Capa) {
-    if res.software.is_none() {
-        res.software = capa.implementation.clone();
-    }
-}
-
-async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    io: &mut LineIo<S>,
-) -> Result<(), Failure> {
-    let start = tokio::time::Instant::now();
-    let (status, line) = rec
-        .step(
-            Phase::Greeting,
-            spec.timeouts.greeting,
-            read_line(io, "waiting for the greeting"),
-        )
-        .await?;
-    res.greeting_ms = Some(start.elapsed().as_millis() as u64);
-    let text = escape(&line);
-    res.greeting = Some(text.clone());
-    let words = text.get(4..).unwrap_or("").trim_start();
-    res.greeting_name = super::imap::greeting_name(words);
-    res.software = software(words);
-    if status == Status::Ok {
-        return Ok(());
-    }
-    let failure = Failure::new(
-        Outcome::Rejected,
-        format!("the server refused the session in its greeting: \"{text}\""),
-    );
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
-    quit(spec, rec, io).await;
-    Err(failure)
-}
-
-/// CAPA; `None` when the server has no CAPA command (it answered `-ERR`).
-async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    phase: Phase,
-    io: &mut LineIo<S>,
-) -> Result<Option<Capa>, Failure> {
-    let capa = rec
-        .step(phase, spec.timeouts.reply, async {
-            send(io, Command::Capa).await?;
-            let (status, line) = read_line(io, "waiting for the reply to CAPA").await?;
-            match status {
-                Status::Ok => {
-                    let lines = read_multiline(io, "reading the CAPA list").await?;
-                    Ok(Ok(parse_capa(&lines)))
-                }
-                Status::Err => Ok(Err(line)),
-            }
-        })
-        .await?;
-    Ok(match capa {
-        Ok(capa) => Some(capa),
-        Err(line) => {
-            let when = if phase == Phase::CapabilitiesTls {
-                " inside TLS"
-            } else {
-                ""
-            };
-            res.notes.push(format!(
-                "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
-                escape(&line[..line.len().min(80)])
-            ));
-            None
-        }
-    })
-}
-
-/// Say goodbye; a server that does not answer QUIT is no failure of the probe.
-async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    io: &mut LineIo<S>,
-) {
-    let limit = spec.timeouts.reply.min(Duration::from_secs(2));
-    let _ = rec
-        .step(Phase::Quit, limit, async {
-            send(io, Command::Quit).await?;
-            read_line(io, "waiting for the reply to QUIT")
-                .await
-                .map(|_| ())
-        })
-        .await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn software(text: &str) -> Option<String> {
+        crate::probe::names::software(text, SOFTWARE)
+    }
 
     fn lines(text: &[&str]) -> Vec<Vec<u8>> {
         text.iter().map(|l| l.as_bytes().to_vec()).collect()
@@ -445,7 +408,7 @@ mod tests {
     }
 
     mod properties {
-        use super::super::*;
+        use super::*;
         use proptest::prelude::*;
 
         proptest! {

@@ -1,13 +1,13 @@
 //! The SMTP dialog: greeting, EHLO, STARTTLS, EHLO again, QUIT. Never MAIL,
 //! RCPT, DATA or AUTH; never a byte before the server's 220.
 
-use super::{connect, handshake, send, silent_greeting, unsolicited, upgrade, ProbeSpec};
+use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
-use crate::phase::{Failure, Recorder};
+use crate::phase::Failure;
 use crate::report::{Outcome, Phase, ProbeResult};
 use crate::service::TlsMode;
 use std::fmt;
-use std::time::Duration;
+use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A command, whose `Display` is its wire form without CRLF.
@@ -132,7 +132,7 @@ fn not_smtp(first: &[u8], line: &[u8], doing: &str) -> Failure {
 
 /// What an EHLO reply says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ehlo {
+pub struct EhloReply {
     /// Every line, escaped, as sent (code included).
     pub lines: Vec<String>,
     pub starttls: bool,
@@ -142,10 +142,10 @@ pub struct Ehlo {
 }
 
 /// Read the capabilities out of a 250 reply to EHLO.
-pub fn parse_ehlo(reply: &Reply) -> Ehlo {
-    let mut ehlo = Ehlo {
+pub fn parse_ehlo(reply: &Reply) -> EhloReply {
+    let mut ehlo = EhloReply {
         lines: reply.lines.iter().map(|l| escape(l)).collect(),
-        ..Ehlo::default()
+        ..EhloReply::default()
     };
     for text in reply.texts().skip(1) {
         let text = String::from_utf8_lossy(text);
@@ -179,250 +179,191 @@ fn is_masked_starttls(upper: &str) -> bool {
     upper.len() == 8 && upper.starts_with("XXXX") && upper.chars().all(|c| c == 'X' || c == 'A')
 }
 
-/// The host name a greeting announces: the first word after the code.
-pub fn greeting_name(reply: &Reply) -> Option<String> {
-    let text = String::from_utf8_lossy(reply.texts().next()?).to_string();
-    let word = text.split_ascii_whitespace().next()?;
-    let looks_like_name = word.contains('.')
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'));
-    looks_like_name.then(|| word.trim_end_matches('.').to_ascii_lowercase())
+/// The server software an SMTP greeting may name.
+const SOFTWARE: &[(&str, &str)] = &[
+    ("Postfix", "Postfix"),
+    ("OpenSMTPD", "OpenSMTPD"),
+    ("Exim", "Exim"),
+    ("Sendmail", "Sendmail"),
+    ("Microsoft ESMTP MAIL Service", "Microsoft Exchange"),
+    ("Haraka", "Haraka"),
+    ("Stalwart", "Stalwart"),
+    ("Maddy", "maddy"),
+    ("mox", "mox"),
+    ("qmail", "qmail"),
+    ("Zimbra", "Zimbra"),
+    ("MailEnable", "MailEnable"),
+    ("hMailServer", "hMailServer"),
+    ("Chasquid", "chasquid"),
+    ("smtpd", "smtpd"),
+];
+
+/// The SMTP side of the dialog: EHLO, STARTTLS, QUIT.
+pub(crate) struct Smtp {
+    /// The name announced in EHLO.
+    ehlo: String,
+    implicit: bool,
 }
 
-/// The server software a greeting names, when it does.
-pub fn software(greeting: &str) -> Option<String> {
-    const KNOWN: &[(&str, &str)] = &[
-        ("Postfix", "Postfix"),
-        ("OpenSMTPD", "OpenSMTPD"),
-        ("Exim", "Exim"),
-        ("Sendmail", "Sendmail"),
-        ("Microsoft ESMTP MAIL Service", "Microsoft Exchange"),
-        ("Haraka", "Haraka"),
-        ("Stalwart", "Stalwart"),
-        ("Maddy", "maddy"),
-        ("mox", "mox"),
-        ("qmail", "qmail"),
-        ("Zimbra", "Zimbra"),
-        ("MailEnable", "MailEnable"),
-        ("hMailServer", "hMailServer"),
-        ("Chasquid", "chasquid"),
-        ("smtpd", "smtpd"),
-    ];
-    let words: Vec<&str> = greeting.split_ascii_whitespace().collect();
-    for (needle, name) in KNOWN {
-        if let Some(i) = words.iter().position(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .eq_ignore_ascii_case(needle.split(' ').next().unwrap_or(needle))
-        }) {
-            if needle.contains(' ') && !greeting.contains(needle) {
-                continue;
-            }
-            // A version right after the name, as Exim and Sendmail announce it.
-            let version = words
-                .get(i + 1)
-                .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
-                .map(|v| v.trim_end_matches([',', ';']));
-            return Some(match version {
-                Some(v) => format!("{name} {v}"),
-                None => name.to_string(),
-            });
+impl Dialog for Smtp {
+    type Greeting = Reply;
+    type Answer = Reply;
+    type Caps = EhloReply;
+
+    const IMPLICIT_PORT: &'static str = "465";
+    const WITH_STARTTLS: &'static str = "SMTP with STARTTLS";
+    const FIRST_COMMAND: &'static str = "EHLO";
+    const STARTTLS_COMMAND: &'static str = "STARTTLS";
+    const STARTTLS: &'static str = "STARTTLS";
+    const STARTTLS_YES: &'static str = "220";
+    const NAME_SLOT: NameSlot = NameSlot::Domain;
+    const SOFTWARE: &'static [(&'static str, &'static str)] = SOFTWARE;
+
+    fn new(spec: &ProbeSpec, local: Option<IpAddr>) -> Smtp {
+        Smtp {
+            ehlo: spec.ehlo.for_local(local),
+            implicit: spec.service.tls == TlsMode::Implicit,
         }
     }
-    None
-}
 
-pub(crate) async fn run(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-) -> Result<(), Failure> {
-    let tcp = connect(spec, rec, res).await?;
-    let ehlo_name = spec.ehlo.for_local(tcp.local_addr().ok().map(|a| a.ip()));
-    if spec.service.tls == TlsMode::Implicit {
-        let tls = handshake(spec, rec, res, Phase::TlsHandshake, tcp, &[]).await?;
-        let mut io = LineIo::new(tls);
-        greeting(spec, rec, res, &mut io).await?;
-        unsolicited(&mut io, res, "EHLO");
-        let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
-        res.capabilities_tls = ehlo.lines;
-        res.auth_tls = ehlo.auth;
-        quit(spec, rec, &mut io).await;
-        return Ok(());
+    async fn read_greeting<S: Stream>(&self, io: &mut LineIo<S>) -> Result<Reply, Failure> {
+        read_reply(io, "waiting for the greeting").await
     }
 
-    let mut io = LineIo::new(tcp);
-    match greeting(spec, rec, res, &mut io).await {
-        Err(f) if f.outcome == Outcome::GreetingTimeout => {
-            drop(io);
-            return Err(silent_greeting(spec, rec, res, f, "465", "SMTP with STARTTLS").await);
+    fn greeting_text(reply: &Reply) -> GreetingText {
+        let first = reply.texts().next().unwrap_or_default();
+        GreetingText {
+            shown: reply.text(),
+            name_from: String::from_utf8_lossy(first).into_owned(),
+            software_from: reply.text(),
         }
-        other => other?,
     }
-    unsolicited(&mut io, res, "EHLO");
-    let ehlo = capabilities(spec, rec, Phase::Capabilities, &ehlo_name, &mut io).await?;
-    res.capabilities_plain = ehlo.lines;
-    res.auth_plain = ehlo.auth;
-    res.starttls_offered = Some(ehlo.starttls);
-    res.starttls_stripped = ehlo.stripped;
-    if !ehlo.starttls {
-        let why = if ehlo.stripped {
-            "STARTTLS is masked in the EHLO reply (XXXXXXXA): a middlebox, such as a firewall's ESMTP inspection, stripped it"
+
+    fn judge_greeting(reply: Reply, _: &mut ProbeResult) -> Result<Option<EhloReply>, Refusal> {
+        if reply.code == 220 {
+            return Ok(None);
+        }
+        let text = reply.text();
+        let failure = if (400..600).contains(&reply.code) {
+            Failure::new(
+                Outcome::Rejected,
+                format!("the server refused the session in its greeting: \"{text}\""),
+            )
         } else {
-            "the server does not offer STARTTLS in its EHLO reply"
+            Failure::new(
+                Outcome::BadReply,
+                format!("the greeting carries an unexpected code: \"{text}\""),
+            )
         };
-        rec.record(
-            Phase::Starttls,
-            tokio::time::Instant::now(),
-            Some(why.to_string()),
-        );
-        quit(spec, rec, &mut io).await;
-        return Err(Failure::new(Outcome::StarttlsUnavailable, why));
+        Err(Refusal {
+            failure,
+            goodbye: true,
+        })
     }
 
-    // A yes to STARTTLS sent ahead of our STARTTLS must not be taken for the answer.
-    unsolicited(&mut io, res, "STARTTLS");
-    let reply = rec
-        .step(Phase::Starttls, spec.timeouts.reply, async {
-            send(&mut io, Command::StartTls).await?;
-            let reply = read_reply(&mut io, "waiting for the reply to STARTTLS").await?;
-            if reply.code == 220 {
-                Ok(reply)
-            } else {
-                Err(Failure::new(
-                    Outcome::StarttlsUnavailable,
-                    format!("the server refused STARTTLS: \"{}\"", reply.text()),
-                ))
-            }
-        })
-        .await;
-    let reply = match reply {
-        Ok(r) => r,
-        Err(f) => {
-            if f.outcome == Outcome::StarttlsUnavailable {
-                quit(spec, rec, &mut io).await;
-            }
-            return Err(f);
+    async fn ask_capabilities<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        _: Phase,
+    ) -> Result<Reply, Failure> {
+        send(io, Command::Ehlo(&self.ehlo)).await?;
+        read_reply(io, "waiting for the reply to EHLO").await
+    }
+
+    fn judge_capabilities(
+        &self,
+        reply: Reply,
+        phase: Phase,
+        _: &mut ProbeResult,
+    ) -> Result<EhloReply, Refusal> {
+        if reply.code == 250 {
+            return Ok(parse_ehlo(&reply));
         }
-    };
-    res.starttls_reply = Some(reply.text());
-    let mut io = upgrade(spec, rec, res, io, "STARTTLS", "220").await?;
-    let ehlo = capabilities(spec, rec, Phase::CapabilitiesTls, &ehlo_name, &mut io).await?;
-    res.capabilities_tls = ehlo.lines;
-    res.auth_tls = ehlo.auth;
-    quit(spec, rec, &mut io).await;
-    Ok(())
-}
-
-async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    res: &mut ProbeResult,
-    io: &mut LineIo<S>,
-) -> Result<(), Failure> {
-    let start = tokio::time::Instant::now();
-    let step = rec
-        .step(Phase::Greeting, spec.timeouts.greeting, async {
-            let reply = read_reply(io, "waiting for the greeting").await?;
-            Ok(reply)
+        let text = reply.text();
+        let failure = if reply.code < 500 {
+            // 421 and other 4xx: the server turns us away, for now.
+            Failure::new(
+                Outcome::Rejected,
+                format!("the server refused EHLO for now: \"{text}\""),
+            )
+        } else if self.implicit || phase == Phase::CapabilitiesTls {
+            Failure::new(
+                Outcome::Rejected,
+                format!("the server refused EHLO: \"{text}\""),
+            )
+        } else {
+            // A HELO-only server has no extensions, so no STARTTLS.
+            Failure::new(
+                Outcome::StarttlsUnavailable,
+                format!(
+                    "the server refused EHLO, so it offers no extension and no STARTTLS: \"{text}\""
+                ),
+            )
+        };
+        // After 421 the server closes; otherwise say goodbye.
+        Err(Refusal {
+            failure,
+            goodbye: reply.code != 421,
         })
-        .await;
-    let reply = step?;
-    res.greeting_ms = Some(start.elapsed().as_millis() as u64);
-    let text = reply.text();
-    res.greeting = Some(text.clone());
-    res.greeting_name = greeting_name(&reply);
-    res.software = software(&text);
-    if reply.code == 220 {
-        return Ok(());
     }
-    let failure = if (400..600).contains(&reply.code) {
-        Failure::new(
-            Outcome::Rejected,
-            format!("the server refused the session in its greeting: \"{text}\""),
-        )
-    } else {
-        Failure::new(
-            Outcome::BadReply,
-            format!("the greeting carries an unexpected code: \"{text}\""),
-        )
-    };
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
-    quit(spec, rec, io).await;
-    Err(failure)
-}
 
-async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    phase: Phase,
-    ehlo_name: &str,
-    io: &mut LineIo<S>,
-) -> Result<Ehlo, Failure> {
-    let reply = rec
-        .step(phase, spec.timeouts.reply, async {
-            send(io, Command::Ehlo(ehlo_name)).await?;
-            read_reply(io, "waiting for the reply to EHLO").await
-        })
-        .await?;
-    if reply.code == 250 {
-        return Ok(parse_ehlo(&reply));
+    fn record_caps(ehlo: EhloReply, tls: bool, res: &mut ProbeResult) {
+        if tls {
+            res.capabilities_tls = ehlo.lines;
+            res.auth_tls = ehlo.auth;
+        } else {
+            res.capabilities_plain = ehlo.lines;
+            res.auth_plain = ehlo.auth;
+            res.starttls_offered = Some(ehlo.starttls);
+            res.starttls_stripped = ehlo.stripped;
+        }
     }
-    let text = reply.text();
-    let failure = if reply.code < 500 {
-        // 421 and other 4xx: the server turns us away, for now.
-        Failure::new(
-            Outcome::Rejected,
-            format!("the server refused EHLO for now: \"{text}\""),
-        )
-    } else if spec.service.tls == TlsMode::Implicit || phase == Phase::CapabilitiesTls {
-        Failure::new(
-            Outcome::Rejected,
-            format!("the server refused EHLO: \"{text}\""),
-        )
-    } else {
-        // A HELO-only server has no extensions, so no STARTTLS.
-        Failure::new(
-            Outcome::StarttlsUnavailable,
-            format!(
-                "the server refused EHLO, so it offers no extension and no STARTTLS: \"{text}\""
-            ),
-        )
-    };
-    if let Some(last) = rec.phases.last_mut() {
-        last.ok = false;
-        last.error = Some(failure.detail.clone());
-    }
-    // After 421 the server closes; otherwise say goodbye.
-    if reply.code != 421 {
-        quit(spec, rec, io).await;
-    }
-    Err(failure)
-}
 
-/// Say goodbye; a server that does not answer QUIT is no failure of the probe.
-async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
-    spec: &ProbeSpec,
-    rec: &mut Recorder,
-    io: &mut LineIo<S>,
-) {
-    let limit = spec.timeouts.reply.min(Duration::from_secs(2));
-    let _ = rec
-        .step(Phase::Quit, limit, async {
-            send(io, Command::Quit).await?;
-            read_reply(io, "waiting for the reply to QUIT")
-                .await
-                .map(|_| ())
-        })
-        .await;
+    fn no_starttls(ehlo: &EhloReply, _: &ProbeResult) -> Option<&'static str> {
+        match (ehlo.starttls, ehlo.stripped) {
+            (true, _) => None,
+            (false, true) => Some("STARTTLS is masked in the EHLO reply (XXXXXXXA): a middlebox, such as a firewall's ESMTP inspection, stripped it"),
+            (false, false) => Some("the server does not offer STARTTLS in its EHLO reply"),
+        }
+    }
+
+    async fn starttls<S: Stream>(
+        &self,
+        io: &mut LineIo<S>,
+        _: &EhloReply,
+    ) -> Result<String, Failure> {
+        send(io, Command::StartTls).await?;
+        let reply = read_reply(io, "waiting for the reply to STARTTLS").await?;
+        if reply.code == 220 {
+            Ok(reply.text())
+        } else {
+            Err(Failure::new(
+                Outcome::StarttlsUnavailable,
+                format!("the server refused STARTTLS: \"{}\"", reply.text()),
+            ))
+        }
+    }
+
+    async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure> {
+        send(io, Command::Quit).await?;
+        read_reply(io, "waiting for the reply to QUIT")
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::names;
+
+    fn greeting_name(reply: &Reply) -> Option<String> {
+        names::greeting_name(&Smtp::greeting_text(reply).name_from, NameSlot::Domain)
+    }
+
+    fn software(text: &str) -> Option<String> {
+        names::software(text, SOFTWARE)
+    }
 
     fn reply(lines: &[&str]) -> Reply {
         let (code, _) = parse_line(lines[0].as_bytes()).unwrap();
@@ -511,7 +452,7 @@ mod tests {
     }
 
     mod properties {
-        use super::super::*;
+        use super::*;
         use proptest::prelude::*;
 
         proptest! {
