@@ -1,7 +1,9 @@
 //! Pure rules: a report's targets in, findings out. No I/O, no clock.
 
 use crate::codes::Code;
-use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Role, Severity, TargetReport};
+use crate::report::{
+    CertVerdict, ConnectResult, Finding, Outcome, ProbeResult, Role, Severity, TargetReport,
+};
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
@@ -294,7 +296,9 @@ fn is_submission(p: &ProbeResult) -> bool {
 }
 
 fn connected(p: &ProbeResult) -> bool {
-    p.connect.as_ref().is_some_and(|c| c.result == "connected")
+    p.connect
+        .as_ref()
+        .is_some_and(|c| c.result == ConnectResult::Connected)
 }
 
 fn control_verdict(targets: &[TargetReport]) -> (Control, Vec<String>) {
@@ -431,11 +435,11 @@ mod tests {
             connect: Some(ConnectFacts {
                 local_addr: None,
                 result: if matches!(outcome, Outcome::ConnectTimeout) {
-                    "timeout".into()
+                    ConnectResult::Timeout
                 } else if outcome == Outcome::Refused {
-                    "ECONNREFUSED".into()
+                    ConnectResult::Error("ECONNREFUSED".into())
                 } else {
-                    "connected".into()
+                    ConnectResult::Connected
                 },
                 errno: None,
                 ms: 1,

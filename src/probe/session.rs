@@ -6,7 +6,7 @@
 use super::ProbeSpec;
 use crate::net::{self, LineIo, Sniff};
 use crate::phase::{Failure, Recorder};
-use crate::report::{ConnectFacts, Outcome, Phase, ProbeResult};
+use crate::report::{ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult};
 use crate::tls;
 use std::future::Future;
 use std::time::Duration;
@@ -67,17 +67,19 @@ impl<'a> Session<'a> {
         self.res.connect = Some(match &result {
             Ok(stream) => ConnectFacts {
                 local_addr: stream.local_addr().ok().map(|a| a.to_string()),
-                result: "connected".to_string(),
+                result: ConnectResult::Connected,
                 errno: None,
                 ms,
             },
             Err(f) => ConnectFacts {
                 local_addr: None,
                 result: match f.errno {
-                    Some(e) => net::errno_name(e)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("errno {e}")),
-                    None => "timeout".to_string(),
+                    Some(e) => ConnectResult::Error(
+                        net::errno_name(e)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("errno {e}")),
+                    ),
+                    None => ConnectResult::Timeout,
                 },
                 errno: f.errno,
                 ms,

@@ -311,7 +311,7 @@ fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
         lines.push(("phases".into(), phases.join(", ")));
     }
     if let Some(c) = &pr.connect {
-        let mut s = c.result.clone();
+        let mut s = c.result.as_str().to_string();
         if let Some(l) = &c.local_addr {
             s.push_str(&format!(" from {l}"));
         }

@@ -140,12 +140,47 @@ pub struct ConnectFacts {
     /// The local address the kernel chose for the connection, when it connected.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub local_addr: Option<String>,
-    /// `timeout` (our deadline passed, the SYN was never answered), or the errno's name
-    /// (`ECONNREFUSED`, `EHOSTUNREACH`, …), or `connected`.
-    pub result: String,
+    pub result: ConnectResult,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub errno: Option<i32>,
     pub ms: u64,
+}
+
+/// How a connect attempt ended, as one word in the report: `connected`,
+/// `timeout` (our limit passed, the SYN was never answered), or the socket
+/// error's name (`ECONNREFUSED`, `EHOSTUNREACH`, …; `errno N` for one without a name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ConnectResult {
+    Connected,
+    Timeout,
+    Error(String),
+}
+
+impl ConnectResult {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ConnectResult::Connected => "connected",
+            ConnectResult::Timeout => "timeout",
+            ConnectResult::Error(name) => name,
+        }
+    }
+}
+
+impl From<String> for ConnectResult {
+    fn from(text: String) -> ConnectResult {
+        match text.as_str() {
+            "connected" => ConnectResult::Connected,
+            "timeout" => ConnectResult::Timeout,
+            _ => ConnectResult::Error(text),
+        }
+    }
+}
+
+impl From<ConnectResult> for String {
+    fn from(r: ConnectResult) -> String {
+        r.as_str().to_string()
+    }
 }
 
 /// The verification verdict for a presented certificate chain.
