@@ -965,19 +965,33 @@ matrix! {
 #[test]
 fn no_test_switches_off_the_fake_servers_safety_checks() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let server = std::fs::read_to_string(tests.join("support/server.rs")).unwrap();
+    // The fake server: its public face (FakeServer, its finish and Drop) in
+    // mod.rs, its parts (state, safety rules, ...) in the other files.
+    let dir = tests.join("support/server");
+    let face = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let mut parts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    parts.sort();
+    assert!(parts.len() > 1, "{parts:?}");
+    let server: String = parts
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     // Marked checked only where the checks then run (finish, drop).
-    let marks: Vec<_> = server.match_indices("self.checked = true;").collect();
+    let marks: Vec<_> = face.match_indices("self.checked = true;").collect();
     assert!(marks.len() >= 2, "{marks:?}");
     for (at, _) in marks {
-        let body = &server[at..];
+        let body = &face[at..];
         let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
         assert!(
             body.contains("self.assert_ok();"),
             "checked without checks: {body}"
         );
     }
-    assert!(server.contains("if self.checked || std::thread::panicking() {"));
+    assert!(face.contains("if self.checked || std::thread::panicking() {"));
     assert!(server.contains("problems.extend(safety_violations(&self.lines));"));
     for word in [
         "DATA",
