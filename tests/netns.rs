@@ -4,7 +4,7 @@
 //! it they fail loudly, they never skip. Everything stays inside namespaces
 //! the test creates and deletes.
 
-use crate::support::Run;
+use crate::support::cmd::{Mailport, Run};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,21 +157,7 @@ impl Lab {
 
     /// Run mailport inside `ns`.
     fn mailport(&self, ns: &str, args: &[&str]) -> Run {
-        let bin = assert_cmd::cargo::cargo_bin("mailport");
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(bin)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run mailport in the namespace");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        run
+        Mailport::new().args(args).in_netns(ns).run()
     }
 }
 

@@ -7,41 +7,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::cmd::{Mailport, Run};
 use crate::support::dns::DnsServer;
-use crate::support::{mailport, Run};
+use crate::support::schema::assert_valid;
 
 /// `mailport ptr ADDRS --dns-server DNS --json` plus `extra`; the JSON is
 /// checked against src/report.schema.json.
 pub(crate) fn ptr_json(dns: &DnsServer, addrs: &[&str], extra: &[&str]) -> (Run, Value) {
-    let server = dns.arg();
-    let mut args = vec!["ptr"];
-    args.extend_from_slice(addrs);
-    args.extend(["--dns-server", &server, "--json", "--dns-timeout", "2s"]);
-    args.extend_from_slice(extra);
-    let run = mailport(&args);
+    let run = Mailport::ptr(addrs)
+        .args(["--dns-server", &dns.arg(), "--json", "--dns-timeout", "2s"])
+        .args(extra)
+        .run();
     let value = run.json();
-    assert_schema_valid(&value, &run.stdout);
+    assert_valid(&value, &run.stdout);
     (run, value)
-}
-
-/// Validate a report against src/report.schema.json (formats asserted too).
-#[track_caller]
-pub(crate) fn assert_schema_valid(value: &Value, text: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("a usable schema");
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the report does not match the schema:\n  - {}\n{text}",
-        errors.join("\n  - ")
-    );
 }
 
 /// The reverse-DNS entry of the `i`th address.
@@ -281,10 +260,12 @@ fn no_dns_server_listening_is_a_failed_lookup() {
     let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let server = closed.local_addr().unwrap().to_string();
     drop(closed);
-    let run = mailport(&["ptr", "127.0.0.2", "--dns-server", &server, "--json"]);
+    let run = Mailport::new()
+        .args(["ptr", "127.0.0.2", "--dns-server", &server, "--json"])
+        .run();
     assert_eq!(run.code, 1);
     let v = run.json();
-    assert_schema_valid(&v, &run.stdout);
+    assert_valid(&v, &run.stdout);
     assert_eq!(reverse(&v, 0)["status"], "failed");
     assert!(reverse(&v, 0)["detail"]
         .as_str()
@@ -296,16 +277,18 @@ fn no_dns_server_listening_is_a_failed_lookup() {
 fn the_text_report_has_a_row_per_address_within_80_columns() {
     let dns = DnsServer::start();
     let server = dns.arg();
-    let run = mailport(&[
-        "ptr",
-        "127.0.0.2",
-        "127.0.0.3",
-        "127.0.0.4",
-        "127.0.0.7",
-        "2001:db8::25",
-        "--dns-server",
-        &server,
-    ]);
+    let run = Mailport::new()
+        .args([
+            "ptr",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.4",
+            "127.0.0.7",
+            "2001:db8::25",
+            "--dns-server",
+            &server,
+        ])
+        .run();
     println!("{}", run.stdout);
     assert_eq!(run.code, 1);
     for line in run.stdout.lines() {
@@ -334,10 +317,10 @@ fn bad_input_is_a_usage_error() {
         &["ptr", "127.0.0.1", "--dns-timeout", "0"],
         &["ptr"],
     ] {
-        let run = mailport(args);
+        let run = Mailport::new().args(args).run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stdout.is_empty());
     }
-    let run = mailport(&["ptr", "mail.example.test"]);
+    let run = Mailport::new().args(["ptr", "mail.example.test"]).run();
     assert!(run.stderr.contains("mailport check NAME"), "{}", run.stderr);
 }

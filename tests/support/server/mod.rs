@@ -157,11 +157,6 @@ impl FakeServer {
         self.shared.lock().lines.clone()
     }
 
-    /// How many connections were accepted so far (expected or not).
-    pub fn connections(&self) -> usize {
-        self.shared.lock().accepted
-    }
-
     /// How many TLS handshakes succeeded so far.
     pub fn tls_handshakes(&self) -> usize {
         self.shared.lock().handshakes
