@@ -5,6 +5,7 @@
 //! the test creates and deletes.
 
 use crate::support::cmd::{Mailport, Run};
+use crate::support::report::Probe;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -182,12 +183,11 @@ fn client_server(lab: &mut Lab) -> (String, String) {
     (cli, srv)
 }
 
-fn probe_on(run: &Run, port: u16) -> serde_json::Value {
-    run.json()["targets"][0]["probes"]
-        .as_array()
-        .unwrap()
+fn probe_on(run: &Run, port: u16) -> Probe {
+    run.report()
+        .probes()
         .iter()
-        .find(|p| p["port"] == port)
+        .find(|p| p.port == port)
         .unwrap_or_else(|| panic!("no probe of {port}: {}", run.stdout))
         .clone()
 }
@@ -206,9 +206,12 @@ fn a_drop_of_port_25_at_the_server_is_port25_blocked() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "connect_timeout", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "timeout");
-    assert_eq!(probe_on(&run, 587)["connect"]["result"], "connected");
+    assert_eq!(p25.outcome, "connect_timeout", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "timeout");
+    assert_eq!(
+        probe_on(&run, 587).connect.as_ref().unwrap().result,
+        "connected"
+    );
     assert!(
         run.finding_codes().contains(&"port25_blocked".to_string()),
         "{}",
@@ -239,10 +242,10 @@ fn a_reject_with_admin_prohibited_is_unreachable_not_a_timeout() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "unreachable", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "EHOSTUNREACH");
+    assert_eq!(p25.outcome, "unreachable", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "EHOSTUNREACH");
     assert!(
-        p25["connect"]["ms"].as_u64().unwrap() < 900,
+        p25.connect.as_ref().unwrap().ms < 900,
         "an ICMP answer is immediate"
     );
 }
@@ -259,8 +262,8 @@ fn a_default_reject_is_refused() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "refused", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "ECONNREFUSED");
+    assert_eq!(p25.outcome, "refused", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "ECONNREFUSED");
 }
 
 /// client → router → server, and a control host behind the same router.
@@ -299,7 +302,7 @@ fn a_router_dropping_25_is_a_timeout_and_the_control_host_puts_the_block_on_our_
 
     let run = lab.mailport(&cli, &["check", "10.254.3.2", "--json", "--timeout", "1s"]);
     assert_eq!(
-        probe_on(&run, 25)["outcome"],
+        probe_on(&run, 25).outcome,
         "connect_timeout",
         "{}",
         run.stdout
@@ -327,8 +330,7 @@ fn a_router_dropping_25_is_a_timeout_and_the_control_host_puts_the_block_on_our_
         run.stdout
     );
     assert!(!codes.contains(&"port25_blocked".to_string()), "{codes:?}");
-    let report = run.json();
-    assert_eq!(report["targets"][1]["role"], "control");
+    assert_eq!(run.report().targets[1].role, "control");
     assert_eq!(run.code, 1);
 }
 
@@ -345,7 +347,7 @@ fn a_drop_on_this_machine_is_the_local_firewall() {
     );
     let run = lab.mailport(&ns, &["check", "127.0.0.1", "--json", "--timeout", "1s"]);
     assert_eq!(
-        probe_on(&run, 25)["outcome"],
+        probe_on(&run, 25).outcome,
         "connect_timeout",
         "{}",
         run.stdout

@@ -15,7 +15,10 @@
 //!
 //! Every run has `NO_COLOR=1` and no `RUST_LOG`, and fails the test if
 //! mailport panicked. Shared by both test binaries (tests/cli.rs and
-//! tests/interop.rs); it uses nothing else of `support` but the report types.
+//! tests/interop.rs); it uses nothing else of `support` but the report types
+//! and [`super::rss`]. The other processes the tests start are not mailport
+//! and are started where they are used: `ip`, `iptables` and the lab
+//! servers of tests/netns.rs, `scripts/interop-{up,down}` in tests/interop.rs.
 
 use std::ffi::OsString;
 use std::fmt;
