@@ -3,9 +3,6 @@
 //! Each test file is a module of this crate, so everything is compiled and
 //! linked once. Shared helpers live in `support/`.
 
-// Not every test module uses every helper of `support`.
-#![allow(dead_code)]
-
 mod certificates;
 mod dns;
 mod exit_codes;

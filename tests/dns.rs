@@ -5,76 +5,33 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::ptr::assert_schema_valid;
 use crate::support::certs::{CertKind, TestPki};
+use crate::support::cmd::{Mailport, Run};
+use crate::support::dialogs;
 use crate::support::dns::DnsServer;
 use crate::support::ports::closed_port;
-use crate::support::server::{FakeServer, Step};
-use crate::support::{mailport, Run};
+use crate::support::report::{MxOf, MxRecord, Report};
+use crate::support::schema::valid_report;
+use crate::support::server::FakeServer;
 
-/// `mailport check HOST --dns-server DNS --json` on `port` spoken as smtp,
-/// with short timeouts, plus `extra`; the JSON is checked against the schema.
-fn check(dns: &DnsServer, host: &str, port: u16, extra: &[&str]) -> (Run, Value) {
-    let server = dns.arg();
-    let spec = format!("{port}/smtp");
-    let mut args = vec![
-        "check",
-        host,
-        "--dns-server",
-        &server,
-        "--port",
-        &spec,
-        "--json",
-        "--timeout",
-        "2s",
-        "--greeting-timeout",
-        "2s",
-        "--reply-timeout",
-        "2s",
-        "--dns-timeout",
-        "2s",
-    ];
-    args.extend_from_slice(extra);
-    let run = mailport(&args);
-    let value = run.json();
-    assert_schema_valid(&value, &run.stdout);
-    (run, value)
+/// `mailport check HOST --dns-server DNS` on `port` spoken as smtp.
+fn check_cmd(dns: &DnsServer, host: &str, port: u16) -> Mailport {
+    Mailport::check(host)
+        .args(["--dns-server", &dns.arg()])
+        .at(port, "smtp")
 }
 
-fn codes(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn finding<'a>(v: &'a Value, code: &str) -> &'a Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == code)
-        .unwrap_or_else(|| panic!("no {code} finding in {:#}", v["findings"]))
-}
-
-/// A healthy SMTP dialog whose greeting and EHLO reply announce `name`.
-fn smtp_dialog(name: &str, tls: std::sync::Arc<rustls::ServerConfig>) -> Vec<Step> {
-    vec![
-        Step::send(&format!("220 {name} ESMTP Postfix\r\n")),
-        Step::Expect("EHLO"),
-        Step::send(&format!("250-{name}\r\n250-STARTTLS\r\n250 8BITMIME\r\n")),
-        Step::Expect("STARTTLS"),
-        Step::send("220 2.0.0 Ready to start TLS\r\n"),
-        Step::StartTls(tls),
-        Step::Expect("EHLO"),
-        Step::send(&format!("250-{name}\r\n250 AUTH PLAIN\r\n")),
-        Step::Expect("QUIT"),
-        Step::send("221 2.0.0 Bye\r\n"),
-    ]
+/// [`check_cmd`] with `--json` and short timeouts, plus `extra`; the JSON is
+/// checked against the schema.
+fn check(dns: &DnsServer, host: &str, port: u16, extra: &[&str]) -> (Run, Report) {
+    let run = check_cmd(dns, host, port)
+        .json()
+        .fast_timeouts()
+        .args(["--dns-timeout", "2s"])
+        .args(extra)
+        .run();
+    let report = valid_report(&run);
+    (run, report)
 }
 
 #[test]
@@ -82,7 +39,7 @@ fn a_healthy_host_with_confirmed_reverse_dns_has_no_finding() {
     let dns = DnsServer::start();
     let pki = TestPki::new();
     let ca = pki.ca_file();
-    let server = FakeServer::smtp(smtp_dialog(
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
         "mx.example.test",
         pki.server_config(CertKind::Good, &["mx.example.test"]),
     ));
@@ -95,17 +52,17 @@ fn a_healthy_host_with_confirmed_reverse_dns_has_no_finding() {
     );
     server.finish();
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(codes(&v).is_empty(), "{:#}", v["findings"]);
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "found");
-    assert_eq!(t["addresses"][0], "127.0.0.1");
-    assert_eq!(t["probes"][0]["outcome"], "ok");
-    let d = &t["dns"];
-    assert_eq!(d["resolver"], dns.arg());
-    assert_eq!(d["reverse"][0]["address"], "127.0.0.1");
-    assert_eq!(d["reverse"][0]["names"][0]["name"], "mx.example.test");
-    assert_eq!(d["reverse"][0]["names"][0]["confirmed"], true);
-    assert!(d.get("skipped").is_none());
+    assert!(v.codes().is_empty(), "{:#?}", v.findings);
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "found");
+    assert_eq!(t.addresses[0], "127.0.0.1");
+    assert_eq!(t.probes[0].outcome, "ok");
+    let d = &t.dns.as_ref().unwrap();
+    assert_eq!(d.resolver, dns.arg());
+    assert_eq!(d.reverse[0].address, "127.0.0.1");
+    assert_eq!(d.reverse[0].names[0].name, "mx.example.test");
+    assert!(d.reverse[0].names[0].confirmed);
+    assert!(d.skipped.is_none());
 }
 
 /// The greeting names one host, the PTR another: information only (not a
@@ -117,7 +74,7 @@ fn a_greeting_name_other_than_the_ptr_is_information_only() {
     let ca = pki.ca_file();
     // PTR 127.0.0.1 -> mx.example.test; the server greets as mail.example.test;
     // its certificate covers the host checked (mx) but not the greeting name.
-    let server = FakeServer::smtp(smtp_dialog(
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
         "mail.example.test",
         pki.server_config(CertKind::Good, &["mx.example.test"]),
     ));
@@ -130,40 +87,31 @@ fn a_greeting_name_other_than_the_ptr_is_information_only() {
     );
     server.finish();
     assert_eq!(run.code, 0, "info findings do not fail: {}", run.stdout);
-    let mut c = codes(&v);
+    let mut c = v.codes();
     c.sort();
     assert_eq!(c, vec!["cert_name_not_covered", "ptr_greeting_mismatch"]);
-    let f = finding(&v, "ptr_greeting_mismatch");
-    assert_eq!(f["severity"], "info");
-    assert_eq!(f["service"], "smtp");
-    assert_eq!(f["address"], "127.0.0.1");
-    let m = f["message"].as_str().unwrap();
+    let f = v.finding("ptr_greeting_mismatch");
+    assert_eq!(f.severity, "info");
+    assert_eq!(f.service.as_deref(), Some("smtp"));
+    assert_eq!(f.address.as_deref(), Some("127.0.0.1"));
+    let m = f.message.as_str();
     assert!(m.contains("mail.example.test in its greeting"), "{m}");
     assert!(m.contains("names mx.example.test"), "{m}");
     assert!(m.contains("Not a receiver requirement"), "{m}");
-    let c = finding(&v, "cert_name_not_covered");
-    assert_eq!(c["severity"], "info");
-    assert!(c["message"]
+    let c = v.finding("cert_name_not_covered");
+    assert_eq!(c.severity, "info");
+    assert!(c
+        .message
         .as_str()
-        .unwrap()
         .contains("mail.example.test (the greeting name)"));
     // And the text view says so, within 80 columns.
-    let server = FakeServer::smtp(smtp_dialog(
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
         "mail.example.test",
         pki.server_config(CertKind::Good, &["mx.example.test"]),
     ));
-    let dns_arg = dns.arg();
-    let port = format!("{}/smtp", server.port());
-    let text = mailport(&[
-        "check",
-        "mx.example.test",
-        "--dns-server",
-        &dns_arg,
-        "--port",
-        &port,
-        "--ca-file",
-        &ca_path,
-    ]);
+    let text = check_cmd(&dns, "mx.example.test", server.port())
+        .ca(Some(ca.path()))
+        .run();
     server.finish();
     println!("{}", text.stdout);
     assert_eq!(text.code, 0);
@@ -183,17 +131,20 @@ fn reverse_dns_verdicts_in_a_check() {
     // noptr.example.test is 127.0.0.3, which has no PTR.
     let (run, v) = check(&dns, "noptr.example.test", port, &[]);
     assert_eq!(run.code, 1);
-    assert_eq!(v["targets"][0]["probes"][0]["outcome"], "refused");
-    assert!(codes(&v).contains(&"ptr_missing".to_string()));
-    assert_eq!(finding(&v, "ptr_missing")["address"], "127.0.0.3");
+    assert_eq!(v.targets[0].probes[0].outcome, "refused");
+    assert!(v.codes().contains(&"ptr_missing"));
+    assert_eq!(
+        v.finding("ptr_missing").address.as_deref(),
+        Some("127.0.0.3")
+    );
     // nomatch.example.test is 127.0.0.40, whose PTR is nothing; 127.0.0.4's
     // PTR names nomatch: checked as a literal address.
     let (_, v) = check(&dns, "127.0.0.4", port, &[]);
-    assert!(codes(&v).contains(&"ptr_not_confirmed".to_string()));
+    assert!(v.codes().contains(&"ptr_not_confirmed"));
     let (_, v) = check(&dns, "127.0.0.6", port, &[]);
-    assert_eq!(finding(&v, "ptr_generic")["severity"], "warn");
+    assert_eq!(v.finding("ptr_generic").severity, "warn");
     let (_, v) = check(&dns, "127.0.0.7", port, &[]);
-    assert_eq!(finding(&v, "ptr_multiple")["severity"], "warn");
+    assert_eq!(v.finding("ptr_multiple").severity, "warn");
 }
 
 #[test]
@@ -201,15 +152,15 @@ fn ipv6_reverse_dns_in_a_check() {
     let dns = DnsServer::start();
     // mx6.example.test has only AAAA ::1, whose PTR is mx6.example.test.
     let (_, v) = check(&dns, "mx6.example.test", closed_port(), &[]);
-    let t = &v["targets"][0];
-    assert_eq!(t["addresses"], serde_json::json!(["::1"]));
-    let r = &t["dns"]["reverse"][0];
-    assert_eq!(r["address"], "::1");
-    assert!(r["query"].as_str().unwrap().ends_with(".ip6.arpa"));
-    assert_eq!(r["names"][0]["name"], "mx6.example.test");
-    assert_eq!(r["names"][0]["record_type"], "AAAA");
-    assert_eq!(r["names"][0]["confirmed"], true);
-    assert!(!codes(&v).iter().any(|c| c.starts_with("ptr_")));
+    let t = &v.targets[0];
+    assert_eq!(t.addresses, ["::1"]);
+    let r = &t.dns.as_ref().unwrap().reverse[0];
+    assert_eq!(r.address, "::1");
+    assert!(r.query.as_str().ends_with(".ip6.arpa"));
+    assert_eq!(r.names[0].name, "mx6.example.test");
+    assert_eq!(r.names[0].record_type, "AAAA");
+    assert!(r.names[0].confirmed);
+    assert!(!v.codes().iter().any(|c| c.starts_with("ptr_")));
 }
 
 #[test]
@@ -220,14 +171,14 @@ fn a_name_that_does_not_exist_fails_every_probe_with_nxdomain() {
         run.code, 1,
         "a target that does not resolve is a failure, not a tool error"
     );
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "nxdomain");
-    assert!(t["addresses"].as_array().unwrap().is_empty());
-    for p in t["probes"].as_array().unwrap() {
-        assert_eq!(p["outcome"], "dns_failed");
-        assert!(p["detail"].as_str().unwrap().contains("NXDOMAIN"), "{p}");
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "nxdomain");
+    assert!(t.addresses.is_empty());
+    for p in &t.probes {
+        assert_eq!(p.outcome, "dns_failed");
+        assert!(p.detail().contains("NXDOMAIN"), "{p}");
     }
-    assert_eq!(codes(&v), vec!["dns_failed"]);
+    assert_eq!(v.codes(), vec!["dns_failed"]);
 }
 
 #[test]
@@ -235,13 +186,10 @@ fn servfail_and_timeout_for_the_host_are_told_apart_from_nxdomain() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "broken.example.test", closed_port(), &[]);
     assert_eq!(run.code, 1);
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "servfail");
-    assert_eq!(t["probes"][0]["outcome"], "dns_failed");
-    assert!(t["probes"][0]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("SERVFAIL"));
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "servfail");
+    assert_eq!(t.probes[0].outcome, "dns_failed");
+    assert!(t.probes[0].detail().contains("SERVFAIL"));
 
     let started = Instant::now();
     let (run, v) = check(
@@ -252,10 +200,10 @@ fn servfail_and_timeout_for_the_host_are_told_apart_from_nxdomain() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(run.code, 1);
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "timeout");
-    assert_eq!(t["probes"][0]["outcome"], "dns_failed");
-    assert_eq!(codes(&v), vec!["dns_failed"]);
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "timeout");
+    assert_eq!(t.probes[0].outcome, "dns_failed");
+    assert_eq!(v.codes(), vec!["dns_failed"]);
 }
 
 #[test]
@@ -263,12 +211,12 @@ fn a_mail_domain_without_an_address_points_at_mx() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "domain.example.test", closed_port(), &[]);
     assert_eq!(run.code, 1);
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "no_data");
-    let mx = &t["dns"]["mx"];
-    assert_eq!(mx["status"], "found");
-    assert_eq!(mx["records"][0]["exchange"], "mx.example.test");
-    let m = finding(&v, "dns_failed")["message"].as_str().unwrap();
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "no_data");
+    let mx = &t.dns.as_ref().unwrap().mx.as_ref().unwrap();
+    assert_eq!(mx.status, "found");
+    assert_eq!(mx.records[0].exchange, "mx.example.test");
+    let m = v.finding("dns_failed").message.as_str();
     assert!(m.contains("mailport check domain.example.test --mx"), "{m}");
     assert!(m.contains("mx.example.test, mail.example.test"), "{m}");
 }
@@ -278,11 +226,14 @@ fn a_name_without_address_or_mx_is_no_data_without_a_hint_at_mx() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "noaddr.example.test", closed_port(), &[]);
     assert_eq!(run.code, 1);
-    let t = &v["targets"][0];
-    assert_eq!(t["resolution"]["status"], "no_data");
-    assert_eq!(t["probes"][0]["outcome"], "dns_failed");
-    assert_eq!(t["dns"]["mx"]["status"], "no_data");
-    let m = finding(&v, "dns_failed")["message"].as_str().unwrap();
+    let t = &v.targets[0];
+    assert_eq!(t.resolution.status, "no_data");
+    assert_eq!(t.probes[0].outcome, "dns_failed");
+    assert_eq!(
+        t.dns.as_ref().unwrap().mx.as_ref().unwrap().status,
+        "no_data"
+    );
+    let m = v.finding("dns_failed").message.as_str();
     assert!(!m.contains("--mx"), "{m}");
 }
 
@@ -291,47 +242,40 @@ fn with_mx_the_mx_hosts_are_checked_in_preference_order() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "domain.example.test", closed_port(), &["--mx"]);
     assert_eq!(run.code, 1, "nothing listens on the port");
-    let d = &v["domains"][0];
-    assert_eq!(d["domain"], "domain.example.test");
-    assert_eq!(d["status"], "found");
-    assert_eq!(d["resolver"], dns.arg());
+    let d = &v.domains.as_ref().unwrap()[0];
+    assert_eq!(d.domain, "domain.example.test");
+    assert_eq!(d.status, "found");
+    assert_eq!(d.resolver, dns.arg());
+    let mx = |preference, exchange: &str| MxRecord {
+        preference,
+        exchange: exchange.to_string(),
+    };
     assert_eq!(
-        d["records"],
-        serde_json::json!([
-            {"preference": 10, "exchange": "mx.example.test"},
-            {"preference": 20, "exchange": "mail.example.test"}
-        ])
+        d.records,
+        [mx(10, "mx.example.test"), mx(20, "mail.example.test")]
     );
-    let hosts: Vec<&str> = v["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["host"].as_str().unwrap())
-        .collect();
+    let hosts: Vec<&str> = v.targets.iter().map(|t| t.host.as_str()).collect();
     assert_eq!(hosts, vec!["mx.example.test", "mail.example.test"]);
-    let t = &v["targets"][1];
-    assert_eq!(t["tls_name"], "mail.example.test");
-    assert_eq!(t["addresses"][0], "127.0.0.2");
+    let t = &v.targets[1];
+    assert_eq!(t.tls_name, "mail.example.test");
+    assert_eq!(t.addresses[0], "127.0.0.2");
     assert_eq!(
-        t["dns"]["mx_of"],
-        serde_json::json!({"domain": "domain.example.test", "preference": 20, "implicit": false})
+        t.dns.as_ref().unwrap().mx_of,
+        Some(MxOf {
+            domain: "domain.example.test".to_string(),
+            preference: 20,
+            implicit: false
+        })
     );
-    assert_eq!(t["dns"]["reverse"][0]["names"][0]["confirmed"], true);
-    assert!(!codes(&v)
+    assert!(t.dns.as_ref().unwrap().reverse[0].names[0].confirmed);
+    assert!(!v
+        .codes()
         .iter()
         .any(|c| c.starts_with("ptr_") || c.starts_with("mx_")));
     // The text names each host's domain.
-    let server = dns.arg();
-    let port = format!("{}/smtp", closed_port());
-    let text = mailport(&[
-        "check",
-        "domain.example.test",
-        "--mx",
-        "--dns-server",
-        &server,
-        "--port",
-        &port,
-    ]);
+    let text = check_cmd(&dns, "domain.example.test", closed_port())
+        .arg("--mx")
+        .run();
     for line in text.stdout.lines() {
         assert!(line.chars().count() <= 80, "too wide: {line:?}");
     }
@@ -357,11 +301,11 @@ fn with_mx_resolve_applies_to_the_mx_hosts() {
         closed_port(),
         &["--mx", "--resolve", "mail.example.test:127.0.0.1"],
     );
-    let t = &v["targets"][1];
-    assert_eq!(t["host"], "mail.example.test");
-    assert_eq!(t["resolution"]["source"], "override");
-    assert_eq!(t["addresses"][0], "127.0.0.1");
-    assert_eq!(v["targets"][0]["resolution"]["source"], "dns");
+    let t = &v.targets[1];
+    assert_eq!(t.host, "mail.example.test");
+    assert_eq!(t.resolution.source, "override");
+    assert_eq!(t.addresses[0], "127.0.0.1");
+    assert_eq!(v.targets[0].resolution.source, "dns");
 }
 
 #[test]
@@ -369,21 +313,21 @@ fn a_null_mx_is_a_finding_and_leaves_nothing_to_probe() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "nullmx.example.test", closed_port(), &["--mx"]);
     assert_eq!(run.code, 1);
-    assert_eq!(v["domains"][0]["records"][0]["exchange"], ".");
-    assert!(v["targets"].as_array().unwrap().is_empty());
-    assert_eq!(codes(&v), vec!["mx_null"]);
-    assert_eq!(finding(&v, "mx_null")["host"], "nullmx.example.test");
+    assert_eq!(v.domains.as_ref().unwrap()[0].records[0].exchange, ".");
+    assert!(v.targets.is_empty());
+    assert_eq!(v.codes(), vec!["mx_null"]);
+    assert_eq!(v.finding("mx_null").host, "nullmx.example.test");
 }
 
 #[test]
 fn a_domain_without_mx_is_checked_itself_as_the_implicit_mx() {
     let dns = DnsServer::start();
     let (_, v) = check(&dns, "nomx.example.test", closed_port(), &["--mx"]);
-    assert_eq!(v["domains"][0]["status"], "no_data");
-    let t = &v["targets"][0];
-    assert_eq!(t["host"], "nomx.example.test");
-    assert_eq!(t["dns"]["mx_of"]["implicit"], true);
-    assert_eq!(finding(&v, "mx_missing")["severity"], "warn");
+    assert_eq!(v.domains.as_ref().unwrap()[0].status, "no_data");
+    let t = &v.targets[0];
+    assert_eq!(t.host, "nomx.example.test");
+    assert!(t.dns.as_ref().unwrap().mx_of.as_ref().unwrap().implicit);
+    assert_eq!(v.finding("mx_missing").severity, "warn");
 }
 
 #[test]
@@ -391,26 +335,25 @@ fn a_mail_domain_that_does_not_exist_is_dns_failed() {
     let dns = DnsServer::start();
     let (run, v) = check(&dns, "missing.example.test", closed_port(), &["--mx"]);
     assert_eq!(run.code, 1);
-    assert_eq!(v["domains"][0]["status"], "nxdomain");
-    assert_eq!(codes(&v), vec!["dns_failed"]);
+    assert_eq!(v.domains.as_ref().unwrap()[0].status, "nxdomain");
+    assert_eq!(v.codes(), vec!["dns_failed"]);
 }
 
 #[test]
 fn without_dns_server_loopback_addresses_are_not_looked_up() {
     // No --dns-server: the system's resolver would answer 127.0.0.0/8 itself
     // (`localhost`), which says nothing about mail; the address is skipped.
-    let port = format!("{}/smtp", closed_port());
-    let run = mailport(&["check", "127.0.0.1", "--port", &port, "--json"]);
-    let v = run.json();
-    assert_schema_valid(&v, &run.stdout);
-    let d = &v["targets"][0]["dns"];
-    assert!(d["reverse"].as_array().unwrap().is_empty());
-    assert_eq!(d["skipped"][0]["address"], "127.0.0.1");
-    assert!(d["skipped"][0]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("loopback"));
-    assert!(!codes(&v).iter().any(|c| c.starts_with("ptr_")));
+    let run = Mailport::check("127.0.0.1")
+        .at(closed_port(), "smtp")
+        .json()
+        .run();
+    let v = valid_report(&run);
+    let d = v.targets[0].dns.as_ref().unwrap();
+    assert!(d.reverse.is_empty());
+    let skipped = d.skipped.as_ref().expect("skipped addresses");
+    assert_eq!(skipped[0].address, "127.0.0.1");
+    assert!(skipped[0].reason.contains("loopback"));
+    assert!(!v.codes().iter().any(|c| c.starts_with("ptr_")));
 }
 
 #[test]
@@ -420,7 +363,7 @@ fn bad_dns_options_are_usage_errors() {
         &["check", "mx.example.test", "--dns-server", "not-an-address"],
         &["check", "mx.example.test", "--dns-server", "127.0.0.1:0"],
     ] {
-        let run = mailport(args);
+        let run = Mailport::new().args(args).run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
 }

@@ -6,10 +6,12 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::json::{healthy_smtp, mailport, HOST};
-use crate::support::certs::TestPki;
+use crate::support::certs::{CertKind, TestPki};
+use crate::support::cmd::{Mailport, Run};
+use crate::support::dialogs;
 use crate::support::ports::closed_port;
-use crate::support::server::{FakeServer, Step};
+use crate::support::server::FakeServer;
+use crate::support::HOST;
 
 /// What no error output may ever contain.
 const NEVER_ON_STDERR: &[&str] = &[
@@ -29,12 +31,18 @@ fn resolve_arg() -> String {
 /// Run mailport, assert the status, and return (stdout, stderr).
 #[track_caller]
 fn run(args: &[&str], expected: i32) -> (String, String) {
-    let output = mailport().args(args).output().expect("run mailport");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let run = assert_status(Mailport::new().args(args), expected);
+    (run.stdout, run.stderr)
+}
+
+/// Run `cmd`, assert its status and that stderr holds nothing of a crash.
+#[track_caller]
+fn assert_status(cmd: Mailport, expected: i32) -> Run {
+    let args = cmd.argv();
+    let run = cmd.run();
+    let (stdout, stderr) = (&run.stdout, &run.stderr);
     assert_eq!(
-        output.status.code(),
-        Some(expected),
+        run.code, expected,
         "exit status of mailport {args:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
     );
     for bad in NEVER_ON_STDERR {
@@ -43,7 +51,7 @@ fn run(args: &[&str], expected: i32) -> (String, String) {
             "mailport {args:?}: stderr contains {bad:?}:\n{stderr}"
         );
     }
-    (stdout, stderr)
+    run
 }
 
 // ---- 0 and 1 ------------------------------------------------------------
@@ -52,27 +60,16 @@ fn run(args: &[&str], expected: i32) -> (String, String) {
 fn healthy_server_exits_0() {
     let pki = TestPki::new();
     let ca = pki.ca_file();
-    let server = FakeServer::smtp(healthy_smtp(&pki));
-    let port = format!("{}/smtp", server.port());
-    let ca_path = ca.path().display().to_string();
-    let resolve = resolve_arg();
-    let args = [
-        "check",
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
         HOST,
-        "--resolve",
-        &resolve,
-        "--port",
-        &port,
-        "--ca-file",
-        &ca_path,
-        "--timeout",
-        "2s",
-        "--greeting-timeout",
-        "2s",
-        "--reply-timeout",
-        "2s",
-    ];
-    let (stdout, stderr) = run(&args, 0);
+        pki.server_config(CertKind::Good, &[HOST]),
+    ));
+    let cmd = Mailport::check(HOST)
+        .loopback()
+        .at(server.port(), "smtp")
+        .ca(Some(ca.path()))
+        .fast_timeouts();
+    let Run { stdout, stderr, .. } = assert_status(cmd, 0);
     assert!(
         stderr.is_empty(),
         "nothing on stderr when not a terminal:\n{stderr}"
@@ -115,49 +112,29 @@ fn unresolvable_host_exits_1_not_2() {
 #[test]
 fn warning_exits_0_by_default_and_1_with_fail_on_warn() {
     // Port 25 (spoken on a custom port) without STARTTLS: a warning only.
-    let no_starttls = || {
-        vec![
-            Step::send("220 mail.example.test ESMTP\r\n"),
-            Step::Expect("EHLO"),
-            Step::send("250-mail.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
-            Step::Expect("QUIT"),
-            Step::send("221 2.0.0 Bye\r\n"),
-        ]
-    };
-    let server = FakeServer::start(vec![no_starttls(), no_starttls()]);
-    let port = format!("{}/smtp", server.port());
-    let resolve = resolve_arg();
-    let base = [
-        "check",
-        HOST,
-        "--resolve",
-        &resolve,
-        "--port",
-        &port,
-        "--timeout",
-        "2s",
-        "--greeting-timeout",
-        "2s",
-        "--reply-timeout",
-        "2s",
-        "--json",
-    ];
+    let server = FakeServer::start(vec![
+        dialogs::smtp_without_starttls(),
+        dialogs::smtp_without_starttls(),
+    ]);
+    let base = Mailport::check(HOST)
+        .loopback()
+        .at(server.port(), "smtp")
+        .fast_timeouts()
+        .json();
 
-    let (stdout, _) = run(&base, 0);
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    let findings = report["findings"].as_array().expect("findings");
-    assert_eq!(findings.len(), 1, "{stdout}");
-    assert_eq!(findings[0]["code"], "starttls_not_offered_relay");
-    assert_eq!(findings[0]["severity"], "warn");
-    assert_eq!(report["summary"]["exit_code"], 0);
-    assert_eq!(report["summary"]["fail_on"], "fail");
+    let run = assert_status(base.clone(), 0);
+    let report = run.report();
+    let findings = &report.findings;
+    assert_eq!(findings.len(), 1, "{}", run.stdout);
+    assert_eq!(findings[0].code, "starttls_not_offered_relay");
+    assert_eq!(findings[0].severity, "warn");
+    assert_eq!(report.summary.exit_code, 0);
+    assert_eq!(report.summary.fail_on, "fail");
 
-    let mut strict = base.to_vec();
-    strict.extend(["--fail-on", "warn"]);
-    let (stdout, _) = run(&strict, 1);
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(report["summary"]["exit_code"], 1);
-    assert_eq!(report["summary"]["fail_on"], "warn");
+    let run = assert_status(base.args(["--fail-on", "warn"]), 1);
+    let report = run.report();
+    assert_eq!(report.summary.exit_code, 1);
+    assert_eq!(report.summary.fail_on, "warn");
 
     let transcript = server.finish();
     assert_eq!(
@@ -496,15 +473,14 @@ fn help_and_version_exit_0() {
 // ---- --help -------------------------------------------------------------
 
 fn check_help() -> String {
-    let output = mailport()
+    let output = Mailport::new()
         .args(["check", "--help"])
         // Pin the wrap width: clap reads COLUMNS when stdout is not a terminal.
         .env("COLUMNS", "100")
-        .output()
-        .expect("run mailport check --help");
-    assert_eq!(output.status.code(), Some(0));
+        .run();
+    assert_eq!(output.code, 0);
     assert!(output.stderr.is_empty());
-    String::from_utf8(output.stdout).expect("UTF-8")
+    String::from_utf8(output.stdout_bytes).expect("UTF-8")
 }
 
 #[test]
@@ -567,34 +543,15 @@ fn hosts_come_from_a_file_too_and_ipv6_works_with_and_without_brackets() {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     file.write_all(b"# loopback twice\n127.0.0.1\n\n  [::1]  \n")
         .expect("write temp file");
-    let path = file.path().display().to_string();
-    let out = assert_cmd::Command::cargo_bin("mailport")
-        .unwrap()
-        .args([
-            "check",
-            "::1",
-            "--hosts-file",
-            &path,
-            "--port",
-            &closed,
-            "--json",
-        ])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let hosts: Vec<&str> = report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["host"].as_str().unwrap())
-        .collect();
+    let out = Mailport::check("::1")
+        .arg("--hosts-file")
+        .arg(file.path())
+        .port(closed)
+        .json()
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = out.report();
+    let hosts: Vec<&str> = report.targets.iter().map(|t| t.host.as_str()).collect();
     // "::1" given twice (bare and bracketed) is one target.
     assert_eq!(hosts, ["::1", "127.0.0.1"]);
 }

@@ -4,103 +4,11 @@
 //! reports are checked whole.
 
 use crate::support::certs::{CertKind, TestPki};
+use crate::support::cmd::{Mailport, Run};
+use crate::support::dialogs::{with_alpn, Recorded};
+use crate::support::schema::valid_report;
 use crate::support::server::{FakeServer, Step};
-use crate::support::{mailport, Run, HOST};
-use serde_json::Value;
-use std::sync::Arc;
-
-fn fx(path: &str) -> Step {
-    Step::Fixture(Box::leak(path.to_string().into_boxed_str()))
-}
-
-fn smtp_starttls(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("smtp/{dir}/{file}"));
-    vec![
-        f("greeting"),
-        Step::Expect("EHLO "),
-        f("ehlo"),
-        Step::Expect("STARTTLS"),
-        f("starttls"),
-        Step::StartTls(tls.clone()),
-        Step::Expect("EHLO "),
-        f("ehlo_tls"),
-        Step::Expect("QUIT"),
-        f("quit"),
-    ]
-}
-
-fn smtps(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("smtp/{dir}/{file}"));
-    vec![
-        Step::StartTls(tls.clone()),
-        f("greeting"),
-        Step::Expect("EHLO "),
-        f("ehlo"),
-        Step::Expect("QUIT"),
-        f("quit"),
-    ]
-}
-
-fn imap_starttls(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("imap/{dir}/{file}"));
-    vec![
-        f("greeting"),
-        Step::Expect("a2 STARTTLS"),
-        f("starttls"),
-        Step::StartTls(tls.clone()),
-        Step::Expect("a3 CAPABILITY"),
-        f("capability_tls"),
-        Step::Expect("a4 LOGOUT"),
-        f("logout"),
-    ]
-}
-
-fn imaps(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("imap/{dir}/{file}"));
-    vec![
-        Step::StartTls(tls.clone()),
-        f("greeting"),
-        Step::Expect("a4 LOGOUT"),
-        f("logout"),
-    ]
-}
-
-fn pop3_stls(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("pop3/{dir}/{file}"));
-    vec![
-        f("greeting"),
-        Step::Expect("CAPA"),
-        f("capa"),
-        Step::Expect("STLS"),
-        f("stls"),
-        Step::StartTls(tls.clone()),
-        Step::Expect("CAPA"),
-        f("capa_tls"),
-        Step::Expect("QUIT"),
-        f("quit"),
-    ]
-}
-
-fn pop3s(dir: &str, tls: &Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let f = |file: &str| fx(&format!("pop3/{dir}/{file}"));
-    vec![
-        Step::StartTls(tls.clone()),
-        f("greeting"),
-        Step::Expect("CAPA"),
-        f("capa"),
-        Step::Expect("QUIT"),
-        f("quit"),
-    ]
-}
-
-fn http_get(response: &str) -> Vec<Step> {
-    vec![
-        Step::Expect("GET / HTTP/1.1"),
-        Step::Expect("Host: mail.example.test"),
-        fx(response),
-        Step::ExpectClose,
-    ]
-}
+use crate::support::HOST;
 
 /// The host: Postfix on 25/587/465, Courier IMAP on 143 (logins before TLS),
 /// Dovecot on 993 and 995, Cyrus POP3 on 110 (challenge-response SASL before
@@ -113,32 +21,40 @@ struct Host {
 impl Host {
     fn start(pki: &TestPki, runs: usize) -> Host {
         let tls = pki.server_config(CertKind::Good, &[HOST]);
-        let mut h2 = (*tls).clone();
-        h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let h2 = Arc::new(h2);
+        let h2 = with_alpn(tls.clone(), &[b"h2", b"http/1.1"]);
         let mut https = vec![Step::StartTls(h2.clone())];
-        https.extend(http_get("http/nginx-1.22.1/response_443"));
+        https.extend(Recorded::http("nginx-1.22.1").answer("response_443"));
+        let starttls = |r: Recorded| vec![r.starttls(tls.clone())];
+        let implicit = |r: Recorded| vec![r.implicit(tls.clone())];
         let scripts: Vec<(&'static str, u16, Vec<Vec<Step>>)> = vec![
-            ("smtp", 25, vec![smtp_starttls("postfix-3.7.11", &tls)]),
+            ("smtp", 25, starttls(Recorded::smtp("postfix-3.7.11"))),
             (
                 "submission",
                 587,
-                vec![smtp_starttls("postfix-3.7.11-submission", &tls)],
+                starttls(Recorded::smtp("postfix-3.7.11-submission")),
             ),
             (
                 "submissions",
                 465,
-                vec![smtps("postfix-3.7.11-smtps", &tls)],
+                implicit(Recorded::smtp("postfix-3.7.11-smtps")),
+            ),
+            ("imap", 143, starttls(Recorded::imap("courier-imap-5.0.13"))),
+            (
+                "imaps",
+                993,
+                implicit(Recorded::imap("dovecot-2.3.19.1-imaps")),
+            ),
+            ("pop3", 110, starttls(Recorded::pop3("cyrus-3.6.1"))),
+            (
+                "pop3s",
+                995,
+                implicit(Recorded::pop3("dovecot-2.3.19.1-pop3s")),
             ),
             (
-                "imap",
-                143,
-                vec![imap_starttls("courier-imap-5.0.13", &tls)],
+                "http",
+                80,
+                vec![Recorded::http("apache-2.4.71").answer("response_80")],
             ),
-            ("imaps", 993, vec![imaps("dovecot-2.3.19.1-imaps", &tls)]),
-            ("pop3", 110, vec![pop3_stls("cyrus-3.6.1", &tls)]),
-            ("pop3s", 995, vec![pop3s("dovecot-2.3.19.1-pop3s", &tls)]),
-            ("http", 80, vec![http_get("http/apache-2.4.71/response_80")]),
             // nginx chooses h2: one connection to learn it, one for the GET.
             (
                 "https",
@@ -157,32 +73,14 @@ impl Host {
     }
 
     fn run(&self, ca: &std::path::Path, extra: &[&str]) -> Run {
-        let resolve = format!("{HOST}:127.0.0.1");
-        let ca = ca.display().to_string();
-        let ports: Vec<String> = self
-            .servers
+        self.servers
             .iter()
-            .map(|(name, _, s)| format!("{name}={}", s.port()))
-            .collect();
-        let mut args = vec![
-            "check",
-            HOST,
-            "--resolve",
-            &resolve,
-            "--ca-file",
-            &ca,
-            "--timeout",
-            "3s",
-            "--greeting-timeout",
-            "3s",
-            "--reply-timeout",
-            "3s",
-        ];
-        for p in &ports {
-            args.extend(["--port", p.as_str()]);
-        }
-        args.extend_from_slice(extra);
-        mailport(&args)
+            .fold(
+                Mailport::check(HOST).loopback().ca(Some(ca)).timeouts("3s"),
+                |cmd, (name, _, s)| cmd.port(format!("{name}={}", s.port())),
+            )
+            .args(extra)
+            .run()
     }
 
     /// The text with each fake server's port replaced by the standard one
@@ -259,33 +157,16 @@ fn a_host_with_all_nine_ports_gives_one_whole_report() {
     let started = std::time::Instant::now();
     let run = host.run(ca.path(), &["--json"]);
     let elapsed = started.elapsed();
-    let report = run.json();
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{}", run.stdout);
-
-    let probes = report["targets"][0]["probes"].as_array().unwrap();
-    let rows: Vec<(String, String, String, String)> = probes
+    let report = valid_report(&run);
+    let probes = report.probes();
+    let rows: Vec<(&str, &str, &str, &str)> = probes
         .iter()
         .map(|p| {
             (
-                p["service"].as_str().unwrap().to_string(),
-                p["protocol"].as_str().unwrap().to_string(),
-                p["tls_mode"].as_str().unwrap().to_string(),
-                p["outcome"].as_str().unwrap().to_string(),
+                p.service.as_str(),
+                p.protocol.as_str(),
+                p.tls_mode.as_str(),
+                p.outcome.as_str(),
             )
         })
         .collect();
@@ -304,70 +185,57 @@ fn a_host_with_all_nine_ports_gives_one_whole_report() {
         rows,
         expected
             .iter()
-            .map(|(s, p, t)| (
-                s.to_string(),
-                p.to_string(),
-                t.to_string(),
-                "ok".to_string()
-            ))
+            .map(|&(s, p, t)| (s, p, t, "ok"))
             .collect::<Vec<_>>(),
         "{}",
         run.stdout
     );
     for (p, (_, port, server)) in probes.iter().zip(&host.servers) {
-        assert_eq!(p["port"], server.port(), "{} on {port}", p["service"]);
-        assert_eq!(p["address"], "127.0.0.1");
-        if p["service"] != "http" {
-            assert_eq!(p["tls"]["verdict"], "valid", "{p:#}");
+        assert_eq!(p.port, server.port(), "{} on {port}", p.service);
+        assert_eq!(p.address.as_deref(), Some("127.0.0.1"));
+        if p.service != "http" {
+            assert_eq!(p.tls().verdict, "valid", "{p:#}");
         }
     }
-    let by = |name: &str| probes.iter().find(|p| p["service"] == name).unwrap();
-    assert_eq!(by("smtp")["software"], "Postfix");
-    assert_eq!(by("imap")["software"], "Courier-IMAP");
-    assert_eq!(by("imap")["login_plain"], true);
-    assert_eq!(by("imaps")["software"], "Dovecot");
+    let by = |name: &str| report.probe(name);
+    assert_eq!(by("smtp").software.as_deref(), Some("Postfix"));
+    assert_eq!(by("imap").software.as_deref(), Some("Courier-IMAP"));
+    assert_eq!(by("imap").login_plain, Some(true));
+    assert_eq!(by("imaps").software.as_deref(), Some("Dovecot"));
     assert_eq!(
-        by("pop3")["software"],
-        "Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5"
+        by("pop3").software.as_deref(),
+        Some("Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5")
     );
-    assert_eq!(by("pop3")["login_plain"], false);
-    assert_eq!(by("http")["http"]["status"], 200);
-    assert_eq!(by("https")["tls"]["alpn"], "h2");
+    assert_eq!(by("pop3").login_plain, Some(false));
+    assert_eq!(by("http").http().status, 200);
+    assert_eq!(by("https").tls().alpn.as_deref(), Some("h2"));
     assert_eq!(
-        by("https")["http"]["hsts"],
-        "max-age=31536000; includeSubDomains"
+        by("https").http().hsts.as_deref(),
+        Some("max-age=31536000; includeSubDomains")
     );
 
-    let findings: Vec<(String, String, Option<String>)> = report["findings"]
-        .as_array()
-        .unwrap()
+    let findings: Vec<(&str, &str, Option<&str>)> = report
+        .findings
         .iter()
-        .map(|f| {
-            (
-                f["severity"].as_str().unwrap().to_string(),
-                f["code"].as_str().unwrap().to_string(),
-                f["service"].as_str().map(str::to_string),
-            )
-        })
+        .map(|f| (f.severity.as_str(), f.code.as_str(), f.service.as_deref()))
         .collect();
-    let own = |s: &str, c: &str, svc: &str| (s.to_string(), c.to_string(), Some(svc.to_string()));
     assert_eq!(
         findings,
         [
-            own("fail", "login_before_tls", "imap"),
-            own("warn", "auth_before_tls_hashed", "pop3"),
-            own("warn", "http_no_redirect", "http"),
+            ("fail", "login_before_tls", Some("imap")),
+            ("warn", "auth_before_tls_hashed", Some("pop3")),
+            ("warn", "http_no_redirect", Some("http")),
         ],
         "{}",
         run.stdout
     );
-    let summary = &report["summary"];
-    assert_eq!(summary["probes"], 9);
-    assert_eq!(summary["ok"], 9);
-    assert_eq!(summary["not_ok"], 0);
-    assert_eq!(summary["fail"], 1);
-    assert_eq!(summary["warn"], 2);
-    assert_eq!(summary["exit_code"], 1);
+    let summary = &report.summary;
+    assert_eq!(summary.probes, 9);
+    assert_eq!(summary.ok, 9);
+    assert_eq!(summary.not_ok, 0);
+    assert_eq!(summary.fail, 1);
+    assert_eq!(summary.warn, 2);
+    assert_eq!(summary.exit_code, 1);
     assert_eq!(run.code, 1);
     // All at once: nine dialogs take about as long as the slowest one.
     assert!(elapsed.as_secs() < 10, "took {elapsed:?}");

@@ -18,8 +18,12 @@
 //! STARTTLS, the capability reply inside TLS (EHLO, `a3 CAPABILITY`, CAPA).
 
 use crate::support::certs::{CertKind, TestPki};
+use crate::support::cmd::{Mailport, Run};
+use crate::support::dialogs::{self, capability_command, until_starttls_accepted, Proto};
+use crate::support::ports::closed_port;
+use crate::support::report::Probe;
 use crate::support::server::{FakeServer, Step};
-use crate::support::{mailport_with_rss, Run, HOST};
+use crate::support::HOST;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -47,14 +51,6 @@ const EVIL_ESCAPED: &[&str] = &[
     "\\u{202e} rtl",
     "\\u{7}bell",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proto {
-    Smtp,
-    Imap,
-    Pop3,
-    Http,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -85,7 +81,7 @@ struct Case {
     /// that its bytes are safe for a terminal.
     text_run: bool,
     /// More checks of the probe.
-    checks: Vec<fn(&Value)>,
+    checks: Vec<fn(&Probe)>,
 }
 
 impl Case {
@@ -135,7 +131,7 @@ impl Case {
         self
     }
 
-    fn more(mut self, check: fn(&Value)) -> Case {
+    fn more(mut self, check: fn(&Probe)) -> Case {
         self.checks.push(check);
         self
     }
@@ -166,42 +162,6 @@ fn service(p: Proto, m: Mode) -> &'static str {
     }
 }
 
-/// A normal dialog up to and including the server's yes to STARTTLS.
-fn until_starttls_ok(p: Proto) -> Vec<Step> {
-    match p {
-        Smtp => vec![
-            send(b"220 mail.example.test ESMTP\r\n"),
-            Step::Expect("EHLO"),
-            send(b"250-mail.example.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"),
-            Step::Expect("STARTTLS"),
-            send(b"220 2.0.0 Ready to start TLS\r\n"),
-        ],
-        Imap => vec![
-            send(b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
-            Step::Expect("a2 STARTTLS"),
-            send(b"a2 OK Begin TLS negotiation now.\r\n"),
-        ],
-        Pop3 => vec![
-            send(b"+OK Dovecot ready.\r\n"),
-            Step::Expect("CAPA"),
-            send(b"+OK\r\nCAPA\r\nSTLS\r\nSASL\r\n.\r\n"),
-            Step::Expect("STLS"),
-            send(b"+OK Begin TLS negotiation now.\r\n"),
-        ],
-        Http => unreachable!("HTTP has no STARTTLS"),
-    }
-}
-
-/// The command that asks for capabilities inside TLS.
-fn capability_command(p: Proto) -> &'static str {
-    match p {
-        Smtp => "EHLO",
-        Imap => "a3 CAPABILITY",
-        Pop3 => "CAPA",
-        Http => unreachable!("HTTP has no STARTTLS"),
-    }
-}
-
 /// Everything before the first reply (`multi: false`) or the first
 /// multi-line reply (`multi: true`); see the module docs.
 fn lead(p: Proto, m: Mode, multi: bool, pki: &TestPki) -> Vec<Step> {
@@ -214,7 +174,7 @@ fn lead(p: Proto, m: Mode, multi: bool, pki: &TestPki) -> Vec<Step> {
         ],
         (Pop3, Plain, true) => vec![send(b"+OK Dovecot ready.\r\n"), Step::Expect("CAPA")],
         (_, StartTls, _) => {
-            let mut steps = until_starttls_ok(p);
+            let mut steps = until_starttls_accepted(p);
             steps.push(Step::StartTls(pki.server_config(CertKind::Good, &[HOST])));
             steps.push(Step::Expect(capability_command(p)));
             steps
@@ -343,14 +303,14 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
                 send(b"221 2.0.0 Bye\r\n"),
             ]),
         )
-        .more(|p| assert_evil_escaped(&p["greeting"])),
+        .more(|p| assert_evil_escaped(p.greeting.as_deref())),
         (Imap, Plain) => Case::fails(
             "rejected",
             "greeting",
             "refused the session in its greeting",
             spot(vec![send(&reply(b"* BYE "))]),
         )
-        .more(|p| assert_evil_escaped(&p["greeting"])),
+        .more(|p| assert_evil_escaped(p.greeting.as_deref())),
         (Pop3, Plain) => Case::fails(
             "rejected",
             "greeting",
@@ -361,7 +321,7 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
                 send(b"+OK bye\r\n"),
             ]),
         )
-        .more(|p| assert_evil_escaped(&p["greeting"])),
+        .more(|p| assert_evil_escaped(p.greeting.as_deref())),
         // A well-formed 503 with evil text: the probe works, the findings
         // (server error, no redirect) are warnings.
         (Http, _) => Case::ok(
@@ -381,10 +341,10 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
             ]),
         )
         .more(|p| {
-            assert_eq!(p["http"]["status"], 503);
-            assert_evil_escaped(&p["http"]["reason"]);
-            assert_evil_escaped(&p["http"]["server"]);
-            assert_evil_escaped(&p["http"]["location"]);
+            assert_eq!(p.http().status, 503);
+            assert_evil_escaped(Some(&p.http().reason));
+            assert_evil_escaped(p.http().server.as_deref());
+            assert_evil_escaped(p.http().location.as_deref());
         }),
         (Smtp, _) => Case::fails(
             "rejected",
@@ -408,13 +368,13 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
                 send(b"+OK bye\r\n"),
             ]),
         )
-        .more(|p| assert_evil_escaped(&p["notes"][0])),
+        .more(|p| assert_evil_escaped(p.notes.first().map(String::as_str))),
     };
     let case = case.with_text_run();
     if case.outcome == "ok" {
         case
     } else {
-        case.more(|p| assert_evil_escaped(&p["detail"]))
+        case.more(|p| assert_evil_escaped(p.detail.as_deref()))
     }
 }
 
@@ -459,8 +419,8 @@ fn malformed(p: Proto, m: Mode, pki: &TestPki, code: &[u8]) -> Case {
         (Pop3, _, _) => Case::fails("bad_reply", phase, "not POP3", script),
     }
     .more(|p| {
-        let detail = p["detail"].as_str().unwrap_or("");
-        if p["failed_phase"] != "http_request" && !detail.contains("empty line") {
+        let detail = p.detail.as_deref().unwrap_or("");
+        if p.failed_phase.as_deref() != Some("http_request") && !detail.contains("empty line") {
             assert!(detail.contains('"'), "no excerpt in {detail:?}");
         }
     })
@@ -525,7 +485,7 @@ fn reset_mid_reply(p: Proto, m: Mode, pki: &TestPki) -> Case {
 /// A reset after the ClientHello and half a ServerHello record.
 fn reset_in_tls_handshake(p: Proto, m: Mode, _pki: &TestPki) -> Case {
     let mut script = match m {
-        StartTls => until_starttls_ok(p),
+        StartTls => until_starttls_accepted(p),
         _ => vec![],
     };
     script.extend([
@@ -566,7 +526,7 @@ fn half_close(p: Proto, m: Mode, pki: &TestPki) -> Case {
 
 /// Not TLS after the server said yes to STARTTLS: broken TLS, not another protocol.
 fn tls_garbage(p: Proto, _m: Mode, _pki: &TestPki) -> Case {
-    let mut script = until_starttls_ok(p);
+    let mut script = until_starttls_accepted(p);
     script.extend([
         Step::Pause(Duration::from_millis(200)),
         send(b"this is not TLS at all\r\n"),
@@ -687,39 +647,13 @@ fn never_completed(p: Proto, m: Mode, pki: &TestPki) -> Case {
     }
 }
 
-/// A normal implicit-TLS dialog served with `tls`.
-fn implicit_dialog(p: Proto, tls: std::sync::Arc<rustls::ServerConfig>) -> Vec<Step> {
-    let mut script = vec![Step::StartTls(tls)];
-    script.extend(match p {
-        Imap => vec![
-            send(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"),
-            Step::Expect("a4 LOGOUT"),
-            send(b"* BYE bye\r\na4 OK done\r\n"),
-        ],
-        Pop3 => vec![
-            send(b"+OK Dovecot ready.\r\n"),
-            Step::Expect("CAPA"),
-            send(b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"),
-            Step::Expect("QUIT"),
-            send(b"+OK bye\r\n"),
-        ],
-        Http => vec![
-            Step::Expect("GET / HTTP/1.1"),
-            send(b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=31536000\r\n\r\n"),
-            Step::ExpectClose,
-        ],
-        Smtp => unreachable!("SMTP: tests/hostile.rs"),
-    });
-    script
-}
-
 /// A chain of 50 certificates (the leaf and 49 copies of the intermediate):
 /// 16 are parsed and listed, the count sent is reported.
 fn fifty_certificates(p: Proto, _m: Mode, pki: &TestPki) -> Case {
     let tls = pki.long_chain_config(&[HOST], 49);
-    Case::ok("", 0, implicit_dialog(p, tls)).more(|p| {
-        assert_eq!(p["tls"]["chain_sent"], 50, "{p:#}");
-        assert_eq!(p["tls"]["chain"].as_array().unwrap().len(), 16, "{p:#}");
+    Case::ok("", 0, dialogs::implicit(p, tls)).more(|p| {
+        assert_eq!(p.tls().chain_sent, Some(50), "{p:#}");
+        assert_eq!(p.tls().chain.len(), 16, "{p:#}");
     })
 }
 
@@ -741,49 +675,21 @@ fn hundred_kb_of_names(_p: Proto, _m: Mode, pki: &TestPki) -> Case {
 fn baseline_rss_kib() -> i64 {
     static BASE: OnceLock<i64> = OnceLock::new();
     *BASE.get_or_init(|| {
-        let port = format!("{}/smtp", crate::support::ports::closed_port());
-        let (_, rss) = mailport_with_rss(&["check", "127.0.0.1", "--port", &port, "--json"]);
+        let (_, rss) = Mailport::check("127.0.0.1")
+            .at(closed_port(), "smtp")
+            .json()
+            .run_measuring_rss();
         rss
     })
 }
 
-fn check_args(port: u16, service: &str, ca: &Path, json: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "check",
-        HOST,
-        "--resolve",
-        &format!("{HOST}:127.0.0.1"),
-        "--port",
-        &format!("{port}/{service}"),
-        "--timeout",
-        "1s",
-        "--greeting-timeout",
-        "1s",
-        "--reply-timeout",
-        "1s",
-        "--ca-file",
-        &ca.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if json {
-        args.push("--json".to_string());
-    }
-    args
-}
-
-/// The text output of a run, as raw bytes.
-fn text_output(args: &[String]) -> Vec<u8> {
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailport"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("mailport runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "mailport panicked:\n{stderr}");
-    out.stdout
+/// The check of one case: every phase timeout 1 s, the test CA.
+fn check(port: u16, service: &str, ca: &Path) -> Mailport {
+    Mailport::check(HOST)
+        .loopback()
+        .at(port, service)
+        .timeouts("1s")
+        .ca(Some(ca))
 }
 
 /// Bytes a terminal may be given: UTF-8, and no control character but newline.
@@ -820,21 +726,15 @@ fn assert_no_raw_controls(v: &Value, path: &str) {
     }
 }
 
-fn assert_evil_escaped(v: &Value) {
-    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+fn assert_evil_escaped(s: Option<&str>) {
+    let s = s.unwrap_or_else(|| panic!("no such string"));
     for piece in EVIL_ESCAPED {
         assert!(s.contains(piece), "{piece:?} missing from {s:?}");
     }
 }
 
-fn assert_noted(p: &Value, words: &str) {
-    let notes = p["notes"].as_array().cloned().unwrap_or_default();
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.as_str().is_some_and(|n| n.contains(words))),
-        "no note says {words:?}: {p:#}"
-    );
+fn assert_noted(p: &Probe, words: &str) {
+    assert!(p.noted(words), "no note says {words:?}: {p:#}");
 }
 
 /// `smtp`, `imap_starttls`, `pop3_implicit`… → protocol and mode.
@@ -866,11 +766,10 @@ fn run(name: &str, case: fn(Proto, Mode, &TestPki) -> Case) {
         scripts.extend(case.scripts.clone());
     }
     let server = FakeServer::start(scripts);
-    let args = check_args(server.port(), service(p, m), ca.path(), true);
-    let (run, rss) = mailport_with_rss(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let text = case
-        .text_run
-        .then(|| text_output(&check_args(server.port(), service(p, m), ca.path(), false)));
+    let cmd = check(server.port(), service(p, m), ca.path());
+    let (run, rss) = cmd.clone().json().run_measuring_rss();
+    // The text output of the second run, as raw bytes.
+    let text = case.text_run.then(|| cmd.run().stdout_bytes);
     // The fake server's checks (script ran to its end, the safety rules) first.
     let lines = server.finish_lines();
     assert_case(&case, &run, rss);
@@ -888,21 +787,18 @@ fn run(name: &str, case: fn(Proto, Mode, &TestPki) -> Case) {
 fn assert_case(case: &Case, run: &Run, rss: i64) {
     let report = run.json();
     let p = run.probe();
-    assert_eq!(p["outcome"], case.outcome, "{p:#}");
-    match case.phase {
-        Some(phase) => assert_eq!(p["failed_phase"], phase, "{p:#}"),
-        None => assert!(p["failed_phase"].is_null(), "{p:#}"),
-    }
+    assert_eq!(p.outcome, case.outcome, "{p:#}");
+    assert_eq!(p.failed_phase.as_deref(), case.phase, "{p:#}");
     if case.outcome == "ok" {
         if !case.evidence.is_empty() {
             assert_noted(&p, case.evidence);
         }
     } else {
-        let detail = p["detail"].as_str().unwrap_or("");
+        let detail = p.detail.as_deref().unwrap_or("");
         assert!(detail.contains(case.evidence), "{detail:?}: {p:#}");
     }
     assert_no_raw_controls(&report, "report");
-    let ms = p["total_ms"].as_u64().unwrap();
+    let ms = p.total_ms;
     let max_ms = case.timeouts * TIMEOUT_MS + MARGIN_MS;
     assert!(ms <= max_ms, "took {ms} ms, allowed {max_ms} ms: {p:#}");
     if case.timeouts > 0 {
@@ -965,19 +861,33 @@ matrix! {
 #[test]
 fn no_test_switches_off_the_fake_servers_safety_checks() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let server = std::fs::read_to_string(tests.join("support/server.rs")).unwrap();
+    // The fake server: its public face (FakeServer, its finish and Drop) in
+    // mod.rs, its parts (state, safety rules, ...) in the other files.
+    let dir = tests.join("support/server");
+    let face = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    let mut parts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    parts.sort();
+    assert!(parts.len() > 1, "{parts:?}");
+    let server: String = parts
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     // Marked checked only where the checks then run (finish, drop).
-    let marks: Vec<_> = server.match_indices("self.checked = true;").collect();
+    let marks: Vec<_> = face.match_indices("self.checked = true;").collect();
     assert!(marks.len() >= 2, "{marks:?}");
     for (at, _) in marks {
-        let body = &server[at..];
+        let body = &face[at..];
         let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
         assert!(
             body.contains("self.assert_ok();"),
             "checked without checks: {body}"
         );
     }
-    assert!(server.contains("if self.checked || std::thread::panicking() {"));
+    assert!(face.contains("if self.checked || std::thread::panicking() {"));
     assert!(server.contains("problems.extend(safety_violations(&self.lines));"));
     for word in [
         "DATA",

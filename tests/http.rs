@@ -3,47 +3,28 @@
 //! read, the body never.
 
 use crate::support::certs::{CertKind, TestPki};
-use crate::support::phases;
+use crate::support::dialogs::{http_answer, with_alpn, Recorded};
 use crate::support::server::{FakeServer, Step};
-use crate::support::{check, HOST};
-use std::sync::Arc;
+use crate::support::{check_fake, HOST};
 use std::time::Duration;
-
-fn fx(dir: &str, file: &str) -> Step {
-    Step::Fixture(Box::leak(format!("http/{dir}/{file}").into_boxed_str()))
-}
-
-/// A server config that offers ALPN h2 and http/1.1, like nginx and Apache.
-fn with_alpn(cfg: Arc<rustls::ServerConfig>, protocols: &[&[u8]]) -> Arc<rustls::ServerConfig> {
-    let mut cfg = (*cfg).clone();
-    cfg.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
-    Arc::new(cfg)
-}
-
-/// Answer GET / with a recorded response, then wait for the client to close.
-fn answer(response: Step) -> Vec<Step> {
-    vec![
-        Step::Expect("GET / HTTP/1.1"),
-        Step::Expect("Host: mail.example.test"),
-        response,
-        Step::ExpectClose,
-    ]
-}
 
 #[test]
 fn nginx_on_80_redirects_to_https() {
-    let server = FakeServer::one(answer(fx("nginx-1.22.1", "response_80")));
-    let run = check(server.port(), "http", None, &[]);
+    let server = FakeServer::one(Recorded::http("nginx-1.22.1").answer("response_80"));
+    let run = check_fake(server.port(), "http", None).run();
     let transcript = server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["protocol"], "http");
-    assert_eq!(p["http"]["status"], 301);
-    assert_eq!(p["http"]["location"], "https://mail.example.test/");
-    assert_eq!(p["http"]["server"], "nginx/1.22.1");
-    assert_eq!(p["software"], "nginx/1.22.1");
-    assert!(p["tls"].is_null());
-    assert_eq!(phases(&p), ["connect", "http_request"]);
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.protocol, "http");
+    assert_eq!(p.http().status, 301);
+    assert_eq!(
+        p.http().location.as_deref(),
+        Some("https://mail.example.test/")
+    );
+    assert_eq!(p.http().server.as_deref(), Some("nginx/1.22.1"));
+    assert_eq!(p.software.as_deref(), Some("nginx/1.22.1"));
+    assert!(p.tls.is_none());
+    assert_eq!(p.phase_names(), ["connect", "http_request"]);
     assert!(run.finding_codes().is_empty(), "{:?}", run.finding_codes());
     assert_eq!(run.code, 0);
     // One request, with Host and Connection: close, and nothing more.
@@ -65,26 +46,29 @@ fn nginx_on_80_redirects_to_https() {
 
 #[test]
 fn apache_200_on_80_is_a_warning() {
-    let server = FakeServer::one(answer(fx("apache-2.4.71", "response_80")));
-    let run = check(server.port(), "http", None, &[]);
+    let server = FakeServer::one(Recorded::http("apache-2.4.71").answer("response_80"));
+    let run = check_fake(server.port(), "http", None).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["http"]["status"], 200);
-    assert_eq!(p["http"]["server"], "Apache/2.4.71 (Debian)");
-    assert!(p["http"]["location"].is_null());
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.http().status, 200);
+    assert_eq!(p.http().server.as_deref(), Some("Apache/2.4.71 (Debian)"));
+    assert!(p.http().location.is_none());
     assert_eq!(run.finding_codes(), ["http_no_redirect"]);
-    let f = &run.json()["findings"][0];
-    assert_eq!(f["severity"], "warn");
-    assert!(f["message"].as_str().unwrap().contains("200 OK"), "{f:#}");
+    let report = run.report();
+    let f = &report.findings[0];
+    assert_eq!(f.severity, "warn");
+    assert!(f.message.contains("200 OK"), "{f:#?}");
     assert_eq!(run.code, 0);
-    let strict = check_fail_on_warn(fx("apache-2.4.71", "response_80"));
+    let strict = check_fail_on_warn(Recorded::http("apache-2.4.71").reply("response_80"));
     assert_eq!(strict, 1, "--fail-on warn makes the warning fail");
 }
 
 fn check_fail_on_warn(response: Step) -> i32 {
-    let server = FakeServer::one(answer(response));
-    let run = check(server.port(), "http", None, &["--fail-on", "warn"]);
+    let server = FakeServer::one(http_answer(response));
+    let run = check_fake(server.port(), "http", None)
+        .args(["--fail-on", "warn"])
+        .run();
     server.finish();
     run.code
 }
@@ -92,36 +76,38 @@ fn check_fail_on_warn(response: Step) -> i32 {
 #[test]
 fn a_server_that_closes_without_answering_is_closed() {
     let server = FakeServer::one(vec![Step::Expect("GET / HTTP/1.1"), Step::Close]);
-    let run = check(server.port(), "http", None, &[]);
+    let run = check_fake(server.port(), "http", None).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "closed", "{p:#}");
-    assert_eq!(p["failed_phase"], "http_request");
-    assert!(p["detail"].as_str().unwrap().contains("without answering"));
+    assert_eq!(p.outcome, "closed", "{p:#}");
+    assert_eq!(p.failed_phase.as_deref(), Some("http_request"));
+    assert!(p.detail().contains("without answering"));
     assert_eq!(run.code, 1);
 }
 
 #[test]
 fn a_server_that_never_answers_is_reply_timeout() {
     let server = FakeServer::one(vec![Step::Expect("GET / HTTP/1.1"), Step::Hang]);
-    let run = check(server.port(), "http", None, &["--reply-timeout", "1s"]);
+    let run = check_fake(server.port(), "http", None)
+        .reply_timeout("1s")
+        .run();
     drop(server);
     let p = run.probe();
-    assert_eq!(p["outcome"], "reply_timeout", "{p:#}");
-    assert_eq!(p["failed_phase"], "http_request");
+    assert_eq!(p.outcome, "reply_timeout", "{p:#}");
+    assert_eq!(p.failed_phase.as_deref(), Some("http_request"));
 }
 
 #[test]
 fn a_non_http_answer_is_a_protocol_mismatch() {
     let server = FakeServer::one(vec![
-        Step::Fixture("smtp/postfix-3.7.11/greeting"),
+        Recorded::smtp("postfix-3.7.11").reply("greeting"),
         Step::ExpectClose,
     ]);
-    let run = check(server.port(), "http", None, &[]);
+    let run = check_fake(server.port(), "http", None).run();
     drop(server);
     let p = run.probe();
-    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
-    assert_eq!(p["peer_protocol"], "smtp");
+    assert_eq!(p.outcome, "protocol_mismatch", "{p:#}");
+    assert_eq!(p.peer_protocol.as_deref(), Some("smtp"));
     assert_eq!(run.code, 1);
 }
 
@@ -132,12 +118,12 @@ fn garbage_instead_of_a_status_line_is_a_protocol_mismatch() {
         Step::send("hello there\r\n"),
         Step::ExpectClose,
     ]);
-    let run = check(server.port(), "http", None, &[]);
+    let run = check_fake(server.port(), "http", None).run();
     drop(server);
     let p = run.probe();
-    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
-    assert_eq!(p["peer_protocol"], "unknown");
-    assert!(p["detail"].as_str().unwrap().contains("hello there"));
+    assert_eq!(p.outcome, "protocol_mismatch", "{p:#}");
+    assert_eq!(p.peer_protocol.as_deref(), Some("unknown"));
+    assert!(p.detail().contains("hello there"));
 }
 
 /// nginx chooses h2: the first connection only records it, the GET goes over
@@ -151,19 +137,22 @@ fn nginx_on_443_chooses_h2_and_the_get_goes_over_http11() {
         &[b"h2", b"http/1.1"],
     );
     let mut second = vec![Step::StartTls(tls.clone())];
-    second.extend(answer(fx("nginx-1.22.1", "response_443")));
+    second.extend(Recorded::http("nginx-1.22.1").answer("response_443"));
     let server = FakeServer::start(vec![vec![Step::StartTls(tls), Step::ExpectClose], second]);
-    let run = check(server.port(), "https", Some(ca.path()), &[]);
+    let run = check_fake(server.port(), "https", Some(ca.path())).run();
     let lines = server.lines();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["tls"]["alpn"], "h2");
-    assert_eq!(p["tls"]["verdict"], "valid");
-    assert_eq!(p["http"]["status"], 200);
-    assert_eq!(p["http"]["hsts"], "max-age=31536000; includeSubDomains");
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.tls().alpn.as_deref(), Some("h2"));
+    assert_eq!(p.tls().verdict, "valid");
+    assert_eq!(p.http().status, 200);
     assert_eq!(
-        phases(&p),
+        p.http().hsts.as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    assert_eq!(
+        p.phase_names(),
         [
             "connect",
             "tls_handshake",
@@ -186,16 +175,16 @@ fn apache_on_443_without_hsts_is_an_info() {
         &[b"h2", b"http/1.1"],
     );
     let mut second = vec![Step::StartTls(tls.clone())];
-    second.extend(answer(fx("apache-2.4.71", "response_443")));
+    second.extend(Recorded::http("apache-2.4.71").answer("response_443"));
     let server = FakeServer::start(vec![vec![Step::StartTls(tls), Step::ExpectClose], second]);
-    let run = check(server.port(), "https", Some(ca.path()), &[]);
+    let run = check_fake(server.port(), "https", Some(ca.path())).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["tls"]["alpn"], "h2");
-    assert!(p["http"]["hsts"].is_null());
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.tls().alpn.as_deref(), Some("h2"));
+    assert!(p.http().hsts.is_none());
     assert_eq!(run.finding_codes(), ["hsts_missing"]);
-    assert_eq!(run.json()["findings"][0]["severity"], "info");
+    assert_eq!(run.report().findings[0].severity, "info");
     assert_eq!(run.code, 0);
 }
 
@@ -205,14 +194,17 @@ fn a_server_choosing_http11_gets_the_get_on_the_same_connection() {
     let ca = pki.ca_file();
     let tls = with_alpn(pki.server_config(CertKind::Good, &[HOST]), &[b"http/1.1"]);
     let mut script = vec![Step::StartTls(tls)];
-    script.extend(answer(fx("nginx-1.22.1", "response_443")));
+    script.extend(Recorded::http("nginx-1.22.1").answer("response_443"));
     let server = FakeServer::one(script);
-    let run = check(server.port(), "https", Some(ca.path()), &[]);
+    let run = check_fake(server.port(), "https", Some(ca.path())).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["tls"]["alpn"], "http/1.1");
-    assert_eq!(phases(&p), ["connect", "tls_handshake", "http_request"]);
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.tls().alpn.as_deref(), Some("http/1.1"));
+    assert_eq!(
+        p.phase_names(),
+        ["connect", "tls_handshake", "http_request"]
+    );
 }
 
 #[test]
@@ -222,12 +214,12 @@ fn plaintext_http_on_443_is_a_protocol_mismatch() {
         Step::send("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nConnection: close\r\n\r\n"),
         Step::ExpectClose,
     ]);
-    let run = check(server.port(), "https", None, &[]);
+    let run = check_fake(server.port(), "https", None).run();
     drop(server);
     let p = run.probe();
-    assert_eq!(p["outcome"], "protocol_mismatch", "{p:#}");
-    assert_eq!(p["peer_protocol"], "http");
-    assert_eq!(p["failed_phase"], "tls_handshake");
+    assert_eq!(p.outcome, "protocol_mismatch", "{p:#}");
+    assert_eq!(p.peer_protocol.as_deref(), Some("http"));
+    assert_eq!(p.failed_phase.as_deref(), Some("tls_handshake"));
     assert_eq!(run.code, 1);
 }
 
@@ -237,13 +229,13 @@ fn an_untrusted_certificate_on_443_is_reported() {
     let ca = pki.ca_file();
     let tls = pki.server_config(CertKind::UnknownCa, &[HOST]);
     let mut script = vec![Step::StartTls(tls)];
-    script.extend(answer(fx("nginx-1.22.1", "response_443")));
+    script.extend(Recorded::http("nginx-1.22.1").answer("response_443"));
     let server = FakeServer::one(script);
-    let run = check(server.port(), "https", Some(ca.path()), &[]);
+    let run = check_fake(server.port(), "https", Some(ca.path())).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["outcome"], "ok", "{p:#}");
-    assert_eq!(p["tls"]["verdict"], "untrusted");
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.tls().verdict, "untrusted");
     assert_eq!(run.finding_codes(), ["cert_untrusted"]);
     assert_eq!(run.code, 1);
 }
@@ -255,23 +247,23 @@ fn endless_headers_are_bounded() {
         Step::send("HTTP/1.1 200 OK\r\n"),
         Step::SendForever(b"X-Filler: abcdefghijklmnopqrstuvwxyz\r\n".to_vec()),
     ]);
-    let run = check(server.port(), "http", None, &[]);
+    let run = check_fake(server.port(), "http", None).run();
     drop(server);
     let p = run.probe();
-    assert_eq!(p["outcome"], "bad_reply", "{p:#}");
-    assert!(p["detail"].as_str().unwrap().contains("header"));
+    assert_eq!(p.outcome, "bad_reply", "{p:#}");
+    assert!(p.detail().contains("header"));
 }
 
 #[test]
 fn interim_1xx_answers_are_skipped_for_the_final_one() {
-    let server = FakeServer::one(answer(Step::send(
+    let server = FakeServer::one(http_answer(Step::send(
         "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
          HTTP/1.1 301 Moved Permanently\r\nLocation: https://mail.example.test/\r\n\r\n",
     )));
-    let run = check(server.port(), "http", None, &[]);
+    let run = check_fake(server.port(), "http", None).run();
     server.finish();
     let p = run.probe();
-    assert_eq!(p["http"]["status"], 301, "{p:#}");
+    assert_eq!(p.http().status, 301, "{p:#}");
     assert!(run.finding_codes().is_empty(), "{:?}", run.finding_codes());
     assert_eq!(run.code, 0);
 }

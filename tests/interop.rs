@@ -15,25 +15,30 @@
 //! Tests that stop a server take the write side of [`SERVERS`]; every other
 //! test holds its read side, so nothing probes a server while one is down.
 
-// Not every helper of `support` is used here.
-#![allow(dead_code)]
+/// The part of tests/support this binary shares with tests/cli.rs: the one
+/// command builder and the test-side report types.
+#[allow(
+    dead_code,
+    reason = "the builder's and the report's other items serve tests/cli.rs, which uses them all"
+)]
+mod support {
+    pub mod cmd;
+    pub mod report;
+    mod rss;
+}
 
-#[path = "support/mod.rs"]
-mod support;
-
-use serde_json::Value;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
-use support::{mailport, Run};
+use support::cmd::{Mailport, Run};
+use support::report::{Probe, Report};
 
 /// The loopback address every interop server is bound to.
 const ADDR: &str = "127.0.0.25";
 /// The name the servers' certificate is issued for.
 const NAME: &str = "mail.interop.test";
-const RESOLVE: &str = "mail.interop.test:127.0.0.25";
 
 static SERVERS: RwLock<()> = RwLock::new(());
 
@@ -61,15 +66,12 @@ fn require_port(port: u16) {
     }
 }
 
-/// The interop servers, checked to be up; holds the read side of [`SERVERS`].
+/// The interop servers, checked to be up; holds the read (or write) side
+/// of [`SERVERS`] until dropped.
 struct Servers {
     ca: PathBuf,
-    _lock: Guard,
-}
-
-enum Guard {
-    Read(RwLockReadGuard<'static, ()>),
-    Write(RwLockWriteGuard<'static, ()>),
+    _read: Option<RwLockReadGuard<'static, ()>>,
+    _write: Option<RwLockWriteGuard<'static, ()>>,
 }
 
 fn check_up(ports: &[u16]) -> PathBuf {
@@ -91,7 +93,8 @@ fn servers(ports: &[u16]) -> Servers {
     let lock = SERVERS.read().unwrap_or_else(|e| e.into_inner());
     Servers {
         ca: check_up(ports),
-        _lock: Guard::Read(lock),
+        _read: Some(lock),
+        _write: None,
     }
 }
 
@@ -100,30 +103,24 @@ fn servers_exclusive(ports: &[u16]) -> Servers {
     let lock = SERVERS.write().unwrap_or_else(|e| e.into_inner());
     Servers {
         ca: check_up(ports),
-        _lock: Guard::Write(lock),
+        _read: None,
+        _write: Some(lock),
     }
 }
 
 impl Servers {
-    fn ca(&self) -> &str {
-        self.ca.to_str().expect("the CA path is UTF-8")
+    /// `mailport check mail.interop.test --resolve ... --ca-file CA`.
+    fn mailport(&self) -> Mailport {
+        Mailport::check(NAME).resolve(NAME, ADDR).ca(Some(&self.ca))
     }
 
     /// `mailport check mail.interop.test --resolve ... --ca-file CA --json --service SERVICES EXTRA...`
     fn check(&self, services: &str, extra: &[&str]) -> Run {
-        let mut args = vec![
-            "check",
-            NAME,
-            "--resolve",
-            RESOLVE,
-            "--ca-file",
-            self.ca(),
-            "--json",
-            "--service",
-            services,
-        ];
-        args.extend_from_slice(extra);
-        mailport(&args)
+        self.mailport()
+            .json()
+            .args(["--service", services])
+            .args(extra)
+            .run()
     }
 }
 
@@ -185,40 +182,6 @@ impl Drop for Stopped {
 
 // ------------------------------------------------------------- helpers --
 
-/// The probe of `service` in the report; panics with the whole report if absent.
-fn probe(run: &Run, service: &str) -> Value {
-    let json = run.json();
-    let probes = json["targets"][0]["probes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no probes in the report:\n{json:#}"));
-    probes
-        .iter()
-        .find(|p| p["service"] == service)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {service} probe in the report:\n{json:#}"))
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .unwrap_or_else(|| panic!("not a string: {s}"))
-                .to_string()
-        })
-        .collect()
-}
-
-fn phases(p: &Value) -> Vec<String> {
-    p["phases"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no phases: {p:#}"))
-        .iter()
-        .map(|ph| ph["phase"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Whether any capability line holds `word` as a whole token
 /// (`250-STARTTLS`, `* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED`, `STLS` …).
 fn has_word(lines: &[String], word: &str) -> bool {
@@ -228,75 +191,48 @@ fn has_word(lines: &[String], word: &str) -> bool {
     })
 }
 
-/// The codes of every finding at severity `fail`.
-fn fail_codes(run: &Run) -> Vec<String> {
-    run.json()["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|f| f["severity"] == "fail")
-                .map(|f| f["code"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// What every TLS session with the interop servers must show: TLS 1.3, the
 /// chain leaf + intermediate for mail.interop.test, verified against the test CA.
-fn assert_tls_valid(p: &Value) {
-    let tls = &p["tls"];
-    assert_eq!(tls["version"], "TLSv1.3", "{p:#}");
-    assert_eq!(tls["verdict"], "valid", "{p:#}");
-    assert_eq!(tls["verified_name"], NAME, "{p:#}");
-    let chain = tls["chain"].as_array().expect("a chain");
+fn assert_tls_valid(p: &Probe) {
+    let tls = p.tls();
+    assert_eq!(tls.version, "TLSv1.3", "{p:#}");
+    assert_eq!(tls.verdict, "valid", "{p:#}");
+    assert_eq!(tls.verified_name, NAME, "{p:#}");
+    let chain = &tls.chain;
     assert_eq!(chain.len(), 2, "leaf and intermediate: {p:#}");
+    assert!(chain[0].subject.contains(NAME), "{}", chain[0].subject);
     assert!(
-        chain[0]["subject"].as_str().unwrap().contains(NAME),
-        "{}",
-        chain[0]["subject"]
+        chain[0].sans.iter().any(|s| s.contains(NAME)),
+        "{:?}",
+        chain[0].sans
     );
+    assert!(!chain[0].is_ca);
+    assert!(chain[0].days_left > 21, "{p:#}");
     assert!(
-        strings(&chain[0]["sans"]).iter().any(|s| s.contains(NAME)),
-        "{}",
-        chain[0]["sans"]
-    );
-    assert_eq!(chain[0]["is_ca"], false);
-    assert!(chain[0]["days_left"].as_i64().unwrap() > 21, "{p:#}");
-    assert!(
-        chain[1]["subject"]
-            .as_str()
-            .unwrap()
+        chain[1]
+            .subject
             .contains("mailport interop test intermediate CA"),
         "{}",
-        chain[1]["subject"]
+        chain[1].subject
     );
-    assert_eq!(chain[1]["is_ca"], true);
+    assert!(chain[1].is_ca);
 }
 
-fn assert_ok(run: &Run, p: &Value) {
-    assert_eq!(p["outcome"], "ok", "{p:#}\nstderr:\n{}", run.stderr);
-    assert_eq!(p["address"], ADDR, "{p:#}");
-    assert!(p["detail"].is_null(), "{p:#}");
-    assert!(
-        p["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|ph| ph["ok"] == true),
-        "{p:#}"
-    );
+fn assert_ok(run: &Run, p: &Probe) {
+    assert_eq!(p.outcome, "ok", "{p:#}\nstderr:\n{}", run.stderr);
+    assert_eq!(p.address.as_deref(), Some(ADDR), "{p:#}");
+    assert!(p.detail.is_none(), "{p:#}");
+    assert!(p.phases.iter().all(|ph| ph.ok), "{p:#}");
 }
 
-fn assert_exit_0(run: &Run) {
+fn assert_exit_0(run: &Run, report: &Report) {
     assert_eq!(
-        run.code,
-        0,
-        "findings: {:#}\nstderr:\n{}",
-        run.json()["findings"],
-        run.stderr
+        run.code, 0,
+        "findings: {:#?}\nstderr:\n{}",
+        report.findings, run.stderr
     );
-    assert!(fail_codes(run).is_empty(), "{:?}", fail_codes(run));
-    assert_eq!(run.json()["summary"]["exit_code"], 0);
+    assert!(report.fail_codes().is_empty(), "{:?}", report.fail_codes());
+    assert_eq!(report.summary.exit_code, 0);
 }
 
 // ------------------------------------------------------------ Postfix --
@@ -305,24 +241,25 @@ fn assert_exit_0(run: &Run) {
 fn postfix_25_offers_starttls_and_it_works() {
     let s = servers(&[25]);
     let run = s.check("smtp", &[]);
-    let p = probe(&run, "smtp");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 25);
-    assert_eq!(p["tls_mode"], "opportunistic");
+    let report = run.report();
+    let p = report.probe("smtp");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 25);
+    assert_eq!(p.tls_mode, "opportunistic");
     assert!(
-        p["greeting"]
-            .as_str()
+        p.greeting
+            .as_deref()
             .unwrap()
             .starts_with("220 mail.interop.test ESMTP Postfix"),
-        "{}",
-        p["greeting"]
+        "{:?}",
+        p.greeting
     );
-    assert_eq!(p["greeting_name"], NAME);
-    assert_eq!(p["software"], "Postfix");
-    assert_eq!(p["starttls_offered"], true);
-    assert_eq!(p["starttls_stripped"], false);
+    assert_eq!(p.greeting_name.as_deref(), Some(NAME));
+    assert_eq!(p.software.as_deref(), Some("Postfix"));
+    assert_eq!(p.starttls_offered, Some(true));
+    assert!(!p.starttls_stripped);
     assert_eq!(
-        phases(&p),
+        p.phase_names(),
         [
             "connect",
             "greeting",
@@ -333,60 +270,62 @@ fn postfix_25_offers_starttls_and_it_works() {
             "quit"
         ]
     );
-    let before = strings(&p["capabilities_plain"]);
-    let after = strings(&p["capabilities_tls"]);
-    assert!(has_word(&before, "STARTTLS"), "{before:?}");
-    assert!(has_word(&after, "PIPELINING"), "{after:?}");
-    assert!(!has_word(&after, "STARTTLS"), "{after:?}");
+    let before = &p.capabilities_plain;
+    let after = &p.capabilities_tls;
+    assert!(has_word(before, "STARTTLS"), "{before:?}");
+    assert!(has_word(after, "PIPELINING"), "{after:?}");
+    assert!(!has_word(after, "STARTTLS"), "{after:?}");
     // No SASL on the relay port.
-    assert!(strings(&p["auth_plain"]).is_empty(), "{p:#}");
-    assert!(strings(&p["auth_tls"]).is_empty(), "{p:#}");
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    assert!(p.auth_plain.is_empty(), "{p:#}");
+    assert!(p.auth_tls.is_empty(), "{p:#}");
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn postfix_587_requires_starttls_and_offers_auth_only_after_it() {
     let s = servers(&[587]);
     let run = s.check("submission", &[]);
-    let p = probe(&run, "submission");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 587);
-    assert_eq!(p["tls_mode"], "required");
-    assert_eq!(p["software"], "Postfix");
-    assert_eq!(p["greeting_name"], NAME);
-    assert_eq!(p["starttls_offered"], true);
-    assert!(phases(&p).contains(&"starttls".to_string()), "{p:#}");
-    let before = strings(&p["capabilities_plain"]);
-    let after = strings(&p["capabilities_tls"]);
-    assert!(has_word(&before, "STARTTLS"), "{before:?}");
-    assert!(!has_word(&before, "AUTH"), "AUTH before TLS: {before:?}");
-    assert!(has_word(&after, "AUTH"), "no AUTH after TLS: {after:?}");
-    assert!(strings(&p["auth_plain"]).is_empty(), "{p:#}");
-    let auth = strings(&p["auth_tls"]);
+    let report = run.report();
+    let p = report.probe("submission");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 587);
+    assert_eq!(p.tls_mode, "required");
+    assert_eq!(p.software.as_deref(), Some("Postfix"));
+    assert_eq!(p.greeting_name.as_deref(), Some(NAME));
+    assert_eq!(p.starttls_offered, Some(true));
+    assert!(p.phase_names().contains(&"starttls"), "{p:#}");
+    let before = &p.capabilities_plain;
+    let after = &p.capabilities_tls;
+    assert!(has_word(before, "STARTTLS"), "{before:?}");
+    assert!(!has_word(before, "AUTH"), "AUTH before TLS: {before:?}");
+    assert!(has_word(after, "AUTH"), "no AUTH after TLS: {after:?}");
+    assert!(p.auth_plain.is_empty(), "{p:#}");
+    let auth = &p.auth_tls;
     assert!(auth.contains(&"PLAIN".to_string()), "{auth:?}");
     assert!(auth.contains(&"LOGIN".to_string()), "{auth:?}");
-    assert_tls_valid(&p);
+    assert_tls_valid(p);
     let codes = run.finding_codes();
     assert!(
         !codes.iter().any(|c| c.starts_with("auth_before_tls")),
         "{codes:?}"
     );
-    assert_exit_0(&run);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn postfix_465_speaks_implicit_tls() {
     let s = servers(&[465]);
     let run = s.check("submissions", &[]);
-    let p = probe(&run, "submissions");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 465);
-    assert_eq!(p["tls_mode"], "implicit");
-    assert_eq!(p["software"], "Postfix");
-    assert_eq!(p["greeting_name"], NAME);
+    let report = run.report();
+    let p = report.probe("submissions");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 465);
+    assert_eq!(p.tls_mode, "implicit");
+    assert_eq!(p.software.as_deref(), Some("Postfix"));
+    assert_eq!(p.greeting_name.as_deref(), Some(NAME));
     assert_eq!(
-        phases(&p),
+        p.phase_names(),
         [
             "connect",
             "tls_handshake",
@@ -395,13 +334,13 @@ fn postfix_465_speaks_implicit_tls() {
             "quit"
         ]
     );
-    assert!(strings(&p["capabilities_plain"]).is_empty(), "{p:#}");
-    let caps = strings(&p["capabilities_tls"]);
-    assert!(has_word(&caps, "AUTH"), "{caps:?}");
-    let auth = strings(&p["auth_tls"]);
+    assert!(p.capabilities_plain.is_empty(), "{p:#}");
+    let caps = &p.capabilities_tls;
+    assert!(has_word(caps, "AUTH"), "{caps:?}");
+    let auth = &p.auth_tls;
     assert!(auth.contains(&"PLAIN".to_string()), "{auth:?}");
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 /// `mailport check HOST` with no --service: the default ports (today 25, 587
@@ -409,28 +348,20 @@ fn postfix_465_speaks_implicit_tls() {
 #[test]
 fn default_check_of_the_interop_host_is_all_ok_and_exits_0() {
     let s = servers(&[25, 587, 465]);
-    let run = mailport(&[
-        "check",
-        NAME,
-        "--resolve",
-        RESOLVE,
-        "--ca-file",
-        s.ca(),
-        "--json",
-    ]);
-    let json = run.json();
-    let probes = json["targets"][0]["probes"].as_array().unwrap();
-    let ports: Vec<u64> = probes.iter().map(|p| p["port"].as_u64().unwrap()).collect();
+    let run = s.mailport().json().run();
+    let report = run.report();
+    let probes = report.probes();
+    let ports: Vec<u16> = probes.iter().map(|p| p.port).collect();
     for port in [25, 587, 465] {
         assert!(ports.contains(&port), "{ports:?}");
     }
     for p in probes {
-        assert_eq!(p["outcome"], "ok", "{p:#}");
+        assert_eq!(p.outcome, "ok", "{p:#}");
     }
-    assert_eq!(json["summary"]["not_ok"], 0, "{:#}", json["summary"]);
-    assert_exit_0(&run);
+    assert_eq!(report.summary.not_ok, 0, "{:#?}", report.summary);
+    assert_exit_0(&run, &report);
 
-    let text = mailport(&["check", NAME, "--resolve", RESOLVE, "--ca-file", s.ca()]);
+    let text = s.mailport().run();
     assert_eq!(text.code, 0, "{}\n{}", text.stdout, text.stderr);
     for line in ["smtp", "submission", "submissions"] {
         assert!(
@@ -448,25 +379,21 @@ fn postfix_with_a_wrong_tls_name_is_name_mismatch_and_exits_1() {
     let s = servers(&[25, 587, 465]);
     let wrong = "wrong.interop.test";
     let run = s.check("smtp,submission,submissions", &["--tls-name", wrong]);
+    let report = run.report();
     for service in ["smtp", "submission", "submissions"] {
-        let p = probe(&run, service);
-        assert_eq!(p["tls"]["verdict"], "name_mismatch", "{p:#}");
-        assert_eq!(p["tls"]["verified_name"], wrong, "{p:#}");
+        let p = report.probe(service);
+        assert_eq!(p.tls().verdict, "name_mismatch", "{p:#}");
+        assert_eq!(p.tls().verified_name, wrong, "{p:#}");
         // The certificate is still recorded in full.
         assert!(
-            strings(&p["tls"]["chain"][0]["sans"])
-                .iter()
-                .any(|s| s.contains(NAME)),
+            p.tls().chain[0].sans.iter().any(|s| s.contains(NAME)),
             "{p:#}"
         );
     }
-    let codes = fail_codes(&run);
-    assert!(
-        codes.contains(&"cert_name_mismatch".to_string()),
-        "{codes:?}"
-    );
-    assert_eq!(run.code, 1, "{:#}", run.json()["summary"]);
-    assert_eq!(run.json()["summary"]["exit_code"], 1);
+    let codes = report.fail_codes();
+    assert!(codes.contains(&"cert_name_mismatch"), "{codes:?}");
+    assert_eq!(run.code, 1, "{:#?}", report.summary);
+    assert_eq!(report.summary.exit_code, 1);
 }
 
 #[test]
@@ -474,23 +401,25 @@ fn postfix_stopped_is_refused_and_exits_1() {
     let s = servers_exclusive(&[25, 587, 465]);
     let stopped = Stopped::new("postfix");
     let run = s.check("smtp,submission,submissions", &[]);
+    let report = run.report();
     for service in ["smtp", "submission", "submissions"] {
-        let p = probe(&run, service);
-        assert_eq!(p["outcome"], "refused", "{p:#}");
-        assert_eq!(p["failed_phase"], "connect", "{p:#}");
-        assert_eq!(p["connect"]["result"], "ECONNREFUSED", "{p:#}");
+        let p = report.probe(service);
+        assert_eq!(p.outcome, "refused", "{p:#}");
+        assert_eq!(p.failed_phase.as_deref(), Some("connect"), "{p:#}");
+        assert_eq!(p.connect.as_ref().unwrap().result, "ECONNREFUSED", "{p:#}");
     }
     assert!(
-        fail_codes(&run).contains(&"no_service_listening".to_string()),
+        report.fail_codes().contains(&"no_service_listening"),
         "{:?}",
-        fail_codes(&run)
+        report.fail_codes()
     );
     assert_eq!(run.code, 1);
     stopped.restart();
     // And back: the same check is ok again.
     let run = s.check("smtp,submission,submissions", &[]);
+    let report = run.report();
     for service in ["smtp", "submission", "submissions"] {
-        assert_eq!(probe(&run, service)["outcome"], "ok");
+        assert_eq!(report.probe(service).outcome, "ok");
     }
     assert_eq!(run.code, 0);
 }
@@ -504,134 +433,135 @@ fn postfix_stopped_is_refused_and_exits_1() {
 fn dovecot_143_offers_starttls_with_login_disabled_before_it() {
     let s = servers(&[143]);
     let run = s.check("imap", &[]);
-    let p = probe(&run, "imap");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 143);
-    assert_eq!(p["protocol"], "imap");
-    assert_eq!(p["tls_mode"], "required");
+    let report = run.report();
+    let p = report.probe("imap");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 143);
+    assert_eq!(p.protocol, "imap");
+    assert_eq!(p.tls_mode, "required");
     assert!(
-        p["greeting"].as_str().unwrap().starts_with("* OK"),
-        "{}",
-        p["greeting"]
+        p.greeting.as_deref().unwrap().starts_with("* OK"),
+        "{:?}",
+        p.greeting
     );
-    assert_eq!(p["software"], "Dovecot");
-    assert_eq!(p["starttls_offered"], true);
-    assert!(phases(&p).contains(&"starttls".to_string()), "{p:#}");
-    let before = strings(&p["capabilities_plain"]);
-    let after = strings(&p["capabilities_tls"]);
-    assert!(has_word(&before, "STARTTLS"), "{before:?}");
-    assert!(has_word(&before, "LOGINDISABLED"), "{before:?}");
-    assert!(!has_word(&after, "LOGINDISABLED"), "{after:?}");
-    assert_eq!(p["login_disabled"], true, "{p:#}");
-    assert_eq!(p["login_plain"], false, "{p:#}");
-    assert_eq!(p["login_tls"], true, "{p:#}");
-    assert!(has_word(&after, "AUTH=PLAIN"), "{after:?}");
-    assert!(strings(&p["auth_plain"]).is_empty(), "{p:#}");
-    assert!(
-        strings(&p["auth_tls"]).contains(&"PLAIN".to_string()),
-        "{p:#}"
-    );
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    assert_eq!(p.software.as_deref(), Some("Dovecot"));
+    assert_eq!(p.starttls_offered, Some(true));
+    assert!(p.phase_names().contains(&"starttls"), "{p:#}");
+    let before = &p.capabilities_plain;
+    let after = &p.capabilities_tls;
+    assert!(has_word(before, "STARTTLS"), "{before:?}");
+    assert!(has_word(before, "LOGINDISABLED"), "{before:?}");
+    assert!(!has_word(after, "LOGINDISABLED"), "{after:?}");
+    assert_eq!(p.login_disabled, Some(true), "{p:#}");
+    assert_eq!(p.login_plain, Some(false), "{p:#}");
+    assert_eq!(p.login_tls, Some(true), "{p:#}");
+    assert!(has_word(after, "AUTH=PLAIN"), "{after:?}");
+    assert!(p.auth_plain.is_empty(), "{p:#}");
+    assert!(p.auth_tls.contains(&"PLAIN".to_string()), "{p:#}");
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn dovecot_993_speaks_implicit_tls() {
     let s = servers(&[993]);
     let run = s.check("imaps", &[]);
-    let p = probe(&run, "imaps");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 993);
-    assert_eq!(p["tls_mode"], "implicit");
-    assert_eq!(p["software"], "Dovecot");
-    assert_eq!(phases(&p)[..2], ["connect", "tls_handshake"], "{p:#}");
-    assert!(
-        strings(&p["auth_tls"]).contains(&"PLAIN".to_string()),
-        "{p:#}"
-    );
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    let report = run.report();
+    let p = report.probe("imaps");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 993);
+    assert_eq!(p.tls_mode, "implicit");
+    assert_eq!(p.software.as_deref(), Some("Dovecot"));
+    assert_eq!(p.phase_names()[..2], ["connect", "tls_handshake"], "{p:#}");
+    assert!(p.auth_tls.contains(&"PLAIN".to_string()), "{p:#}");
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn dovecot_110_offers_stls_with_user_disabled_before_it() {
     let s = servers(&[110]);
     let run = s.check("pop3", &[]);
-    let p = probe(&run, "pop3");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 110);
-    assert_eq!(p["protocol"], "pop3");
-    assert_eq!(p["tls_mode"], "required");
+    let report = run.report();
+    let p = report.probe("pop3");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 110);
+    assert_eq!(p.protocol, "pop3");
+    assert_eq!(p.tls_mode, "required");
     assert!(
-        p["greeting"].as_str().unwrap().starts_with("+OK"),
-        "{}",
-        p["greeting"]
+        p.greeting.as_deref().unwrap().starts_with("+OK"),
+        "{:?}",
+        p.greeting
     );
-    assert_eq!(p["software"], "Dovecot");
-    assert_eq!(p["starttls_offered"], true);
-    assert!(phases(&p).contains(&"starttls".to_string()), "{p:#}");
-    let before = strings(&p["capabilities_plain"]);
-    let after = strings(&p["capabilities_tls"]);
-    assert!(has_word(&before, "STLS"), "{before:?}");
+    assert_eq!(p.software.as_deref(), Some("Dovecot"));
+    assert_eq!(p.starttls_offered, Some(true));
+    assert!(p.phase_names().contains(&"starttls"), "{p:#}");
+    let before = &p.capabilities_plain;
+    let after = &p.capabilities_tls;
+    assert!(has_word(before, "STLS"), "{before:?}");
     // Plaintext USER/PASS only after STLS.
-    assert!(!has_word(&before, "USER"), "{before:?}");
-    assert!(has_word(&after, "USER"), "{after:?}");
-    assert_eq!(p["login_plain"], false, "{p:#}");
-    assert_eq!(p["login_tls"], true, "{p:#}");
-    assert!(strings(&p["auth_plain"]).is_empty(), "{p:#}");
-    assert!(
-        strings(&p["auth_tls"]).contains(&"PLAIN".to_string()),
-        "{p:#}"
-    );
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    assert!(!has_word(before, "USER"), "{before:?}");
+    assert!(has_word(after, "USER"), "{after:?}");
+    assert_eq!(p.login_plain, Some(false), "{p:#}");
+    assert_eq!(p.login_tls, Some(true), "{p:#}");
+    assert!(p.auth_plain.is_empty(), "{p:#}");
+    assert!(p.auth_tls.contains(&"PLAIN".to_string()), "{p:#}");
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn dovecot_995_speaks_implicit_tls() {
     let s = servers(&[995]);
     let run = s.check("pop3s", &[]);
-    let p = probe(&run, "pop3s");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 995);
-    assert_eq!(p["tls_mode"], "implicit");
-    assert_eq!(p["software"], "Dovecot");
-    assert_eq!(phases(&p)[..2], ["connect", "tls_handshake"], "{p:#}");
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    let report = run.report();
+    let p = report.probe("pop3s");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 995);
+    assert_eq!(p.tls_mode, "implicit");
+    assert_eq!(p.software.as_deref(), Some("Dovecot"));
+    assert_eq!(p.phase_names()[..2], ["connect", "tls_handshake"], "{p:#}");
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn nginx_80_redirects_to_https() {
     let s = servers(&[80]);
     let run = s.check("http", &[]);
-    let p = probe(&run, "http");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 80);
-    assert_eq!(p["protocol"], "http");
-    assert_eq!(p["tls_mode"], "none");
-    assert!(p["tls"].is_null(), "{p:#}");
-    assert!(phases(&p).contains(&"http_request".to_string()), "{p:#}");
-    assert_eq!(p["http"]["status"], 301, "{p:#}");
-    assert_eq!(p["http"]["location"], "https://mail.interop.test/", "{p:#}");
-    assert!(
-        p["software"].as_str().unwrap_or("").starts_with("nginx"),
+    let report = run.report();
+    let p = report.probe("http");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 80);
+    assert_eq!(p.protocol, "http");
+    assert_eq!(p.tls_mode, "none");
+    assert!(p.tls.is_none(), "{p:#}");
+    assert!(p.phase_names().contains(&"http_request"), "{p:#}");
+    assert_eq!(p.http().status, 301, "{p:#}");
+    assert_eq!(
+        p.http().location.as_deref(),
+        Some("https://mail.interop.test/"),
         "{p:#}"
     );
-    assert_exit_0(&run);
+    assert!(
+        p.software.as_deref().unwrap_or("").starts_with("nginx"),
+        "{p:#}"
+    );
+    assert_exit_0(&run, &report);
 }
 
 #[test]
 fn nginx_443_serves_the_page() {
     let s = servers(&[443]);
     let run = s.check("https", &[]);
-    let p = probe(&run, "https");
-    assert_ok(&run, &p);
-    assert_eq!(p["port"], 443);
-    assert_eq!(p["tls_mode"], "implicit");
-    assert_eq!(p["http"]["status"], 200, "{p:#}");
+    let report = run.report();
+    let p = report.probe("https");
+    assert_ok(&run, p);
+    assert_eq!(p.port, 443);
+    assert_eq!(p.tls_mode, "implicit");
+    assert_eq!(p.http().status, 200, "{p:#}");
     // The page is served over HTTP/1.1 even though nginx prefers h2.
-    assert_eq!(p["http"]["version"], "HTTP/1.1", "{p:#}");
+    assert_eq!(p.http().version, "HTTP/1.1", "{p:#}");
     // nginx sends no HSTS header unless told to: worth knowing, not a failure.
     assert!(
         run.finding_codes().contains(&"hsts_missing".to_string()),
@@ -639,11 +569,11 @@ fn nginx_443_serves_the_page() {
         run.finding_codes()
     );
     assert!(
-        p["software"].as_str().unwrap_or("").starts_with("nginx"),
+        p.software.as_deref().unwrap_or("").starts_with("nginx"),
         "{p:#}"
     );
-    assert_tls_valid(&p);
-    assert_exit_0(&run);
+    assert_tls_valid(p);
+    assert_exit_0(&run, &report);
 }
 
 const ALL: &str = "smtp,submission,submissions,imap,imaps,pop3,pop3s,http,https";
@@ -653,15 +583,16 @@ const ALL_PORTS: [u16; 9] = [25, 587, 465, 143, 993, 110, 995, 80, 443];
 fn every_port_of_the_interop_host_is_ok_and_exits_0() {
     let s = servers(&ALL_PORTS);
     let run = s.check(ALL, &[]);
+    let report = run.report();
     for service in ALL.split(',') {
-        let p = probe(&run, service);
-        assert_eq!(p["outcome"], "ok", "{p:#}");
-        if p["tls_mode"] != "none" {
-            assert_tls_valid(&p);
+        let p = report.probe(service);
+        assert_eq!(p.outcome, "ok", "{p:#}");
+        if p.tls_mode != "none" {
+            assert_tls_valid(p);
         }
     }
-    assert_eq!(run.json()["summary"]["probes"], 9);
-    assert_exit_0(&run);
+    assert_eq!(report.summary.probes, 9);
+    assert_exit_0(&run, &report);
 }
 
 #[test]
@@ -669,14 +600,15 @@ fn every_tls_port_with_a_wrong_tls_name_is_name_mismatch_and_exits_1() {
     let s = servers(&ALL_PORTS);
     let wrong = "wrong.interop.test";
     let run = s.check(ALL, &["--tls-name", wrong]);
+    let report = run.report();
     for service in ALL.split(',').filter(|&s| s != "http") {
-        let p = probe(&run, service);
-        assert_eq!(p["tls"]["verdict"], "name_mismatch", "{p:#}");
+        let p = report.probe(service);
+        assert_eq!(p.tls().verdict, "name_mismatch", "{p:#}");
     }
     assert!(
-        fail_codes(&run).contains(&"cert_name_mismatch".to_string()),
+        report.fail_codes().contains(&"cert_name_mismatch"),
         "{:?}",
-        fail_codes(&run)
+        report.fail_codes()
     );
     assert_eq!(run.code, 1);
 }
@@ -691,15 +623,17 @@ fn dovecot_and_nginx_stopped_are_refused_and_exit_1() {
         let stopped = Stopped::new(server);
         // Not 587/465 while Dovecot is down: their SASL back end is gone.
         let run = s.check(&format!("smtp,{}", services.join(",")), &[]);
+        let report = run.report();
         for &service in services {
-            let p = probe(&run, service);
-            assert_eq!(p["outcome"], "refused", "{server} stopped: {p:#}");
-            assert_eq!(p["connect"]["result"], "ECONNREFUSED", "{p:#}");
+            let p = report.probe(service);
+            assert_eq!(p.outcome, "refused", "{server} stopped: {p:#}");
+            assert_eq!(p.connect.as_ref().unwrap().result, "ECONNREFUSED", "{p:#}");
         }
-        assert_eq!(probe(&run, "smtp")["outcome"], "ok", "{server} stopped");
+        assert_eq!(report.probe("smtp").outcome, "ok", "{server} stopped");
         assert_eq!(run.code, 1, "{server} stopped");
         stopped.restart();
     }
     let run = s.check(ALL, &[]);
-    assert_exit_0(&run);
+    let report = run.report();
+    assert_exit_0(&run, &report);
 }

@@ -2,218 +2,30 @@
 //! validated against `src/report.schema.json` and read back into types
 //! defined here (not the crate's own structs), like ripgrep's tests/json.rs.
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::certs::{CertKind, TestPki};
+use crate::support::cmd::Mailport;
+use crate::support::dialogs;
 use crate::support::ports::closed_port;
-use crate::support::server::{FakeServer, Step};
-
-/// The name the fake servers stand in for (pointed at 127.0.0.1 with --resolve).
-pub(crate) const HOST: &str = "mail.example.test";
-
-// ---- the contract, as a consumer sees it -------------------------------
-
-#[derive(Debug, Deserialize)]
-struct Report {
-    schema_version: u32,
-    tool: Tool,
-    started_at: String,
-    duration_ms: u64,
-    targets: Vec<Target>,
-    findings: Vec<Finding>,
-    summary: Summary,
-}
-
-#[derive(Debug, Deserialize)]
-struct Tool {
-    name: String,
-    version: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Target {
-    host: String,
-    tls_name: String,
-    addresses: Vec<String>,
-    resolution: Resolution,
-    probes: Vec<Probe>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Resolution {
-    source: String,
-    status: String,
-    detail: Option<String>,
-    ms: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Probe {
-    service: String,
-    port: u16,
-    protocol: String,
-    tls_mode: String,
-    address: Option<String>,
-    outcome: String,
-    detail: Option<String>,
-    failed_phase: Option<String>,
-    phases: Vec<PhaseRecord>,
-    total_ms: u64,
-    connect: Option<Connect>,
-    greeting: Option<String>,
-    greeting_ms: Option<u64>,
-    capabilities_plain: Vec<String>,
-    capabilities_tls: Vec<String>,
-    auth_plain: Vec<String>,
-    auth_tls: Vec<String>,
-    starttls_offered: Option<bool>,
-    starttls_stripped: bool,
-    tls: Option<Tls>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PhaseRecord {
-    phase: String,
-    ms: u64,
-    ok: bool,
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Connect {
-    local_addr: Option<String>,
-    result: String,
-    errno: Option<i32>,
-    ms: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Tls {
-    version: String,
-    cipher_suite: String,
-    chain: Vec<Cert>,
-    verdict: String,
-    verdict_detail: Option<String>,
-    verified_name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Cert {
-    subject: String,
-    issuer: String,
-    sans: Vec<String>,
-    not_before: String,
-    not_after: String,
-    days_left: i64,
-    is_ca: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct Finding {
-    severity: String,
-    code: String,
-    host: String,
-    service: Option<String>,
-    port: Option<u16>,
-    message: String,
-    hint: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Summary {
-    probes: usize,
-    ok: usize,
-    not_ok: usize,
-    fail: usize,
-    exit_code: u8,
-    fail_on: String,
-}
-
-// ---- helpers ------------------------------------------------------------
-
-/// The binary, with colour off as every test runs it.
-pub(crate) fn mailport() -> Command {
-    let mut cmd = Command::cargo_bin("mailport").expect("the mailport binary");
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-/// A healthy SMTP dialog: greeting, EHLO with STARTTLS, a good certificate
-/// for [`HOST`], EHLO again with AUTH only after TLS, QUIT.
-pub(crate) fn healthy_smtp(pki: &TestPki) -> Vec<Step> {
-    vec![
-        Step::send("220 mail.example.test ESMTP Postfix\r\n"),
-        Step::Expect("EHLO"),
-        Step::send("250-mail.example.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"),
-        Step::Expect("STARTTLS"),
-        Step::send("220 2.0.0 Ready to start TLS\r\n"),
-        Step::StartTls(pki.server_config(CertKind::Good, &[HOST])),
-        Step::Expect("EHLO"),
-        Step::send("250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n"),
-        Step::Expect("QUIT"),
-        Step::send("221 2.0.0 Bye\r\n"),
-    ]
-}
-
-fn schema_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/report.schema.json")
-}
-
-fn schema() -> Value {
-    let path = schema_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-/// A validator for the report schema that also asserts `format`
-/// (date-time, ipv4, ipv6), which draft 2020-12 only annotates by default.
-fn validator() -> jsonschema::Validator {
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema())
-        .unwrap_or_else(|e| panic!("src/report.schema.json is not a usable schema: {e}"))
-}
-
-/// Every schema error of `instance`, as `path: message` lines.
-fn schema_errors(instance: &Value) -> Vec<String> {
-    validator()
-        .iter_errors(instance)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
-}
-
-#[track_caller]
-fn assert_valid(instance: &Value, text: &str) {
-    let errors = schema_errors(instance);
-    assert!(
-        errors.is_empty(),
-        "the report does not match src/report.schema.json ({} error(s)):\n  - {}\n--- report ---\n{text}",
-        errors.len(),
-        errors.join("\n  - ")
-    );
-}
+use crate::support::report::{Probe, Report};
+use crate::support::schema::{assert_valid, errors as schema_errors, schema};
+use crate::support::server::FakeServer;
+use crate::support::HOST;
 
 /// Run `mailport check ARGS --json`, assert the exit code, validate the
 /// output against the schema and read it into the contract types.
 #[track_caller]
-fn check_json(args: &[&str], expected_code: i32) -> (String, Value, Report) {
-    let output = mailport()
-        .arg("check")
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("run mailport");
-    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+fn check_json(cmd: Mailport, expected_code: i32) -> (String, Value, Report) {
+    let cmd = cmd.json();
+    let run = cmd.run();
+    let stdout = String::from_utf8(run.stdout_bytes.clone()).expect("stdout is UTF-8");
     assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "exit status of mailport check {args:?} --json\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        run.code,
+        expected_code,
+        "exit status of mailport {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        cmd.argv(),
+        run.stderr
     );
     let value: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{stdout}"));
@@ -243,14 +55,7 @@ fn assert_common(text: &str, report: &Report) {
         probes.iter().filter(|p| p.outcome == "ok").count()
     );
     assert_eq!(report.summary.ok + report.summary.not_ok, probes.len());
-    assert_eq!(
-        report.summary.fail,
-        report
-            .findings
-            .iter()
-            .filter(|f| f.severity == "fail")
-            .count()
-    );
+    assert_eq!(report.summary.fail, report.fail_codes().len());
     for p in &probes {
         assert!(
             report.duration_ms >= p.total_ms,
@@ -278,32 +83,17 @@ fn assert_common(text: &str, report: &Report) {
     }
 }
 
-/// The args that point mailport at a fake server on `port` as `HOST`.
-fn at(port: u16, service: &str) -> Vec<String> {
-    [
-        HOST.to_string(),
-        "--resolve".into(),
-        format!("{HOST}:127.0.0.1"),
-        "--port".into(),
-        format!("{port}/{service}"),
-        "--timeout".into(),
-        "2s".into(),
-        "--greeting-timeout".into(),
-        "2s".into(),
-        "--reply-timeout".into(),
-        "2s".into(),
-    ]
-    .into()
-}
-
-fn refs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
+/// mailport pointed at a fake server on `port` as `HOST`.
+fn at(port: u16, service: &str) -> Mailport {
+    Mailport::check(HOST)
+        .loopback()
+        .at(port, service)
+        .fast_timeouts()
 }
 
 /// A real report of a refused connection, as text (fast and offline).
 fn closed_port_report() -> String {
-    let args = at(closed_port(), "smtp");
-    check_json(&refs(&args), 1).0
+    check_json(at(closed_port(), "smtp"), 1).0
 }
 
 // ---- real output --------------------------------------------------------
@@ -312,11 +102,12 @@ fn closed_port_report() -> String {
 fn healthy_starttls_server_report_is_valid_and_complete() {
     let pki = TestPki::new();
     let ca = pki.ca_file();
-    let server = FakeServer::smtp(healthy_smtp(&pki));
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
+        HOST,
+        pki.server_config(CertKind::Good, &[HOST]),
+    ));
     let port = server.port();
-    let mut args = at(port, "smtp");
-    args.extend(["--ca-file".into(), ca.path().display().to_string()]);
-    let (text, _, report) = check_json(&refs(&args), 0);
+    let (text, _, report) = check_json(at(port, "smtp").ca(Some(ca.path())), 0);
 
     let transcript = server.finish();
     assert_eq!(transcript.len(), 4, "{transcript:?}");
@@ -429,8 +220,7 @@ fn healthy_starttls_server_report_is_valid_and_complete() {
 #[test]
 fn closed_port_report_is_valid_and_names_the_refusal() {
     let port = closed_port();
-    let args = at(port, "submission");
-    let (text, _, report) = check_json(&refs(&args), 1);
+    let (text, _, report) = check_json(at(port, "submission"), 1);
 
     let p = &report.targets[0].probes[0];
     assert_eq!(p.outcome, "refused", "{text}");
@@ -466,7 +256,10 @@ fn closed_port_report_is_valid_and_names_the_refusal() {
 #[test]
 fn unresolvable_host_report_has_every_probe_with_a_null_address() {
     // hickory answers the special-use name .invalid itself: NXDOMAIN, no network.
-    let (text, value, report) = check_json(&["nonexistent.invalid", "--timeout", "1s"], 1);
+    let (text, value, report) = check_json(
+        Mailport::check("nonexistent.invalid").connect_timeout("1s"),
+        1,
+    );
 
     let t = &report.targets[0];
     assert_eq!(t.host, "nonexistent.invalid");
@@ -513,12 +306,11 @@ fn unresolvable_host_report_has_every_probe_with_a_null_address() {
     assert_eq!(report.summary.exit_code, 1);
 
     // --format json is the same report.
-    let again = mailport()
-        .args(["check", "nonexistent.invalid", "--format", "json"])
-        .output()
-        .expect("run mailport");
-    assert_eq!(again.status.code(), Some(1));
-    let again: Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    let again = Mailport::check("nonexistent.invalid")
+        .args(["--format", "json"])
+        .run();
+    assert_eq!(again.code, 1);
+    let again = again.json();
     assert_valid(&again, "(--format json)");
     assert_eq!(again["targets"], value["targets"]);
 }
@@ -541,12 +333,9 @@ fn schema_is_a_valid_draft_2020_12_schema() {
 
 #[test]
 fn schema_lists_exactly_the_outcomes_mailport_explains() {
-    let output = mailport()
-        .args(["explain", "--json"])
-        .output()
-        .expect("run mailport explain");
-    assert_eq!(output.status.code(), Some(0));
-    let codes: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    let output = Mailport::new().args(["explain", "--json"]).run();
+    assert_eq!(output.code, 0);
+    let codes: Vec<Value> = serde_json::from_str(&output.stdout).expect("JSON");
     let mut explained: Vec<&str> = codes
         .iter()
         .filter(|c| c["kind"] == "outcome")

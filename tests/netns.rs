@@ -4,7 +4,8 @@
 //! it they fail loudly, they never skip. Everything stays inside namespaces
 //! the test creates and deletes.
 
-use crate::support::Run;
+use crate::support::cmd::{Mailport, Run};
+use crate::support::report::Probe;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,21 +158,7 @@ impl Lab {
 
     /// Run mailport inside `ns`.
     fn mailport(&self, ns: &str, args: &[&str]) -> Run {
-        let bin = assert_cmd::cargo::cargo_bin("mailport");
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(bin)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run mailport in the namespace");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        run
+        Mailport::new().args(args).in_netns(ns).run()
     }
 }
 
@@ -196,12 +183,11 @@ fn client_server(lab: &mut Lab) -> (String, String) {
     (cli, srv)
 }
 
-fn probe_on(run: &Run, port: u16) -> serde_json::Value {
-    run.json()["targets"][0]["probes"]
-        .as_array()
-        .unwrap()
+fn probe_on(run: &Run, port: u16) -> Probe {
+    run.report()
+        .probes()
         .iter()
-        .find(|p| p["port"] == port)
+        .find(|p| p.port == port)
         .unwrap_or_else(|| panic!("no probe of {port}: {}", run.stdout))
         .clone()
 }
@@ -220,9 +206,12 @@ fn a_drop_of_port_25_at_the_server_is_port25_blocked() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "connect_timeout", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "timeout");
-    assert_eq!(probe_on(&run, 587)["connect"]["result"], "connected");
+    assert_eq!(p25.outcome, "connect_timeout", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "timeout");
+    assert_eq!(
+        probe_on(&run, 587).connect.as_ref().unwrap().result,
+        "connected"
+    );
     assert!(
         run.finding_codes().contains(&"port25_blocked".to_string()),
         "{}",
@@ -253,10 +242,10 @@ fn a_reject_with_admin_prohibited_is_unreachable_not_a_timeout() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "unreachable", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "EHOSTUNREACH");
+    assert_eq!(p25.outcome, "unreachable", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "EHOSTUNREACH");
     assert!(
-        p25["connect"]["ms"].as_u64().unwrap() < 900,
+        p25.connect.as_ref().unwrap().ms < 900,
         "an ICMP answer is immediate"
     );
 }
@@ -273,8 +262,8 @@ fn a_default_reject_is_refused() {
     );
     let run = lab.mailport(&cli, CHECK);
     let p25 = probe_on(&run, 25);
-    assert_eq!(p25["outcome"], "refused", "{p25:#}");
-    assert_eq!(p25["connect"]["result"], "ECONNREFUSED");
+    assert_eq!(p25.outcome, "refused", "{p25:#}");
+    assert_eq!(p25.connect.as_ref().unwrap().result, "ECONNREFUSED");
 }
 
 /// client → router → server, and a control host behind the same router.
@@ -313,7 +302,7 @@ fn a_router_dropping_25_is_a_timeout_and_the_control_host_puts_the_block_on_our_
 
     let run = lab.mailport(&cli, &["check", "10.254.3.2", "--json", "--timeout", "1s"]);
     assert_eq!(
-        probe_on(&run, 25)["outcome"],
+        probe_on(&run, 25).outcome,
         "connect_timeout",
         "{}",
         run.stdout
@@ -341,8 +330,7 @@ fn a_router_dropping_25_is_a_timeout_and_the_control_host_puts_the_block_on_our_
         run.stdout
     );
     assert!(!codes.contains(&"port25_blocked".to_string()), "{codes:?}");
-    let report = run.json();
-    assert_eq!(report["targets"][1]["role"], "control");
+    assert_eq!(run.report().targets[1].role, "control");
     assert_eq!(run.code, 1);
 }
 
@@ -359,7 +347,7 @@ fn a_drop_on_this_machine_is_the_local_firewall() {
     );
     let run = lab.mailport(&ns, &["check", "127.0.0.1", "--json", "--timeout", "1s"]);
     assert_eq!(
-        probe_on(&run, 25)["outcome"],
+        probe_on(&run, 25).outcome,
         "connect_timeout",
         "{}",
         run.stdout

@@ -5,71 +5,41 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::support::cmd::{Mailport, Run};
 use crate::support::dns::DnsServer;
-use crate::support::{mailport, Run};
+use crate::support::report::{Report, ReverseDns};
+use crate::support::schema::valid_report;
 
 /// `mailport ptr ADDRS --dns-server DNS --json` plus `extra`; the JSON is
 /// checked against src/report.schema.json.
-pub(crate) fn ptr_json(dns: &DnsServer, addrs: &[&str], extra: &[&str]) -> (Run, Value) {
-    let server = dns.arg();
-    let mut args = vec!["ptr"];
-    args.extend_from_slice(addrs);
-    args.extend(["--dns-server", &server, "--json", "--dns-timeout", "2s"]);
-    args.extend_from_slice(extra);
-    let run = mailport(&args);
-    let value = run.json();
-    assert_schema_valid(&value, &run.stdout);
-    (run, value)
-}
-
-/// Validate a report against src/report.schema.json (formats asserted too).
-#[track_caller]
-pub(crate) fn assert_schema_valid(value: &Value, text: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("a usable schema");
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the report does not match the schema:\n  - {}\n{text}",
-        errors.join("\n  - ")
-    );
+pub(crate) fn ptr_json(dns: &DnsServer, addrs: &[&str], extra: &[&str]) -> (Run, Report) {
+    let run = Mailport::ptr(addrs)
+        .args(["--dns-server", &dns.arg(), "--json", "--dns-timeout", "2s"])
+        .args(extra)
+        .run();
+    let report = valid_report(&run);
+    (run, report)
 }
 
 /// The reverse-DNS entry of the `i`th address.
-fn reverse(v: &Value, i: usize) -> &Value {
-    &v["targets"][i]["dns"]["reverse"][0]
+fn reverse(v: &Report, i: usize) -> &ReverseDns {
+    &v.targets[i]
+        .dns
+        .as_ref()
+        .expect("reverse DNS facts")
+        .reverse[0]
 }
 
-fn findings(v: &Value) -> Vec<(String, String)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
+/// (code, severity) of every finding.
+fn findings(v: &Report) -> Vec<(String, String)> {
+    v.findings
         .iter()
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["severity"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|f| (f.code.clone(), f.severity.clone()))
         .collect()
 }
 
-fn names(r: &Value) -> Vec<&str> {
-    r["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["name"].as_str().unwrap())
-        .collect()
+fn names(r: &ReverseDns) -> Vec<&str> {
+    r.names.iter().map(|n| n.name.as_str()).collect()
 }
 
 #[test]
@@ -77,20 +47,20 @@ fn a_forward_confirmed_ptr_passes() {
     let dns = DnsServer::start();
     let (run, v) = ptr_json(&dns, &["127.0.0.2"], &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_eq!(v["command"], "ptr");
-    assert_eq!(v["summary"]["probes"], 0);
-    let t = &v["targets"][0];
-    assert_eq!(t["probes"].as_array().unwrap().len(), 0);
-    assert_eq!(t["dns"]["resolver"], dns.arg());
+    assert_eq!(v.command, "ptr");
+    assert_eq!(v.summary.probes, 0);
+    let t = &v.targets[0];
+    assert_eq!(t.probes.len(), 0);
+    assert_eq!(t.dns.as_ref().unwrap().resolver, dns.arg());
     let r = reverse(&v, 0);
-    assert_eq!(r["address"], "127.0.0.2");
-    assert_eq!(r["query"], "2.0.0.127.in-addr.arpa");
-    assert_eq!(r["status"], "found");
-    let n = &r["names"][0];
-    assert_eq!(n["name"], "mail.example.test");
-    assert_eq!(n["record_type"], "A");
-    assert_eq!(n["addresses"][0], "127.0.0.2");
-    assert_eq!(n["confirmed"], true);
+    assert_eq!(r.address, "127.0.0.2");
+    assert_eq!(r.query, "2.0.0.127.in-addr.arpa");
+    assert_eq!(r.status, "found");
+    let n = &r.names[0];
+    assert_eq!(n.name, "mail.example.test");
+    assert_eq!(n.record_type, "A");
+    assert_eq!(n.addresses[0], "127.0.0.2");
+    assert!(n.confirmed);
     assert!(findings(&v).is_empty(), "{}", run.stdout);
 }
 
@@ -112,17 +82,15 @@ fn no_ptr_is_ptr_missing_with_the_450_hint() {
     let (run, v) = ptr_json(&dns, &["127.0.0.3"], &[]);
     assert_eq!(run.code, 1);
     let r = reverse(&v, 0);
-    assert_eq!(r["status"], "nxdomain");
+    assert_eq!(r.status, "nxdomain");
     assert!(names(r).is_empty());
     assert_eq!(findings(&v), vec![("ptr_missing".into(), "fail".into())]);
-    let f = &v["findings"][0];
-    assert_eq!(f["address"], "127.0.0.3");
+    let f = &v.findings[0];
+    assert_eq!(f.address.as_deref(), Some("127.0.0.3"));
     assert!(
-        f["hint"]
-            .as_str()
-            .unwrap()
+        f.hint
             .contains("450 4.7.1 Client host rejected: cannot find your hostname"),
-        "{f}"
+        "{f:?}"
     );
 }
 
@@ -139,25 +107,20 @@ fn a_ptr_that_does_not_resolve_back_is_not_confirmed() {
         ("gone.example.test", "nxdomain", None),
     ];
     for (i, (name, status, addr)) in expect.iter().enumerate() {
-        let n = &reverse(&v, i)["names"][0];
-        assert_eq!(n["name"], *name);
-        assert_eq!(n["status"], *status, "{n}");
-        assert_eq!(n["confirmed"], false);
+        let n = &reverse(&v, i).names[0];
+        assert_eq!(n.name, *name);
+        assert_eq!(n.status, *status, "{n:?}");
+        assert!(!n.confirmed);
         match addr {
-            Some(a) => assert_eq!(n["addresses"][0], *a),
-            None => assert!(n["addresses"].as_array().unwrap().is_empty()),
+            Some(a) => assert_eq!(n.addresses[0], *a),
+            None => assert!(n.addresses.is_empty()),
         }
     }
     assert_eq!(
         findings(&v),
         vec![("ptr_not_confirmed".to_string(), "fail".to_string()); 3]
     );
-    let messages: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
+    let messages: Vec<&str> = v.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(messages
         .iter()
         .any(|m| m.contains("resolves to 127.0.0.40, not to 127.0.0.4")));
@@ -170,10 +133,7 @@ fn a_generic_pool_name_warns() {
     let (run, v) = ptr_json(&dns, &["127.0.0.6"], &[]);
     assert_eq!(run.code, 0, "a warning alone does not fail");
     assert_eq!(findings(&v), vec![("ptr_generic".into(), "warn".into())]);
-    assert!(v["findings"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("127-0-0-6.dyn.example.test"));
+    assert!(v.findings[0].message.contains("127-0-0-6.dyn.example.test"));
     let (run, _) = ptr_json(&dns, &["127.0.0.6"], &["--fail-on", "warn"]);
     assert_eq!(run.code, 1);
 }
@@ -185,11 +145,7 @@ fn an_address_with_two_ptrs_warns() {
     assert_eq!(run.code, 0);
     let r = reverse(&v, 0);
     assert_eq!(names(r), vec!["alias.example.test", "multi.example.test"]);
-    assert!(r["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|n| n["confirmed"] == true));
+    assert!(r.names.iter().all(|n| n.confirmed));
     assert_eq!(findings(&v), vec![("ptr_multiple".into(), "warn".into())]);
 }
 
@@ -200,16 +156,16 @@ fn ipv6_ptrs_are_looked_up_in_ip6_arpa_and_confirmed_with_aaaa() {
     assert_eq!(run.code, 1, "2001:db8::26 has no PTR");
     let r = reverse(&v, 0);
     assert_eq!(
-        r["query"],
+        r.query,
         "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
     );
-    assert_eq!(r["names"][0]["name"], "smtp6.example.test");
-    assert_eq!(r["names"][0]["record_type"], "AAAA");
-    assert_eq!(r["names"][0]["confirmed"], true);
-    assert_eq!(reverse(&v, 1)["address"], "2001:db8::26");
-    assert_eq!(reverse(&v, 1)["status"], "nxdomain");
+    assert_eq!(r.names[0].name, "smtp6.example.test");
+    assert_eq!(r.names[0].record_type, "AAAA");
+    assert!(r.names[0].confirmed);
+    assert_eq!(reverse(&v, 1).address, "2001:db8::26");
+    assert_eq!(reverse(&v, 1).status, "nxdomain");
     assert_eq!(names(reverse(&v, 2)), vec!["mx6.example.test"]);
-    assert_eq!(reverse(&v, 2)["names"][0]["confirmed"], true);
+    assert!(reverse(&v, 2).names[0].confirmed);
     assert_eq!(findings(&v), vec![("ptr_missing".into(), "fail".into())]);
 }
 
@@ -218,8 +174,8 @@ fn a_documentation_address_with_a_confirmed_ptr() {
     let dns = DnsServer::start();
     let (run, v) = ptr_json(&dns, &["192.0.2.25", "192.0.2.26"], &[]);
     assert_eq!(run.code, 1);
-    assert_eq!(reverse(&v, 0)["names"][0]["confirmed"], true);
-    assert_eq!(reverse(&v, 1)["status"], "nxdomain");
+    assert!(reverse(&v, 0).names[0].confirmed);
+    assert_eq!(reverse(&v, 1).status, "nxdomain");
 }
 
 #[test]
@@ -233,8 +189,8 @@ fn a_server_that_never_answers_is_a_timeout_not_a_missing_ptr() {
     );
     assert_eq!(run.code, 1);
     let r = reverse(&v, 0);
-    assert_eq!(r["status"], "timeout");
-    assert!(r["detail"].as_str().unwrap().contains(&dns.arg()), "{r}");
+    assert_eq!(r.status, "timeout");
+    assert!(r.detail.as_deref().unwrap().contains(&dns.arg()), "{r:?}");
     assert_eq!(
         findings(&v),
         vec![("ptr_lookup_failed".into(), "fail".into())]
@@ -249,8 +205,8 @@ fn servfail_and_refused_are_reported_as_such() {
     // server, which refuses to answer for it.
     let (run, v) = ptr_json(&dns, &["127.0.0.66", "198.51.100.7"], &[]);
     assert_eq!(run.code, 1);
-    assert_eq!(reverse(&v, 0)["status"], "servfail");
-    assert_eq!(reverse(&v, 1)["status"], "refused");
+    assert_eq!(reverse(&v, 0).status, "servfail");
+    assert_eq!(reverse(&v, 1).status, "refused");
     assert_eq!(
         findings(&v),
         vec![("ptr_lookup_failed".to_string(), "fail".to_string()); 2]
@@ -268,8 +224,8 @@ fn a_forward_lookup_that_fails_leaves_the_confirmation_open() {
         &["--dns-timeout", "500ms"],
     );
     assert_eq!(run.code, 1);
-    assert_eq!(reverse(&v, 0)["names"][0]["status"], "timeout");
-    assert_eq!(reverse(&v, 1)["names"][0]["status"], "servfail");
+    assert_eq!(reverse(&v, 0).names[0].status, "timeout");
+    assert_eq!(reverse(&v, 1).names[0].status, "servfail");
     assert_eq!(
         findings(&v),
         vec![("ptr_lookup_failed".to_string(), "fail".to_string()); 2]
@@ -281,13 +237,15 @@ fn no_dns_server_listening_is_a_failed_lookup() {
     let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let server = closed.local_addr().unwrap().to_string();
     drop(closed);
-    let run = mailport(&["ptr", "127.0.0.2", "--dns-server", &server, "--json"]);
+    let run = Mailport::new()
+        .args(["ptr", "127.0.0.2", "--dns-server", &server, "--json"])
+        .run();
     assert_eq!(run.code, 1);
-    let v = run.json();
-    assert_schema_valid(&v, &run.stdout);
-    assert_eq!(reverse(&v, 0)["status"], "failed");
-    assert!(reverse(&v, 0)["detail"]
-        .as_str()
+    let v = valid_report(&run);
+    assert_eq!(reverse(&v, 0).status, "failed");
+    assert!(reverse(&v, 0)
+        .detail
+        .as_deref()
         .unwrap()
         .contains("nothing answers DNS"));
 }
@@ -296,16 +254,18 @@ fn no_dns_server_listening_is_a_failed_lookup() {
 fn the_text_report_has_a_row_per_address_within_80_columns() {
     let dns = DnsServer::start();
     let server = dns.arg();
-    let run = mailport(&[
-        "ptr",
-        "127.0.0.2",
-        "127.0.0.3",
-        "127.0.0.4",
-        "127.0.0.7",
-        "2001:db8::25",
-        "--dns-server",
-        &server,
-    ]);
+    let run = Mailport::new()
+        .args([
+            "ptr",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.4",
+            "127.0.0.7",
+            "2001:db8::25",
+            "--dns-server",
+            &server,
+        ])
+        .run();
     println!("{}", run.stdout);
     assert_eq!(run.code, 1);
     for line in run.stdout.lines() {
@@ -334,10 +294,10 @@ fn bad_input_is_a_usage_error() {
         &["ptr", "127.0.0.1", "--dns-timeout", "0"],
         &["ptr"],
     ] {
-        let run = mailport(args);
+        let run = Mailport::new().args(args).run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stdout.is_empty());
     }
-    let run = mailport(&["ptr", "mail.example.test"]);
+    let run = Mailport::new().args(["ptr", "mail.example.test"]).run();
     assert!(run.stderr.contains("mailport check NAME"), "{}", run.stderr);
 }

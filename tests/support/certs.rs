@@ -77,11 +77,6 @@ impl TestPki {
         self.root.der().clone()
     }
 
-    /// The intermediate CA certificate as DER.
-    pub fn intermediate_der(&self) -> CertificateDer<'static> {
-        self.intermediate.der().clone()
-    }
-
     /// A rustls root store holding only the test root CA (for test clients).
     pub fn root_store(&self) -> rustls::RootCertStore {
         let mut store = rustls::RootCertStore::empty();

@@ -73,10 +73,6 @@ impl DnsServer {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The value for `--dns-server`.
     pub fn arg(&self) -> String {
         self.addr.to_string()

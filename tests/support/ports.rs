@@ -41,11 +41,6 @@ impl FilteredPort {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
-
-    /// How many connections were needed to fill the accept queue.
-    pub fn held_connections(&self) -> usize {
-        self.held.len()
-    }
 }
 
 impl std::fmt::Debug for FilteredPort {

@@ -12,7 +12,8 @@ use rustls::pki_types::ServerName;
 
 use crate::support::certs::{CertKind, TestPki};
 use crate::support::ports::{closed_port, filtered_port};
-use crate::support::server::{safety_violations, FakeServer, Line, Step};
+use crate::support::server::safety::safety_violations;
+use crate::support::server::{FakeServer, Line, Step};
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 

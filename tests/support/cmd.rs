@@ -1,0 +1,310 @@
+//! The one place the `mailport` binary is started, the way ripgrep's
+//! `tests/util.rs` has its `TestCommand`: a builder for the command line and
+//! a [`Run`] with the exit code, the output and the report read into the
+//! test-side types of [`super::report`].
+//!
+//! ```ignore
+//! let run = Mailport::check(HOST)
+//!     .loopback()
+//!     .at(server.port(), "smtp")
+//!     .fast_timeouts()
+//!     .json()
+//!     .run();
+//! assert_eq!(run.probe().outcome, "ok");
+//! ```
+//!
+//! Every run has `NO_COLOR=1` and no `RUST_LOG`, and fails the test if
+//! mailport panicked. Shared by both test binaries (tests/cli.rs and
+//! tests/interop.rs); it uses nothing else of `support` but the report types
+//! and [`super::rss`]. The other processes the tests start are not mailport
+//! and are started where they are used: `ip`, `iptables` and the lab
+//! servers of tests/netns.rs, `scripts/interop-{up,down}` in tests/interop.rs.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::report::{Probe, Report};
+
+/// A `mailport` command line, built up and then run.
+#[derive(Debug, Clone)]
+pub struct Mailport {
+    args: Vec<OsString>,
+    /// The host of `check HOST`, for [`Mailport::loopback`].
+    host: Option<String>,
+    timeout: Option<String>,
+    greeting_timeout: Option<String>,
+    reply_timeout: Option<String>,
+    /// `(name, Some(value))` sets, `(name, None)` removes, in order.
+    env: Vec<(OsString, Option<OsString>)>,
+    /// Run inside this network namespace (`ip netns exec NS mailport ...`).
+    netns: Option<String>,
+}
+
+impl Mailport {
+    /// `mailport` with no arguments yet.
+    pub fn new() -> Mailport {
+        Mailport {
+            args: Vec::new(),
+            host: None,
+            timeout: None,
+            greeting_timeout: None,
+            reply_timeout: None,
+            env: vec![
+                ("NO_COLOR".into(), Some("1".into())),
+                ("RUST_LOG".into(), None),
+            ],
+            netns: None,
+        }
+    }
+
+    /// `mailport check HOST`.
+    pub fn check(host: &str) -> Mailport {
+        let mut cmd = Mailport::new().args(["check", host]);
+        cmd.host = Some(host.to_string());
+        cmd
+    }
+
+    /// `mailport ptr ADDR...`.
+    pub fn ptr(addrs: &[&str]) -> Mailport {
+        Mailport::new().arg("ptr").args(addrs)
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Mailport {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Mailport
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// `--resolve HOST:ADDR`.
+    pub fn resolve(self, host: &str, addr: &str) -> Mailport {
+        self.arg("--resolve").arg(format!("{host}:{addr}"))
+    }
+
+    /// `--resolve HOST:127.0.0.1` for the host of [`Mailport::check`], so
+    /// that certificates are still checked against its name.
+    pub fn loopback(self) -> Mailport {
+        let host = self
+            .host
+            .clone()
+            .expect("loopback() needs Mailport::check(HOST)");
+        self.resolve(&host, "127.0.0.1")
+    }
+
+    /// `--port SPEC`: `2525/smtp`, `smtp=2525`.
+    pub fn port(self, spec: impl fmt::Display) -> Mailport {
+        self.arg("--port").arg(spec.to_string())
+    }
+
+    /// `--port PORT/SERVICE`: a port spoken as `service`.
+    pub fn at(self, port: u16, service: &str) -> Mailport {
+        self.port(format!("{port}/{service}"))
+    }
+
+    /// `--ca-file PATH`, if there is one.
+    pub fn ca(self, path: Option<&Path>) -> Mailport {
+        match path {
+            Some(path) => self.arg("--ca-file").arg(path),
+            None => self,
+        }
+    }
+
+    /// `--json`.
+    pub fn json(self) -> Mailport {
+        self.arg("--json")
+    }
+
+    /// `--timeout`, `--greeting-timeout` and `--reply-timeout`, all `value`.
+    pub fn timeouts(mut self, value: &str) -> Mailport {
+        self.timeout = Some(value.to_string());
+        self.greeting_timeout = Some(value.to_string());
+        self.reply_timeout = Some(value.to_string());
+        self
+    }
+
+    /// Every phase timeout 2 s: enough for loopback on a loaded machine.
+    pub fn fast_timeouts(self) -> Mailport {
+        self.timeouts("2s")
+    }
+
+    /// `--timeout` (the connect timeout) alone.
+    pub fn connect_timeout(mut self, value: &str) -> Mailport {
+        self.timeout = Some(value.to_string());
+        self
+    }
+
+    /// `--greeting-timeout`, replacing any value set before.
+    pub fn greeting_timeout(mut self, value: &str) -> Mailport {
+        self.greeting_timeout = Some(value.to_string());
+        self
+    }
+
+    /// `--reply-timeout`, replacing any value set before.
+    pub fn reply_timeout(mut self, value: &str) -> Mailport {
+        self.reply_timeout = Some(value.to_string());
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Mailport {
+        self.env.push((name.into(), Some(value.into())));
+        self
+    }
+
+    pub fn env_remove(mut self, name: &str) -> Mailport {
+        self.env.push((name.into(), None));
+        self
+    }
+
+    /// Run inside the network namespace `ns` (`ip netns exec`; needs root).
+    pub fn in_netns(mut self, ns: &str) -> Mailport {
+        self.netns = Some(ns.to_string());
+        self
+    }
+
+    /// The arguments as they are passed (for messages).
+    pub fn argv(&self) -> Vec<OsString> {
+        let mut argv = self.args.clone();
+        for (flag, value) in [
+            ("--timeout", &self.timeout),
+            ("--greeting-timeout", &self.greeting_timeout),
+            ("--reply-timeout", &self.reply_timeout),
+        ] {
+            if let Some(value) = value {
+                argv.push(flag.into());
+                argv.push(value.into());
+            }
+        }
+        argv
+    }
+
+    fn command(&self) -> Command {
+        let bin = assert_cmd::cargo::cargo_bin("mailport");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
+        cmd.args(self.argv());
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd
+    }
+
+    /// Run to the end; never panics on a non-zero exit, only on a panic of
+    /// mailport's.
+    #[track_caller]
+    pub fn run(&self) -> Run {
+        let out = self
+            .command()
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        Run::new(out.status, out.stdout, out.stderr)
+    }
+
+    /// Run with stdout a pipe whose reader is gone before mailport writes
+    /// (like `mailport ... | head -0`).
+    #[track_caller]
+    pub fn run_with_stdout_closed(&self) -> Run {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for mailport");
+        Run::new(out.status, Vec::new(), out.stderr)
+    }
+
+    /// Run to the end and also return the peak resident set size of that
+    /// one process in KiB (see [`super::rss`]). Its stdout must be UTF-8.
+    #[track_caller]
+    pub fn run_measuring_rss(&self) -> (Run, i64) {
+        let mut cmd = self.command();
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let (status, stdout, stderr, rss) = super::rss::run_traced(cmd);
+        assert!(
+            std::str::from_utf8(&stdout).is_ok(),
+            "mailport's stdout is not UTF-8: {stdout:?}"
+        );
+        (Run::new(status, stdout, stderr), rss)
+    }
+}
+
+/// The outcome of one run of the real `mailport` binary.
+pub struct Run {
+    pub code: i32,
+    /// stdout, lossily decoded; [`Run::stdout_bytes`] holds it as written.
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn new(status: std::process::ExitStatus, stdout: Vec<u8>, stderr: Vec<u8>) -> Run {
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stdout_bytes: stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("panicked"),
+            "mailport panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    /// The stdout parsed as JSON; panics with the output if it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The JSON report read into the test-side types; panics with the
+    /// output if it does not fit them.
+    #[track_caller]
+    pub fn report(&self) -> Report {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not a report ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// The first probe of the first target.
+    #[track_caller]
+    pub fn probe(&self) -> Probe {
+        self.report().first_probe().clone()
+    }
+
+    /// The codes of every finding, in report order.
+    #[track_caller]
+    pub fn finding_codes(&self) -> Vec<String> {
+        self.report().findings.into_iter().map(|f| f.code).collect()
+    }
+}

@@ -1,0 +1,372 @@
+//! The JSON report as a consumer reads it: types written from
+//! `src/report.schema.json`, independent of the crate's own `report.rs`
+//! (like ripgrep's tests/json.rs), so that the tests check the contract and
+//! not the implementation's structs.
+//!
+//! Every object of the schema is here with every field, and unknown fields
+//! are refused: a field renamed, dropped or added fails the test that reads
+//! the report. Required fields are plain types; the schema's optional ones
+//! are `Option` (absent and null read the same), except two that the schema
+//! omits when empty or false (`notes`, `preauth`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// `check` or `ptr`.
+    pub command: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// With `--mx`: the MX lookup of each mail domain given.
+    pub domains: Option<Vec<MxLookup>>,
+    pub targets: Vec<Target>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub host: String,
+    pub host_unicode: Option<String>,
+    /// `target` or `control`.
+    pub role: String,
+    pub tls_name: String,
+    pub addresses: Vec<String>,
+    pub resolution: Resolution,
+    pub local_addresses: Option<Vec<String>>,
+    pub probes: Vec<Probe>,
+    pub dns: Option<TargetDns>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    /// `literal`, `override` or `dns`.
+    pub source: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDns {
+    pub resolver: String,
+    pub reverse: Vec<ReverseDns>,
+    pub skipped: Option<Vec<SkippedAddress>>,
+    pub mx_of: Option<MxOf>,
+    pub mx: Option<MxLookup>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseDns {
+    pub address: String,
+    pub query: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub ms: u64,
+    pub names: Vec<PtrName>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PtrName {
+    pub name: String,
+    /// `A` or `AAAA`.
+    pub record_type: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub addresses: Vec<String>,
+    pub confirmed: bool,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedAddress {
+    pub address: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MxOf {
+    pub domain: String,
+    pub preference: u16,
+    pub implicit: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MxLookup {
+    pub domain: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub ms: u64,
+    pub records: Vec<MxRecord>,
+    pub resolver: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MxRecord {
+    pub preference: u16,
+    pub exchange: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub service: String,
+    pub port: u16,
+    pub protocol: String,
+    pub tls_mode: String,
+    /// Null when the host name did not resolve.
+    pub address: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub failed_phase: Option<String>,
+    pub phases: Vec<PhaseRecord>,
+    pub total_ms: u64,
+    pub connect: Option<Connect>,
+    pub peer_protocol: Option<String>,
+    pub greeting: Option<String>,
+    pub greeting_ms: Option<u64>,
+    pub greeting_name: Option<String>,
+    pub software: Option<String>,
+    pub capabilities_plain: Vec<String>,
+    pub capabilities_tls: Vec<String>,
+    pub auth_plain: Vec<String>,
+    pub auth_tls: Vec<String>,
+    pub starttls_offered: Option<bool>,
+    pub starttls_stripped: bool,
+    pub starttls_reply: Option<String>,
+    pub tls: Option<Tls>,
+    /// Omitted when false.
+    #[serde(default)]
+    pub preauth: bool,
+    pub login_disabled: Option<bool>,
+    pub login_plain: Option<bool>,
+    pub login_tls: Option<bool>,
+    pub http: Option<Http>,
+    /// Omitted when there is none.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseRecord {
+    pub phase: String,
+    pub ms: u64,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connect {
+    pub local_addr: Option<String>,
+    /// `connected`, `timeout` or an errno's name.
+    pub result: String,
+    pub errno: Option<i32>,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub version: String,
+    pub cipher_suite: String,
+    pub alpn: Option<String>,
+    pub chain: Vec<Cert>,
+    pub verdict: String,
+    pub verdict_detail: Option<String>,
+    pub verified_name: String,
+    /// How many certificates were sent, when more than the chain keeps.
+    pub chain_sent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cert {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub sans: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub key_type: String,
+    pub key_bits: u32,
+    pub signature_algorithm: String,
+    pub self_issued: bool,
+    pub is_ca: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub location: Option<String>,
+    pub server: Option<String>,
+    pub hsts: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// `info`, `warn` or `fail`.
+    pub severity: String,
+    pub code: String,
+    pub host: String,
+    pub service: Option<String>,
+    pub port: Option<u16>,
+    pub address: Option<String>,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub probes: usize,
+    pub ok: usize,
+    pub not_ok: usize,
+    pub info: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub exit_code: u8,
+    /// `warn` or `fail`.
+    pub fail_on: String,
+}
+
+/// Pretty JSON, for assertion messages.
+fn pretty(value: &impl Serialize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => f.write_str(&text),
+        Err(e) => write!(f, "<unprintable: {e}>"),
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        pretty(self, f)
+    }
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        pretty(self, f)
+    }
+}
+
+impl fmt::Display for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        pretty(self, f)
+    }
+}
+
+impl Report {
+    /// The first probe of the first target; panics with the report if none.
+    #[track_caller]
+    pub fn first_probe(&self) -> &Probe {
+        self.targets
+            .first()
+            .and_then(|t| t.probes.first())
+            .unwrap_or_else(|| panic!("no probe in the report:\n{self}"))
+    }
+
+    /// The probes of the first target.
+    #[track_caller]
+    pub fn probes(&self) -> &[Probe] {
+        match self.targets.first() {
+            Some(t) => &t.probes,
+            None => panic!("no target in the report:\n{self}"),
+        }
+    }
+
+    /// The probe of `service` of the first target; panics with the report if absent.
+    #[track_caller]
+    pub fn probe(&self, service: &str) -> &Probe {
+        self.probes()
+            .iter()
+            .find(|p| p.service == service)
+            .unwrap_or_else(|| panic!("no {service} probe in the report:\n{self}"))
+    }
+
+    /// The codes of every finding, in report order.
+    pub fn codes(&self) -> Vec<&str> {
+        self.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    /// The codes of the findings at severity `fail`.
+    pub fn fail_codes(&self) -> Vec<&str> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == "fail")
+            .map(|f| f.code.as_str())
+            .collect()
+    }
+
+    /// The finding with `code`; panics with the findings if there is none.
+    #[track_caller]
+    pub fn finding(&self, code: &str) -> &Finding {
+        self.findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap_or_else(|| panic!("no {code} finding in {:#?}", self.findings))
+    }
+}
+
+impl Probe {
+    /// The names of the phases, in order.
+    pub fn phase_names(&self) -> Vec<&str> {
+        self.phases.iter().map(|p| p.phase.as_str()).collect()
+    }
+
+    /// The detail; panics with the probe if there is none.
+    #[track_caller]
+    pub fn detail(&self) -> &str {
+        self.detail
+            .as_deref()
+            .unwrap_or_else(|| panic!("no detail in the probe:\n{self}"))
+    }
+
+    /// The TLS facts; panics with the probe if there are none.
+    #[track_caller]
+    pub fn tls(&self) -> &Tls {
+        self.tls
+            .as_ref()
+            .unwrap_or_else(|| panic!("no TLS facts in the probe:\n{self}"))
+    }
+
+    /// The HTTP facts; panics with the probe if there are none.
+    #[track_caller]
+    pub fn http(&self) -> &Http {
+        self.http
+            .as_ref()
+            .unwrap_or_else(|| panic!("no HTTP facts in the probe:\n{self}"))
+    }
+
+    /// Whether a note contains `words`.
+    pub fn noted(&self, words: &str) -> bool {
+        self.notes.iter().any(|n| n.contains(words))
+    }
+}
