@@ -245,6 +245,10 @@ codes! {
         "HTTPS answers without a Strict-Transport-Security header, so browsers may still try plain HTTP first.",
         "HSTS not configured on the web server.",
         "Send Strict-Transport-Security: max-age=31536000 on HTTPS responses.";
+    ServiceNotOffered = "service_not_offered", Finding, Info,
+        "A port of the default sweep refused the connection while other ports of the same address answered: the service is not offered on this host. Information only; a service asked for with --service or --port is a failure when refused.",
+        "The host does not run this service (an MX without POP3 or webmail, a mailbox server without SMTP relay): nothing listens on the port, or a firewall rejects it.",
+        "Nothing, if the service is not meant to run here. If it should, it is down: on the server, `ss -ltnp` shows what listens where; start the service or open the port. Check it on its own with --service NAME to make its absence a failure.";
     // ---- reverse DNS, names and MX (diagnose/names.rs) ---------------------
     PtrMissing = "ptr_missing", Finding, Fail,
         "The address has no reverse DNS (PTR) record. Many receivers refuse or defer mail from it: this is what \"450 4.7.1 Client host rejected: cannot find your hostname\" means (Postfix's reject_unknown_client_hostname), and Gmail and Yahoo require every sending address to have a PTR.",

@@ -54,6 +54,20 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
     }
 }
 
+/// A refused port of the default sweep on an address whose other ports
+/// answer is a service this host does not offer, not a failure. Not when the
+/// user asked for the service, and not for port 25 of a host checked as a
+/// domain's MX (--mx), which must receive mail.
+fn not_offered(t: &TargetReport, p: &ProbeResult) -> bool {
+    let mx = t.dns.as_ref().is_some_and(|d| d.mx_of.is_some());
+    !p.requested
+        && !(mx && is_relay(p) && p.port == 25)
+        && p.address.is_some()
+        && t.probes
+            .iter()
+            .any(|q| q.address == p.address && connected(q))
+}
+
 /// The server software a probe identified: from the greeting, or for HTTP the Server header.
 fn software(p: &ProbeResult) -> Option<&str> {
     p.software
@@ -65,6 +79,19 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     let detail = p.detail.clone().unwrap_or_default();
     match p.outcome {
         Outcome::Ok => {}
+        Outcome::Refused if not_offered(t, p) => {
+            let addr = p.address.map(|a| a.to_string()).unwrap_or_default();
+            out.push(finding(
+                t,
+                Some(p),
+                Code::ServiceNotOffered,
+                format!(
+                    "port {} ({}) of {addr} refused the connection while other ports of the address answered: \
+                     {} is not offered here (nothing listens, or a firewall rejects it); if it should run here, it is down",
+                    p.port, p.service, p.service
+                ),
+            ));
+        }
         Outcome::StarttlsUnavailable if p.preauth => {
             out.push(finding(t, Some(p), Code::PreauthPlaintext, detail));
         }
@@ -913,5 +940,59 @@ mod tests {
         assert!(on(25).message.contains("MTA-STS"), "{}", on(25).message);
         assert_eq!(on(587).severity, Severity::Fail);
         assert!(!on(587).message.contains("MTA-STS"));
+    }
+
+    /// r12: a closed port of the default sweep is "not offered", not a FAIL.
+    #[test]
+    fn r12_a_refused_port_of_the_default_sweep_is_not_offered() {
+        let sweep = |port, outcome| probe(port, outcome);
+        let t = target(vec![
+            sweep(25, Outcome::Ok),
+            sweep(587, Outcome::Ok),
+            sweep(110, Outcome::Refused),
+        ]);
+        let f = diagnose(&[t.clone()]);
+        let pop = f.iter().find(|f| f.port == Some(110)).unwrap();
+        assert_eq!(pop.code, Code::ServiceNotOffered);
+        assert_eq!(pop.severity, Severity::Info);
+        assert!(
+            pop.message.contains("if it should run here, it is down"),
+            "{}",
+            pop.message
+        );
+        // Asked for by name or port: a failure.
+        let mut asked = t.clone();
+        asked.probes[2].requested = true;
+        let f = diagnose(&[asked]);
+        assert_eq!(
+            f.iter().find(|f| f.port == Some(110)).unwrap().code,
+            Code::Refused
+        );
+        // Nothing answers at all: no_service_listening, and each refusal a failure.
+        let none = target(vec![
+            sweep(25, Outcome::Refused),
+            sweep(110, Outcome::Refused),
+        ]);
+        let f = diagnose(&[none]);
+        assert!(f.iter().any(|f| f.code == Code::NoServiceListening));
+        assert!(f.iter().all(|f| f.code != Code::ServiceNotOffered));
+        // Port 25 of a domain's MX must answer.
+        let mut mx = target(vec![sweep(25, Outcome::Refused), sweep(587, Outcome::Ok)]);
+        mx.dns = Some(crate::report::TargetDns {
+            resolver: "system".into(),
+            reverse: vec![],
+            skipped: vec![],
+            mx_of: Some(crate::report::MxOf {
+                domain: "example.test".into(),
+                preference: 10,
+                implicit: false,
+            }),
+            mx: None,
+        });
+        let f = diagnose(&[mx]);
+        assert_eq!(
+            f.iter().find(|f| f.port == Some(25)).unwrap().code,
+            Code::Refused
+        );
     }
 }

@@ -46,6 +46,7 @@ fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
     ProbeResult {
         outcome: Outcome::DnsFailed,
         detail,
+        requested: p.requested,
         ..ProbeResult::new(p.service, p.port, None)
     }
 }
@@ -127,7 +128,8 @@ pub async fn probe_all(
     let mut reports = Vec::with_capacity(targets.len());
     for (ti, t) in targets.into_iter().enumerate() {
         let mut probes = Vec::new();
-        while let Some((_, r)) = results.next_if(|((i, _, _), _)| *i == ti) {
+        while let Some(((_, _, pi), mut r)) = results.next_if(|((i, _, _), _)| *i == ti) {
+            r.requested = plan.probes[pi].requested;
             probes.push(r);
         }
         // Every probe is present in the report, even one that could not run.

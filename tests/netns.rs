@@ -358,3 +358,61 @@ fn a_drop_on_this_machine_is_the_local_firewall() {
         run.stdout
     );
 }
+
+/// r12: a mail server that runs no POP3, IMAP or webmail is not a failure on
+/// those ports in the default sweep; the same port asked for by name is.
+#[test]
+fn r12_ports_of_the_default_sweep_that_refuse_are_not_offered() {
+    let mut lab = Lab::new();
+    let (cli, _srv) = client_server(&mut lab);
+    let run = lab.mailport(&cli, CHECK);
+    let report = run.report();
+    for port in [143, 993, 110, 995, 80, 443] {
+        let p = probe_on(&run, port);
+        assert_eq!(p.outcome, "refused", "{p:#}");
+        assert!(!p.requested, "{p:#}");
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.port == Some(port))
+            .unwrap_or_else(|| panic!("no finding for {port}: {}", run.stdout));
+        assert_eq!(f.code, "service_not_offered", "{}", run.stdout);
+        assert_eq!(f.severity, "info");
+        assert!(
+            f.message.contains("if it should run here, it is down"),
+            "{}",
+            f.message
+        );
+    }
+    assert!(
+        !run.finding_codes().contains(&"refused".to_string()),
+        "{}",
+        run.stdout
+    );
+    // Asked for by name, a refused port is a failure.
+    let asked = lab.mailport(
+        &cli,
+        &[
+            "check",
+            "10.254.1.2",
+            "--json",
+            "--timeout",
+            "1s",
+            "--service",
+            "smtp",
+            "--service",
+            "pop3",
+        ],
+    );
+    let p = probe_on(&asked, 110);
+    assert!(p.requested);
+    let f = asked
+        .report()
+        .findings
+        .iter()
+        .find(|f| f.port == Some(110))
+        .cloned()
+        .unwrap();
+    assert_eq!((f.code.as_str(), f.severity.as_str()), ("refused", "fail"));
+    assert_eq!(asked.code, 1);
+}

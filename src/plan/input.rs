@@ -83,11 +83,13 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
             PortSpec::Custom { port, service } => Some(Probe {
                 service,
                 port: *port,
+                requested: true,
             }),
             PortSpec::Override { .. } => None,
         })
         .collect();
-    if chosen.is_empty() && customs.is_empty() {
+    let sweep = chosen.is_empty() && customs.is_empty();
+    if sweep {
         chosen = service::SERVICES
             .iter()
             .filter(|s| s.default && s.protocol.implemented())
@@ -112,7 +114,14 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
                     _ => None,
                 })
                 .unwrap_or(service.port);
-            Probe { service, port }
+            let overridden = specs
+                .iter()
+                .any(|s| matches!(s, PortSpec::Override { service: o, .. } if *o == service));
+            Probe {
+                service,
+                port,
+                requested: !sweep || overridden,
+            }
         })
         .collect();
     for c in customs {

@@ -149,6 +149,9 @@ pub struct Target {
 pub struct Probe {
     pub service: &'static Service,
     pub port: u16,
+    /// The user asked for this probe by name or port (--service, --port);
+    /// false for the default sweep, where a closed port is "not offered".
+    pub requested: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -275,6 +275,10 @@ pub struct ProbeResult {
     pub tls_mode: TlsMode,
     /// The address probed; null when the host name did not resolve.
     pub address: Option<IpAddr>,
+    /// The user asked for this service by name or port (--service, --port);
+    /// false for a port of the default sweep.
+    #[serde(default)]
+    pub requested: bool,
     pub outcome: Outcome,
     /// What went wrong, in words, when the outcome is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -353,6 +357,7 @@ impl ProbeResult {
             protocol: service.protocol,
             tls_mode: service.tls,
             address,
+            requested: false,
             outcome: Outcome::Ok,
             detail: None,
             failed_phase: None,

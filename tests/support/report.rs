@@ -137,6 +137,7 @@ pub struct Probe {
     pub tls_mode: String,
     /// Null when the host name did not resolve.
     pub address: Option<String>,
+    pub requested: bool,
     pub outcome: String,
     pub detail: Option<String>,
     pub failed_phase: Option<String>,
