@@ -60,8 +60,8 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
 /// domain's MX (--mx), which must receive mail.
 fn not_offered(t: &TargetReport, p: &ProbeResult) -> bool {
     let mx = t.dns.as_ref().is_some_and(|d| d.mx_of.is_some());
-    !p.requested
-        && !(mx && is_relay(p) && p.port == 25)
+    let must_answer = p.requested || (mx && is_relay(p) && p.port == 25);
+    !must_answer
         && p.address.is_some()
         && t.probes
             .iter()
