@@ -951,7 +951,7 @@ mod tests {
             sweep(587, Outcome::Ok),
             sweep(110, Outcome::Refused),
         ]);
-        let f = diagnose(&[t.clone()]);
+        let f = diagnose(std::slice::from_ref(&t));
         let pop = f.iter().find(|f| f.port == Some(110)).unwrap();
         assert_eq!(pop.code, Code::ServiceNotOffered);
         assert_eq!(pop.severity, Severity::Info);
