@@ -603,7 +603,9 @@ mod tests {
     fn findings_are_sorted_worst_first_and_carry_hints() {
         let mut p = probe(25, Outcome::Ok);
         p.greeting_ms = Some(9_000);
-        let t = target(vec![p, probe(587, Outcome::Refused)]);
+        let mut refused = probe(587, Outcome::Refused);
+        refused.requested = true;
+        let t = target(vec![p, refused]);
         let f = diagnose(&[t]);
         assert_eq!(f[0].severity, Severity::Fail);
         assert!(f.iter().all(|f| !f.hint.is_empty()));

@@ -215,3 +215,29 @@ fn a_self_signed_ca_certificate_used_as_the_servers_is_self_signed_in_words() {
         }
     }
 }
+
+/// r12: an expired certificate behind a working dialog is `ok` on the wire and
+/// `fail` overall, and the summary counts it as a failure.
+#[test]
+fn r12_a_failing_certificate_is_not_an_ok_probe() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(
+        Recorded::smtp("postfix-3.7.11-smtps")
+            .implicit(pki.server_config(CertKind::Expired, &[HOST])),
+    );
+    let run = check_fake(server.port(), "submissions", Some(ca.path())).run();
+    server.finish();
+    let p = run.probe();
+    assert_eq!(p.outcome, "ok", "{p:#}");
+    assert_eq!(p.verdict, "fail", "{p:#}");
+    assert_eq!(p.verdict_code.as_deref(), Some("cert_expired"));
+    let summary = run.report().summary;
+    assert_eq!((summary.ok, summary.not_ok), (1, 0), "the wire outcome");
+    assert_eq!((summary.verdicts.ok, summary.verdicts.fail), (0, 1));
+    assert_eq!(run.code, 1);
+
+    let (good, _, code) = probe_with(CertKind::Good);
+    assert_eq!((good.verdict.as_str(), good.verdict_code), ("ok", None));
+    assert_eq!(code, 0);
+}

@@ -57,13 +57,17 @@ fn a_mixed_report_fits_80_columns_and_names_every_problem() {
     );
     assert!(relay_row.contains("1.3"), "{relay_row}");
     assert!(row(&p_sub.to_string()).contains("starttls_unavailable"));
-    assert!(row(&p_subs.to_string()).contains("EXPIRED"));
+    // r12: the wire is fine, the certificate is not: the RESULT cell says so.
+    let subs_row = row(&p_subs.to_string());
+    assert!(subs_row.contains("EXPIRED"), "{subs_row}");
+    assert!(subs_row.contains("cert_expired"), "{subs_row}");
+    assert!(!subs_row.contains(" ok "), "{subs_row}");
     assert!(row(&filtered.port.to_string()).contains("connect_timeout"));
     for code in ["starttls_unavailable", "cert_expired", "connect_timeout"] {
         assert!(out.contains(code), "{code} missing:\n{out}");
     }
     assert!(out.contains("hint: "));
-    assert!(out.contains("4 probes: 2 ok, 2 not ok"), "{out}");
+    assert!(out.contains("4 probes: 1 ok, 0 warn, 3 fail"), "{out}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::codes::Code;
 use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
-use crate::report::{Command, ResolutionSource};
+use crate::report::{Command, ResolutionSource, Role, Verdict};
 use std::io::{self, Write};
 
 mod names;
@@ -42,6 +42,14 @@ impl Paint {
             self.wrap("32", t)
         } else {
             self.wrap("31", t)
+        }
+    }
+    fn verdict(&self, v: Verdict, t: &str) -> String {
+        match v {
+            Verdict::Ok => self.wrap("32", t),
+            Verdict::NotOffered => self.wrap("2", t),
+            Verdict::Warn => self.wrap("33", t),
+            Verdict::Fail => self.wrap("31", t),
         }
     }
 }
@@ -92,12 +100,18 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
             s.exit_code
         );
     }
+    let v = &s.verdicts;
+    let mut counts = vec![format!("{} ok", v.ok)];
+    if v.not_offered > 0 {
+        counts.push(format!("{} not offered", v.not_offered));
+    }
+    counts.push(format!("{} warn", v.warn));
+    counts.push(format!("{} fail", v.fail));
     writeln!(
         out,
-        "{} probes: {} ok, {} not ok; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
+        "{} probes: {}; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
         s.probes,
-        s.ok,
-        s.not_ok,
+        counts.join(", "),
         s.fail,
         s.warn,
         s.info,
@@ -159,12 +173,12 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
                 writeln!(out, "  {}", header(false))?;
                 last = probe.address;
             }
-            writeln!(out, "  {}", row(probe, false, p))?;
+            writeln!(out, "  {}", row(probe, false, t.role == Role::Control, p))?;
         }
     } else {
         writeln!(out, "{}", header(true))?;
         for probe in &t.probes {
-            writeln!(out, "{}", row(probe, true, p))?;
+            writeln!(out, "{}", row(probe, true, t.role == Role::Control, p))?;
         }
     }
     names::reverse(t, true, out, p)
@@ -184,7 +198,7 @@ fn header(with_addr: bool) -> String {
     .to_string()
 }
 
-fn row(pr: &ProbeResult, with_addr: bool, p: &Paint) -> String {
+fn row(pr: &ProbeResult, with_addr: bool, control: bool, p: &Paint) -> String {
     let addr = if with_addr {
         let a = pr
             .address
@@ -194,7 +208,14 @@ fn row(pr: &ProbeResult, with_addr: bool, p: &Paint) -> String {
     } else {
         String::new()
     };
-    let outcome = pr.outcome.as_str();
+    // The RESULT cell shows the worst verdict: the wire outcome, or, when the
+    // wire was fine, the finding that is not (an expired certificate…).
+    let result = match (pr.outcome, pr.verdict, pr.verdict_code) {
+        (_, Verdict::NotOffered, _) => "not offered".to_string(),
+        (Outcome::Ok, Verdict::Warn | Verdict::Fail, Some(code)) => code.as_str().to_string(),
+        (o, _, _) => o.as_str().to_string(),
+    };
+    let result = truncate(&result, 20);
     let tls = pr
         .tls
         .as_ref()
@@ -210,7 +231,11 @@ fn row(pr: &ProbeResult, with_addr: bool, p: &Paint) -> String {
         "{:<11} {:>5}  {addr}{} {:<4} {:<9} {:>7}",
         truncate(&pr.service, 11),
         pr.port,
-        p.outcome(pr.outcome, &format!("{outcome:<20}")),
+        if control {
+            p.outcome(pr.outcome, &format!("{result:<20}"))
+        } else {
+            p.verdict(pr.verdict, &format!("{result:<20}"))
+        },
         tls,
         cert,
         time

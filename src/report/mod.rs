@@ -85,14 +85,51 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub probes: usize,
+    /// Probes whose wire outcome is `ok` (their certificate may still fail: see `verdicts`).
     pub ok: usize,
     pub not_ok: usize,
+    /// The probes counted by their overall verdict.
+    pub verdicts: VerdictCounts,
     pub info: usize,
     pub warn: usize,
     pub fail: usize,
     /// The exit status this report leads to (0, 1).
     pub exit_code: u8,
     pub fail_on: Severity,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictCounts {
+    pub ok: usize,
+    pub not_offered: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+/// The verdict of one probe of `host`: the worst finding about it (the first
+/// of the worst, as diagnosis orders them), or ok.
+fn verdict(host: &str, p: &ProbeResult, findings: &[Finding]) -> (Verdict, Option<Code>) {
+    let mut worst: Option<&Finding> = None;
+    for f in findings.iter().filter(|f| {
+        f.host == host
+            && f.port == Some(p.port)
+            && f.address == p.address
+            && f.service.as_deref() == Some(p.service.as_str())
+            && (f.severity > Severity::Info || f.code == Code::ServiceNotOffered)
+    }) {
+        if worst.is_none_or(|w| f.severity > w.severity) {
+            worst = Some(f);
+        }
+    }
+    match worst {
+        // A failed probe without a finding of its own (a name that did not
+        // resolve is one finding for the name): its outcome is the verdict.
+        None if p.outcome != Outcome::Ok => (Verdict::Fail, Some(p.outcome.code())),
+        None => (Verdict::Ok, None),
+        Some(f) if f.code == Code::ServiceNotOffered => (Verdict::NotOffered, Some(f.code)),
+        Some(f) if f.severity == Severity::Fail => (Verdict::Fail, Some(f.code)),
+        Some(f) => (Verdict::Warn, Some(f.code)),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +168,12 @@ impl Report {
         findings: Vec<Finding>,
         exit_code: u8,
     ) -> Report {
+        let mut targets = targets;
+        for t in targets.iter_mut().filter(|t| t.role == Role::Target) {
+            for p in &mut t.probes {
+                (p.verdict, p.verdict_code) = verdict(&t.host, p, &findings);
+            }
+        }
         let probes: Vec<&ProbeResult> = targets
             .iter()
             .filter(|t| t.role == Role::Target)
@@ -138,10 +181,17 @@ impl Report {
             .collect();
         let ok = probes.iter().filter(|p| p.outcome == Outcome::Ok).count();
         let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let verdicts = |v: Verdict| probes.iter().filter(|p| p.verdict == v).count();
         let summary = Summary {
             probes: probes.len(),
             ok,
             not_ok: probes.len() - ok,
+            verdicts: VerdictCounts {
+                ok: verdicts(Verdict::Ok),
+                not_offered: verdicts(Verdict::NotOffered),
+                warn: verdicts(Verdict::Warn),
+                fail: verdicts(Verdict::Fail),
+            },
             info: count(Severity::Info),
             warn: count(Severity::Warn),
             fail: count(Severity::Fail),

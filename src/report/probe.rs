@@ -93,6 +93,32 @@ impl Outcome {
     }
 }
 
+/// A probe's overall verdict, worst last.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No warning or failure about the probe (information at most).
+    #[default]
+    Ok,
+    /// A port of the default sweep that refused while others answered.
+    NotOffered,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::NotOffered => "not_offered",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
 /// A step of a probe's dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -280,6 +306,14 @@ pub struct ProbeResult {
     #[serde(default)]
     pub requested: bool,
     pub outcome: Outcome,
+    /// The probe's overall verdict: the worst of its wire outcome and of the
+    /// findings about it (a certificate, a login before TLS…), set when the
+    /// report is assembled.
+    #[serde(default)]
+    pub verdict: Verdict,
+    /// The code of the finding that sets the verdict, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verdict_code: Option<Code>,
     /// What went wrong, in words, when the outcome is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
@@ -359,6 +393,8 @@ impl ProbeResult {
             address,
             requested: false,
             outcome: Outcome::Ok,
+            verdict: Verdict::Ok,
+            verdict_code: None,
             detail: None,
             failed_phase: None,
             phases: Vec::new(),

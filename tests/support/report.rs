@@ -139,6 +139,9 @@ pub struct Probe {
     pub address: Option<String>,
     pub requested: bool,
     pub outcome: String,
+    /// `ok`, `not_offered`, `warn` or `fail`: the worst of the outcome and the probe's findings.
+    pub verdict: String,
+    pub verdict_code: Option<String>,
     pub detail: Option<String>,
     pub failed_phase: Option<String>,
     pub phases: Vec<PhaseRecord>,
@@ -250,12 +253,22 @@ pub struct Summary {
     pub probes: usize,
     pub ok: usize,
     pub not_ok: usize,
+    pub verdicts: VerdictCounts,
     pub info: usize,
     pub warn: usize,
     pub fail: usize,
     pub exit_code: u8,
     /// `warn` or `fail`.
     pub fail_on: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictCounts {
+    pub ok: usize,
+    pub not_offered: usize,
+    pub warn: usize,
+    pub fail: usize,
 }
 
 /// Pretty JSON, for assertion messages.
