@@ -122,6 +122,32 @@ pub fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     ))
 }
 
+/// Where the certificate says its issuer's certificate can be fetched: the
+/// first caIssuers URI of its Authority Information Access extension. Public
+/// CAs put one in every certificate they issue; private CAs rarely do.
+pub fn ca_issuers_url(der: &[u8]) -> Option<String> {
+    use x509_parser::extensions::ParsedExtension;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                aia.iter()
+                    .find_map(|d| {
+                        match (&d.access_method, &d.access_location) {
+                (m, GeneralName::URI(uri))
+                    if *m == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS =>
+                {
+                    Some(uri.chars().take(200).collect())
+                }
+                _ => None,
+            }
+                    })
+            }
+            _ => None,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,6 +197,10 @@ codes! {
         "The server does not send the intermediate certificate(s) that link its certificate to a trusted root.",
         "The service is configured with the leaf certificate only (cert.pem instead of fullchain.pem).",
         "Configure the full chain: the certificate file the service uses must hold the intermediates too (fullchain.pem, not cert.pem).";
+    CertUnknownIssuer = "cert_unknown_issuer", Finding, Fail,
+        "The certificate's issuer is not in your trust store and the server did not send it, and the certificate does not say where to fetch it (no Authority Information Access URL, which public CAs always include): either the chain is incomplete or the CA is private.",
+        "A private CA (then mailport needs it: --ca-file), or a server configured with its leaf certificate only.",
+        "If the CA is yours, pass its certificate with --ca-file CA.pem; if the certificate comes from a public CA, configure the full chain (fullchain.pem) on the server.";
     CertInvalid = "cert_invalid", Finding, Fail,
         "The certificate was refused for another reason (bad signature, unsupported algorithm, wrong usage, revoked).",
         "A damaged or unusual certificate.",

@@ -152,6 +152,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             CertVerdict::Untrusted => Some(Code::CertUntrusted),
             CertVerdict::IncompleteChain => Some(Code::CertIncompleteChain),
             CertVerdict::Invalid => Some(Code::CertInvalid),
+            CertVerdict::UnknownIssuer => Some(Code::CertUnknownIssuer),
         };
         if let Some(code) = code {
             let words = tls.verdict_detail.clone().unwrap_or_default();

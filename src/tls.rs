@@ -398,13 +398,27 @@ fn unknown_issuer(
                 top_facts.subject, top_facts.issuer
             ),
         ),
-        Some((_, issuer)) if !trust.anchor_subjects.contains(&issuer) => (
-            CertVerdict::IncompleteChain,
-            format!(
-                "the server did not send the certificate of the issuer {} and it is not a trusted root: an intermediate certificate is missing from the chain (or the CA is unknown)",
-                top_facts.issuer
-            ),
-        ),
+        // The issuer is neither sent nor trusted. A certificate from a public
+        // CA says where its issuer can be fetched (AIA caIssuers): then an
+        // intermediate is missing. Without that, a private CA looks the same.
+        Some((_, issuer)) if !trust.anchor_subjects.contains(&issuer) => {
+            match crate::cert::ca_issuers_url(der[der.len() - 1].as_ref()) {
+                Some(url) => (
+                    CertVerdict::IncompleteChain,
+                    format!(
+                        "the server did not send the certificate of the issuer {}, which is not a trusted root; the certificate says it can be fetched from {url}: an intermediate certificate is missing from the chain the server sends",
+                        top_facts.issuer
+                    ),
+                ),
+                None => (
+                    CertVerdict::UnknownIssuer,
+                    format!(
+                        "the issuer {} is not in your trust store and the server did not send it: either the chain is incomplete or the CA is private (then pass it with --ca-file)",
+                        top_facts.issuer
+                    ),
+                ),
+            }
+        }
         _ => (
             CertVerdict::Untrusted,
             format!(

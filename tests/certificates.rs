@@ -3,7 +3,7 @@
 //! never cuts the probe short.
 
 use crate::support::certs::{
-    CertKind, TestPki, INTERMEDIATE_CN, ROOT_CN, UNKNOWN_CA_CN, WRONG_NAME,
+    CertKind, TestPki, AIA_URL, INTERMEDIATE_CN, PRIVATE_CA_CN, ROOT_CN, UNKNOWN_CA_CN, WRONG_NAME,
 };
 use crate::support::dialogs::{self, Recorded};
 use crate::support::report::{Probe, Tls};
@@ -140,7 +140,27 @@ fn leaf_without_its_intermediate_is_an_incomplete_chain() {
         .as_deref()
         .unwrap()
         .contains(INTERMEDIATE_CN));
+    // r12: the leaf says where its issuer is: the chain is incomplete, not the CA private.
+    assert!(
+        p.tls().verdict_detail.as_deref().unwrap().contains(AIA_URL),
+        "{p:#}"
+    );
     assert_eq!(findings, ["cert_incomplete_chain"]);
+}
+
+/// r12: a private CA without --ca-file is not called an incomplete chain
+/// (that sends the admin to reconfigure a correct server): it says both.
+#[test]
+fn r12_a_leaf_from_a_private_ca_without_the_ca_file_is_an_unknown_issuer() {
+    let (p, findings, code) = probe_with(CertKind::PrivateCaLeafOnly);
+    let tls = p.tls();
+    assert_eq!(tls.verdict, "unknown_issuer", "{p:#}");
+    let detail = tls.verdict_detail.as_deref().unwrap();
+    for words in [PRIVATE_CA_CN, "private", "--ca-file", "incomplete"] {
+        assert!(detail.contains(words), "{words}: {detail}");
+    }
+    assert_eq!(findings, ["cert_unknown_issuer"]);
+    assert_eq!(code, 1);
 }
 
 #[test]

@@ -256,6 +256,7 @@ fn cert_cell(t: &crate::report::TlsFacts) -> String {
         CertVerdict::Untrusted => "UNTRUSTED".into(),
         CertVerdict::IncompleteChain => "NO-CHAIN".into(),
         CertVerdict::Invalid => "INVALID".into(),
+        CertVerdict::UnknownIssuer => "NO-ISSUER".into(),
     }
 }
 

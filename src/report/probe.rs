@@ -220,6 +220,9 @@ pub enum CertVerdict {
     SelfSigned,
     Untrusted,
     IncompleteChain,
+    /// The issuer is neither sent nor trusted, and the certificate does not
+    /// say where to fetch it: a missing intermediate or a private CA.
+    UnknownIssuer,
     /// Anything else the verifier refused (bad signature, unsupported algorithm, revoked …).
     Invalid,
 }
@@ -235,6 +238,7 @@ impl CertVerdict {
             CertVerdict::Untrusted => "untrusted",
             CertVerdict::IncompleteChain => "incomplete_chain",
             CertVerdict::Invalid => "invalid",
+            CertVerdict::UnknownIssuer => "unknown_issuer",
         }
     }
 }

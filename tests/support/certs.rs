@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
@@ -42,8 +42,33 @@ pub enum CertKind {
     SelfSigned,
     /// Leaf for `names` signed by an unrelated CA; the server sends leaf + that CA.
     UnknownCa,
-    /// Leaf signed by the intermediate, but the server sends only the leaf.
+    /// Leaf signed by the intermediate, but the server sends only the leaf;
+    /// like a public CA's, the leaf names where its issuer can be fetched
+    /// (Authority Information Access, caIssuers `AIA_URL`).
     MissingIntermediate,
+    /// Leaf signed directly by a private CA that is nowhere in the trust
+    /// store; the server sends only the leaf, which has no AIA.
+    PrivateCaLeafOnly,
+}
+
+/// The caIssuers URL in the AIA extension of `CertKind::MissingIntermediate`'s leaf.
+pub const AIA_URL: &str = "http://ca.example.test/intermediate.der";
+/// The common name of the CA of `CertKind::PrivateCaLeafOnly`.
+pub const PRIVATE_CA_CN: &str = "mailport test private CA";
+
+/// An Authority Information Access extension naming `url` as caIssuers (DER by hand:
+/// SEQUENCE { SEQUENCE { OID 1.3.6.1.5.5.7.48.2, [6] IA5String url } }).
+fn aia_extension(url: &str) -> CustomExtension {
+    let oid = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    assert!(url.len() < 100, "short form lengths only");
+    let mut access = oid.to_vec();
+    access.extend([0x86, url.len() as u8]);
+    access.extend(url.as_bytes());
+    let mut description = vec![0x30, access.len() as u8];
+    description.extend(access);
+    let mut syntax = vec![0x30, description.len() as u8];
+    syntax.extend(description);
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], syntax)
 }
 
 /// A root CA and an intermediate CA signed by it.
@@ -227,9 +252,18 @@ impl TestPki {
                 vec![leaf.der().clone(), self.intermediate.der().clone()]
             }
             CertKind::MissingIntermediate => {
+                let mut params = params;
+                params.custom_extensions.push(aia_extension(AIA_URL));
                 let leaf = params
                     .signed_by(&key, &*self.intermediate)
                     .expect("sign leaf with intermediate");
+                vec![leaf.der().clone()]
+            }
+            CertKind::PrivateCaLeafOnly => {
+                let private = new_ca(PRIVATE_CA_CN, None);
+                let leaf = params
+                    .signed_by(&key, &*private)
+                    .expect("sign leaf with the private CA");
                 vec![leaf.der().clone()]
             }
             CertKind::SelfSigned => {
