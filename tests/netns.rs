@@ -54,6 +54,25 @@ print("ready", flush=True)
 time.sleep(60)
 "#;
 
+/// A DNS server on 127.0.0.1:53 that answers every question NXDOMAIN.
+const NXDOMAIN_DNS: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    if len(data) < 12:
+        continue
+    i = 12
+    while i < len(data) and data[i] != 0:
+        i += 1 + data[i]
+    question = data[12:i + 5]
+    # QR, RD, RA, rcode 3 (NXDOMAIN); one question, no records.
+    header = data[:2] + b"\x81\x83" + b"\x00\x01" + b"\x00" * 6
+    s.sendto(header + question, peer)
+"#;
+
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// A set of namespaces and the servers inside them, removed on drop.
@@ -141,9 +160,22 @@ impl Lab {
     /// Start the lab server in `ns` on `ports` and wait until it listens.
     fn server(&mut self, ns: &str, ports: &[u16]) {
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        self.python(ns, SERVER, &ports);
+    }
+
+    /// A file of `/etc` as seen inside `ns` (`ip netns exec` mounts
+    /// /etc/netns/NS/FILE over /etc/FILE), removed on drop.
+    fn etc(&self, ns: &str, file: &str, content: &str) {
+        let dir = std::path::Path::new("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns/NS");
+        std::fs::write(dir.join(file), content).expect("write /etc/netns/NS/FILE");
+    }
+
+    /// Run a python `script` with `args` in `ns` and wait for its "ready" line.
+    fn python(&mut self, ns: &str, script: &str, args: &[String]) {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", SERVER])
-            .args(&ports)
+            .args(["netns", "exec", ns, "python3", "-c", script])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -170,6 +202,7 @@ impl Drop for Lab {
         }
         for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = std::fs::remove_dir_all(std::path::Path::new("/etc/netns").join(ns));
         }
     }
 }
@@ -415,4 +448,32 @@ fn r12_ports_of_the_default_sweep_that_refuse_are_not_offered() {
         .unwrap();
     assert_eq!((f.code.as_str(), f.severity.as_str()), ("refused", "fail"));
     assert_eq!(asked.code, 1);
+}
+
+/// r12: reverse DNS and its forward confirmation come from DNS only: neither
+/// /etc/hosts nor the resolver's own answer for 127.0.0.1 passes for a PTR.
+#[test]
+fn r12_ptr_asks_dns_not_the_hosts_file() {
+    let mut lab = Lab::new();
+    let ns = lab.ns("d");
+    lab.etc(&ns, "resolv.conf", "nameserver 127.0.0.1\n");
+    lab.etc(
+        &ns,
+        "hosts",
+        "127.0.0.1 localhost\n10.254.9.9 private.lab.test\n",
+    );
+    lab.python(&ns, NXDOMAIN_DNS, &[]);
+    let run = lab.mailport(&ns, &["ptr", "10.254.9.9", "127.0.0.1", "--json"]);
+    let report = run.report();
+    assert_eq!(report.targets.len(), 2, "{}", run.stdout);
+    for t in &report.targets {
+        let dns = t.dns.as_ref().expect("reverse DNS");
+        assert!(dns.resolver.contains("127.0.0.1"), "{}", dns.resolver);
+        let r = &dns.reverse[0];
+        assert_eq!(r.status, "nxdomain", "{}: {}", t.host, run.stdout);
+        assert!(r.names.is_empty(), "{}", run.stdout);
+    }
+    let codes = run.finding_codes();
+    assert_eq!(codes, ["ptr_missing", "ptr_missing"], "{}", run.stdout);
+    assert_eq!(run.code, 1);
 }

@@ -14,9 +14,17 @@ use tokio::time::Instant;
 /// At most this many names of one PTR answer are forward-checked.
 pub const MAX_PTR_NAMES: usize = 8;
 
-/// Ask `dns` one question about `text`, a name that may not be a DNS name.
-async fn ask(dns: &Dns, text: &str, rtype: RecordType, deadline: Instant) -> Answer {
+/// Ask `dns` one question about `text`, a name that may not be a DNS name;
+/// `dns_only`: of DNS itself, never /etc/hosts (`Dns::query_dns`).
+async fn ask(
+    dns: &Dns,
+    text: &str,
+    rtype: RecordType,
+    deadline: Instant,
+    dns_only: bool,
+) -> Answer {
     match fqdn(text) {
+        Ok(n) if dns_only => dns.query_dns(&n, rtype, deadline).await,
         Ok(n) => dns.query(&n, rtype, deadline).await,
         Err(e) => Answer::failed(DnsStatus::Failed, e, Instant::now()),
     }
@@ -86,7 +94,7 @@ pub async fn host_addresses(dns: &Dns, host: &str, deadline: Instant) -> (Vec<Ip
 /// The PTR of `addr` and the forward confirmation of each of its names.
 pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
     let query = reverse_name(addr);
-    let answer = dns.query(&query, RecordType::PTR, deadline).await;
+    let answer = dns.query_dns(&query, RecordType::PTR, deadline).await;
     let mut names: Vec<String> = answer.ptr_names();
     // In a stable order: the order of records in an answer means nothing.
     names.sort();
@@ -125,7 +133,7 @@ pub async fn forward(dns: &Dns, name: String, addr: IpAddr, deadline: Instant) -
     } else {
         RecordType::AAAA
     };
-    let answer = ask(dns, &name, rtype, deadline).await;
+    let answer = ask(dns, &name, rtype, deadline, true).await;
     let addresses = answer.addresses();
     PtrName {
         confirmed: addresses.contains(&addr),
@@ -140,7 +148,7 @@ pub async fn forward(dns: &Dns, name: String, addr: IpAddr, deadline: Instant) -
 
 /// The MX records of `domain`, lowest preference first.
 pub async fn mx(dns: &Dns, domain: &str, deadline: Instant) -> MxLookup {
-    let answer = ask(dns, domain, RecordType::MX, deadline).await;
+    let answer = ask(dns, domain, RecordType::MX, deadline, false).await;
     MxLookup {
         domain: domain.to_string(),
         status: answer.status,

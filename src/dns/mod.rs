@@ -246,6 +246,55 @@ impl Dns {
             Dns::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
         }
     }
+
+    /// Ask one question of DNS itself: with the system's configuration, its
+    /// name servers (/etc/resolv.conf) are asked directly, one after the
+    /// other, so that neither /etc/hosts nor the resolver's own answers for
+    /// special names (127.in-addr.arpa, localhost) pass for DNS. Reverse DNS
+    /// and its forward confirmation are asked this way: they are what other
+    /// mail servers see.
+    pub async fn query_dns(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+        let Dns::System {
+            servers, timeout, ..
+        } = self
+        else {
+            return self.query(name, rtype, deadline).await;
+        };
+        let start = Instant::now();
+        if servers.is_empty() {
+            return Answer::failed(
+                DnsStatus::Failed,
+                "no name server is configured in /etc/resolv.conf".into(),
+                start,
+            );
+        }
+        let until = deadline.min(start + *timeout);
+        let total = until.saturating_duration_since(start);
+        let mut last = None;
+        for (i, ip) in servers.iter().enumerate() {
+            // Each server gets its share of the time; a definite answer ends the search.
+            let share = start + total.mul_f64((i + 1) as f64 / servers.len() as f64);
+            let answer = wire::ask_server(
+                SocketAddr::new(*ip, crate::plan::DEFAULT_DNS_PORT),
+                name,
+                rtype,
+                share,
+                Instant::now(),
+            )
+            .await;
+            if !answer.status.is_failure() {
+                return Answer {
+                    ms: start.elapsed().as_millis() as u64,
+                    ..answer
+                };
+            }
+            last = Some(answer);
+        }
+        let mut answer =
+            last.unwrap_or_else(|| Answer::failed(DnsStatus::Failed, String::new(), start));
+        answer.ms = start.elapsed().as_millis() as u64;
+        answer
+    }
 }
 
 async fn ask_system(
