@@ -234,7 +234,7 @@ codes! {
         "The mail services are stopped, listen on loopback only, or a firewall REJECTs every mail port; or this is not the mail server.",
         "Check that the address is the mail server's; on it, `ss -ltnp` and the service status; check REJECT rules.";
     LoginBeforeTls = "login_before_tls", Finding, Fail,
-        "The IMAP or POP3 server accepts a password login before STARTTLS/STLS (IMAP LOGIN without LOGINDISABLED, POP3 USER, or SASL PLAIN/LOGIN), so passwords can cross the network unencrypted.",
+        "The IMAP or POP3 server advertises a password login before STARTTLS/STLS (IMAP LOGIN without LOGINDISABLED, POP3 USER, or SASL PLAIN/LOGIN). IMAP LOGIN and SASL PLAIN/LOGIN carry the password in the command itself, so a client that uses them sends it unencrypted even when the server then refuses (fail). POP3 USER carries only the name, and a server that refuses USER before TLS never sees the password (warn): mailport sends no credential to find out which.",
         "Plaintext logins allowed on the STARTTLS port: Dovecot disable_plaintext_auth = no (auth_allow_cleartext = yes in 2.4), Courier IMAP_TLS_REQUIRED=0 / POP3_TLS_REQUIRED=0 (Debian's default), Cyrus allowplaintext: yes (Debian's default).",
         "Require TLS before any login, and tell clients to use 993/995 or STARTTLS.";
     HttpNoRedirect = "http_no_redirect", Finding, Warn,

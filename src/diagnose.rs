@@ -233,13 +233,32 @@ fn login_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             .filter(|m| matches!(m.as_str(), "PLAIN" | "LOGIN"))
             .map(|m| format!("{sasl}{m}")),
     );
-    if !offered.is_empty() {
+    // POP3's USER carries only the name: a server that refuses it before STLS
+    // (Courier with POP3_TLS_REQUIRED=1 still lists it) never sees the
+    // password. mailport sends no credential to find out, so it says what it
+    // saw, and what decides the rest.
+    let user_only = p.protocol == Protocol::Pop3 && offered.len() == 1 && offered[0] == login;
+    if user_only {
+        let mut f = finding(
+            t,
+            Some(p),
+            Code::LoginBeforeTls,
+            format!(
+                "USER is advertised before {before}: a client that uses it sends its name unencrypted, \
+                 and its password too unless the server refuses USER before TLS \
+                 (a setting mailport cannot see without sending a credential)"
+            ),
+        );
+        f.severity = Severity::Warn;
+        out.push(f);
+    } else if !offered.is_empty() {
         out.push(finding(
             t,
             Some(p),
             Code::LoginBeforeTls,
             format!(
-                "{} offered before {before}: passwords can cross the network unencrypted",
+                "{} advertised before {before}: a client that uses it sends its password unencrypted, \
+                 even if the server then refuses the login",
                 offered.join(", ")
             ),
         ));
@@ -668,16 +687,26 @@ mod tests {
     }
 
     #[test]
-    fn pop3_user_before_stls_fails_and_hashed_sasl_warns() {
+    fn pop3_user_before_stls_warns_and_hashed_sasl_warns() {
+        // r12: USER carries only the name; Courier with POP3_TLS_REQUIRED=1
+        // lists it and refuses it. Said as seen: advertised, a warning.
         let mut p = other("pop3", Outcome::Ok);
         p.login_plain = Some(true);
-        let f = diagnose(&[target(vec![p])]);
+        p.software = Some("Courier".into());
+        let f = diagnose(&[target(vec![p.clone()])]);
         assert_eq!(codes(&f), vec!["login_before_tls"]);
+        assert_eq!(f[0].severity, Severity::Warn);
         assert!(
-            f[0].message.starts_with("USER offered before STLS"),
+            f[0].message.starts_with("USER is advertised before STLS"),
             "{}",
             f[0].message
         );
+        assert!(f[0].hint.contains("POP3_TLS_REQUIRED"), "{}", f[0].hint);
+        // With SASL PLAIN too, the password itself would cross: a failure.
+        p.auth_plain = vec!["PLAIN".into()];
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(f[0].severity, Severity::Fail);
+        assert!(f[0].message.contains("advertised"), "{}", f[0].message);
         let mut p = other("pop3", Outcome::Ok);
         p.login_plain = Some(false);
         p.auth_plain = vec!["CRAM-MD5".into(), "SCRAM-SHA-1".into()];
