@@ -101,6 +101,15 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Outcome::StarttlsUnavailable if p.tls_mode == TlsMode::Opportunistic => {
             out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
+        Outcome::GreetingTimeout if is_relay(p) => out.push(finding(
+            t,
+            Some(p),
+            Code::GreetingTimeout,
+            format!(
+                "{detail}; sending MTAs wait up to 5 minutes for a greeting (RFC 5321 4.5.3.2), \
+                 so mail may still arrive: raise --greeting-timeout to see whether it greets at all"
+            ),
+        )),
         other => out.push(finding(t, Some(p), other.code(), detail)),
     }
 
@@ -1026,5 +1035,15 @@ mod tests {
             f.iter().find(|f| f.port == Some(25)).unwrap().code,
             Code::Refused
         );
+    }
+
+    /// r12: a silent relay port is said in the terms of the senders, who wait 5 minutes.
+    #[test]
+    fn r12_a_greeting_timeout_on_the_relay_port_says_mtas_wait_five_minutes() {
+        let f = diagnose(&[target(vec![probe(25, Outcome::GreetingTimeout)])]);
+        assert_eq!(f[0].code, Code::GreetingTimeout);
+        assert!(f[0].message.contains("5 minutes"), "{}", f[0].message);
+        let f = diagnose(&[target(vec![probe(587, Outcome::GreetingTimeout)])]);
+        assert!(!f[0].message.contains("5 minutes"), "{}", f[0].message);
     }
 }
