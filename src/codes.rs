@@ -282,6 +282,10 @@ codes! {
         "The domain has no MX record. Senders then fall back to the domain's own A/AAAA record (the implicit MX of RFC 5321 section 5.1), which mailport checks instead.",
         "MX records never published, or lost when the DNS moved to another provider.",
         "Publish an MX record that names the mail server (e.g. `example.org. MX 10 mail.example.org.`), even when it is the same host.";
+    SubmissionNoAuth = "submission_no_auth", Finding, Warn,
+        "The submission port (587 or 465) offers no AUTH, not even inside TLS: mail clients cannot log in, so they cannot send mail through it.",
+        "SASL authentication not enabled for the submission service (a submission listener copied from the relay port's settings), or an authentication back end that failed to start, so the server stops advertising AUTH.",
+        "Enable SASL authentication on the submission service, offered only inside TLS, and check the server's log for authentication back-end errors.";
 }
 
 impl Code {
@@ -358,6 +362,10 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
     (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
     (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
+    (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
+    (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
+    (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),
+    (Code::SubmissionNoAuth, "microsoft", "Exchange: on the client receive connector, allow basic authentication after TLS (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS -PermissionGroups ExchangeUsers)."),
     (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
     (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
 ];

@@ -105,6 +105,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     }
     login_findings(t, p, out);
     http_findings(t, p, out);
+    submission_auth_findings(t, p, out);
 
     if let Some(ms) = p.greeting_ms.filter(|&ms| ms > SLOW_GREETING_MS) {
         out.push(finding(
@@ -167,6 +168,34 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// A submission port is for mail clients, who must log in to send: one
+/// that offers no AUTH even inside TLS turns every client away. Only
+/// judged when the capabilities inside TLS were read.
+fn submission_auth_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
+    if !is_submission(p)
+        || p.protocol != Protocol::Smtp
+        || p.outcome != Outcome::Ok
+        || p.capabilities_tls.is_empty()
+        || !p.auth_tls.is_empty()
+        || !p.auth_plain.is_empty()
+    {
+        return;
+    }
+    let tls = match p.tls_mode {
+        TlsMode::Implicit => "inside TLS",
+        _ => "before or after STARTTLS",
+    };
+    out.push(finding(
+        t,
+        Some(p),
+        Code::SubmissionNoAuth,
+        format!(
+            "port {} offers no AUTH {tls}: mail clients cannot log in to send mail here",
+            p.port
+        ),
+    ));
 }
 
 /// A certificate for another name on the SMTP relay port is a warning, not a
@@ -558,6 +587,28 @@ mod tests {
         let f = diagnose(&[target(vec![p])]);
         assert_eq!(codes(&f), vec!["auth_before_tls_hashed"]);
         assert_eq!(f[0].severity, Severity::Warn);
+    }
+
+    #[test]
+    fn a_submission_port_without_auth_even_inside_tls_warns() {
+        let mut p = probe(587, Outcome::Ok);
+        p.capabilities_tls = vec!["250-mail.example.test".into(), "250 8BITMIME".into()];
+        p.software = Some("Postfix".into());
+        let f = diagnose(&[target(vec![p.clone()])]);
+        assert_eq!(codes(&f), vec!["submission_no_auth"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(f[0].message.contains("cannot log in"), "{}", f[0].message);
+        assert!(
+            f[0].hint.contains("smtpd_sasl_auth_enable"),
+            "{}",
+            f[0].hint
+        );
+        // AUTH inside TLS: nothing; the relay port needs none.
+        p.auth_tls = vec!["PLAIN".into()];
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+        let mut relay = probe(25, Outcome::Ok);
+        relay.capabilities_tls = vec!["250 mail.example.test".into()];
+        assert!(diagnose(&[target(vec![relay])]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,77 @@
+//! Issue 12's missing findings and the causes in the server's words, each
+//! against a fake server, asserted in the JSON report and in the text
+//! output: the code, its severity and the wording.
+
+use crate::support::certs::{CertKind, TestPki};
+use crate::support::check_fake;
+use crate::support::cmd::Run;
+use crate::support::server::{FakeServer, Step};
+use crate::support::HOST;
+use std::path::Path;
+
+/// Serve `scripts` twice and run the same check against them twice: once
+/// with `--json`, once as text. Returns (json run, text run).
+fn json_and_text(scripts: Vec<Vec<Step>>, service: &str, ca: Option<&Path>) -> (Run, Run) {
+    let mut both = scripts.clone();
+    both.extend(scripts);
+    let server = FakeServer::start(both);
+    let json = check_fake(server.port(), service, ca).run();
+    let text = crate::support::cmd::Mailport::check(HOST)
+        .loopback()
+        .at(server.port(), service)
+        .ca(ca)
+        .fast_timeouts()
+        .run();
+    server.finish();
+    (json, text)
+}
+
+/// The text output's finding `code`: its line and the wrapped lines after
+/// it (message and hint), up to the next finding, whitespace collapsed.
+#[track_caller]
+fn text_finding(run: &Run, code: &str) -> String {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains(code))
+        .unwrap_or_else(|| panic!("no {code} in the text output:\n{}", run.stdout));
+    let rest = lines[i + 1..]
+        .iter()
+        .take_while(|l| l.starts_with(' '))
+        .copied();
+    std::iter::once(lines[i])
+        .chain(rest)
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn r12_submission_without_auth_even_after_tls_warns() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let script = vec![
+        Step::send("220 mail.example.test ESMTP Postfix\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"),
+        Step::Expect("STARTTLS"),
+        Step::send("220 2.0.0 Ready to start TLS\r\n"),
+        Step::StartTls(pki.server_config(CertKind::Good, &[HOST])),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 2.0.0 Bye\r\n"),
+    ];
+    let (json, text) = json_and_text(vec![script], "submission", Some(ca.path()));
+    let report = json.report();
+    assert_eq!(report.first_probe().outcome, "ok");
+    let f = report.finding("submission_no_auth");
+    assert_eq!(f.severity, "warn");
+    assert!(f.message.contains("offers no AUTH"), "{}", f.message);
+    assert!(f.message.contains("cannot log in"), "{}", f.message);
+    assert!(f.hint.contains("smtpd_sasl_auth_enable"), "{}", f.hint);
+    assert_eq!(json.code, 0, "a warning alone does not fail the check");
+    let shown = text_finding(&text, "submission_no_auth");
+    assert!(shown.contains("WARN"), "{shown}");
+    assert!(shown.contains("cannot log in"), "{shown}");
+}
