@@ -286,6 +286,10 @@ codes! {
         "The submission port (587 or 465) offers no AUTH, not even inside TLS: mail clients cannot log in, so they cannot send mail through it.",
         "SASL authentication not enabled for the submission service (a submission listener copied from the relay port's settings), or an authentication back end that failed to start, so the server stops advertising AUTH.",
         "Enable SASL authentication on the submission service, offered only inside TLS, and check the server's log for authentication back-end errors.";
+    HttpsRedirectsToHttp = "https_redirects_to_http", Finding, Warn,
+        "HTTPS redirects to a plain http:// address: webmail would leave TLS, and with port 80's redirect to HTTPS the browser goes round in a loop (\"too many redirects\").",
+        "An application or proxy that does not know it is behind HTTPS (a back end that builds its own URLs from the scheme it sees, a missing X-Forwarded-Proto), a hard-coded http:// base URL in the webmail's configuration, or a redirect rule meant for port 80 applied to both.",
+        "Make the HTTPS site redirect only to https:// URLs: fix the webmail's base URL, pass X-Forwarded-Proto: https to the back end, and keep the redirect to HTTPS in the port-80 site only.";
 }
 
 impl Code {
@@ -359,6 +363,8 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::HttpNoRedirect, "nginx", "nginx: in the port-80 server block, return 301 https://$host$request_uri;"),
     (Code::HttpNoRedirect, "apache", "Apache: in the port-80 VirtualHost, Redirect permanent / https://mail.example.org/"),
     (Code::HttpNoRedirect, "lighttpd", "lighttpd: $HTTP[\"scheme\"] == \"http\" { url.redirect = (\"\" => \"https://${url.authority}${url.path}${qsa}\") }"),
+    (Code::HttpsRedirectsToHttp, "nginx", "nginx: keep `return 301 https://...` in the port-80 server block only; for a proxied back end add proxy_set_header X-Forwarded-Proto $scheme; and check the back end's base URL; then nginx -s reload."),
+    (Code::HttpsRedirectsToHttp, "apache", "Apache: keep the Redirect to https:// in the port-80 VirtualHost only; for a proxied back end add RequestHeader set X-Forwarded-Proto https; then apachectl graceful."),
     (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
     (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
     (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),

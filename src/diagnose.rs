@@ -283,6 +283,25 @@ fn http_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             out.push(finding(t, Some(p), Code::HttpNoRedirect, message));
         }
     }
+    let to_http = redirect
+        && h.location.as_deref().is_some_and(|l| {
+            l.get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        });
+    if p.tls_mode == TlsMode::Implicit && to_http {
+        out.push(finding(
+            t,
+            Some(p),
+            Code::HttpsRedirectsToHttp,
+            format!(
+                "port {} (HTTPS) answers GET / with {} {} to {}: back to plain HTTP, which usually redirects to HTTPS again, a loop browsers stop with \"too many redirects\"",
+                p.port,
+                h.status,
+                h.reason,
+                h.location.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     if h.status >= 500 {
         out.push(finding(
             t,
@@ -747,6 +766,31 @@ mod tests {
             "{}",
             f[0].message
         );
+    }
+
+    #[test]
+    fn https_redirecting_to_http_warns() {
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(
+            301,
+            Some("http://mail.example.test/"),
+            Some("max-age=1"),
+        ));
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["https_redirects_to_http"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(
+            f[0].message.contains("to http://mail.example.test/"),
+            "{}",
+            f[0].message
+        );
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(
+            302,
+            Some("https://mail.example.test/webmail/"),
+            Some("max-age=1"),
+        ));
+        assert!(diagnose(&[target(vec![p])]).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::support::certs::{CertKind, TestPki};
 use crate::support::check_fake;
 use crate::support::cmd::Run;
+use crate::support::dialogs;
 use crate::support::server::{FakeServer, Step};
 use crate::support::HOST;
 use std::path::Path;
@@ -74,4 +75,32 @@ fn r12_submission_without_auth_even_after_tls_warns() {
     let shown = text_finding(&text, "submission_no_auth");
     assert!(shown.contains("WARN"), "{shown}");
     assert!(shown.contains("cannot log in"), "{shown}");
+}
+
+#[test]
+fn r12_https_redirecting_to_http_warns_of_the_loop() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let mut script = vec![Step::StartTls(pki.server_config(CertKind::Good, &[HOST]))];
+    script.extend(dialogs::http_answer(Step::send(
+        "HTTP/1.1 301 Moved Permanently\r\nServer: nginx/1.22.1\r\n\
+         Location: http://mail.example.test/\r\n\
+         Strict-Transport-Security: max-age=31536000\r\nContent-Length: 0\r\n\r\n",
+    )));
+    let (json, text) = json_and_text(vec![script], "https", Some(ca.path()));
+    let report = json.report();
+    assert_eq!(report.first_probe().outcome, "ok");
+    let f = report.finding("https_redirects_to_http");
+    assert_eq!(f.severity, "warn");
+    assert!(
+        f.message
+            .contains("301 Moved Permanently to http://mail.example.test/"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("loop"), "{}", f.message);
+    assert!(f.hint.contains("X-Forwarded-Proto"), "{}", f.hint);
+    let shown = text_finding(&text, "https_redirects_to_http");
+    assert!(shown.contains("WARN"), "{shown}");
+    assert!(shown.contains("to http://mail.example.test/"), "{shown}");
 }
