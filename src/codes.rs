@@ -290,6 +290,10 @@ codes! {
         "HTTPS redirects to a plain http:// address: webmail would leave TLS, and with port 80's redirect to HTTPS the browser goes round in a loop (\"too many redirects\").",
         "An application or proxy that does not know it is behind HTTPS (a back end that builds its own URLs from the scheme it sees, a missing X-Forwarded-Proto), a hard-coded http:// base URL in the webmail's configuration, or a redirect rule meant for port 80 applied to both.",
         "Make the HTTPS site redirect only to https:// URLs: fix the webmail's base URL, pass X-Forwarded-Proto: https to the back end, and keep the redirect to HTTPS in the port-80 site only.";
+    StarttlsRefused = "starttls_refused", Finding, Fail,
+        "The server offers STARTTLS (POP3: STLS) but refuses it when asked (SMTP 454, IMAP NO/BAD, POP3 -ERR): its TLS is configured but broken. A warning on the SMTP relay port, where senders fall back to plaintext; a failure on every other port.",
+        "A certificate or key file that is missing, unreadable by the daemon's user or does not match (SMTP 454 4.7.0 \"TLS not available due to local problem\"), a TLS library or entropy problem, or a per-client limit on TLS sessions.",
+        "Read the server's words in the report and its log at the time of the probe; check that the certificate and key files the service names exist, are readable by its user and belong together, then reload the service.";
 }
 
 impl Code {
@@ -368,6 +372,10 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
     (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
     (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
+    (Code::StarttlsRefused, "postfix", "Postfix: the log says why (\"cannot load certificate\" / \"TLS library problem\"): check smtpd_tls_cert_file and smtpd_tls_key_file (or smtpd_tls_chain_files), that they match and are readable, then postfix reload."),
+    (Code::StarttlsRefused, "exim", "Exim: check tls_certificate and tls_privatekey (readable by the Exim user, matching), read the panic and main logs, then restart Exim."),
+    (Code::StarttlsRefused, "dovecot", "Dovecot: check ssl_cert and ssl_key (ssl_cert = </path, readable, matching); `doveconf -n` and the log show the error; then doveadm reload."),
+    (Code::StarttlsRefused, "courier", "Courier: check that TLS_CERTFILE (imapd-ssl / pop3d-ssl) names a readable PEM with the key and the chain; the daemon's log has the couriertls error."),
     (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
     (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
     (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),

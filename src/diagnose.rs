@@ -71,6 +71,9 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Outcome::StarttlsUnavailable if p.starttls_stripped => {
             out.push(finding(t, Some(p), Code::StarttlsStripped, detail));
         }
+        Outcome::StarttlsUnavailable if p.starttls_reply.is_some() => {
+            out.push(starttls_refused(t, p));
+        }
         Outcome::StarttlsUnavailable if p.tls_mode == TlsMode::Opportunistic => {
             out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
@@ -168,6 +171,35 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// STARTTLS (STLS) sent and refused: not "not offered", a server whose
+/// TLS is broken. Quotes the refusal. On the relay port, where senders fall
+/// back to plaintext, a warning; elsewhere a failure.
+fn starttls_refused(t: &TargetReport, p: &ProbeResult) -> Finding {
+    let command = if p.protocol == Protocol::Pop3 {
+        "STLS"
+    } else {
+        "STARTTLS"
+    };
+    let offered = match p.starttls_offered {
+        Some(true) => "offers",
+        _ => "was asked for",
+    };
+    let reply = p.starttls_reply.as_deref().unwrap_or_default();
+    let mut f = finding(
+        t,
+        Some(p),
+        Code::StarttlsRefused,
+        format!("the server {offered} {command} but refused it: \"{reply}\""),
+    );
+    if p.tls_mode == TlsMode::Opportunistic {
+        f.severity = Severity::Warn;
+        f.message.push_str(
+            "; senders fall back to plaintext, so mail to this server travels unencrypted",
+        );
+    }
+    f
 }
 
 /// A submission port is for mail clients, who must log in to send: one
@@ -582,6 +614,23 @@ mod tests {
         assert_eq!(on(25).code, Code::StarttlsNotOfferedRelay);
         assert_eq!(on(587).severity, Severity::Fail);
         assert_eq!(on(587).code, Code::StarttlsUnavailable);
+    }
+
+    #[test]
+    fn a_refused_starttls_is_not_called_not_offered() {
+        let mut relay = probe(25, Outcome::StarttlsUnavailable);
+        relay.starttls_offered = Some(true);
+        relay.starttls_reply = Some("454 4.7.0 TLS not available".into());
+        let mut sub = relay.clone();
+        sub.port = 587;
+        sub.service = "submission".into();
+        sub.tls_mode = TlsMode::Required;
+        let f = diagnose(&[target(vec![relay, sub])]);
+        assert_eq!(codes(&f), vec!["starttls_refused", "starttls_refused"]);
+        let on = |port| f.iter().find(|f| f.port == Some(port)).unwrap();
+        assert_eq!(on(587).severity, Severity::Fail);
+        assert_eq!(on(25).severity, Severity::Warn);
+        assert!(on(25).message.contains("\"454 4.7.0 TLS not available\""));
     }
 
     #[test]

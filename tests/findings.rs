@@ -104,3 +104,88 @@ fn r12_https_redirecting_to_http_warns_of_the_loop() {
     assert!(shown.contains("WARN"), "{shown}");
     assert!(shown.contains("to http://mail.example.test/"), "{shown}");
 }
+
+/// The finding `starttls_refused` of a run: severity and quoted refusal.
+#[track_caller]
+fn assert_refused(json: &Run, text: &Run, severity: &str, quoted: &str) {
+    let report = json.report();
+    let p = report.first_probe();
+    assert_eq!(p.outcome, "starttls_unavailable", "{p:#}");
+    assert_eq!(p.starttls_reply.as_deref(), Some(quoted), "{p:#}");
+    assert_eq!(report.codes(), ["starttls_refused"]);
+    let f = report.finding("starttls_refused");
+    assert_eq!(f.severity, severity);
+    assert!(f.message.contains("but refused it"), "{}", f.message);
+    assert!(
+        f.message.contains(&format!("\"{quoted}\"")),
+        "{}",
+        f.message
+    );
+    assert!(!f.message.contains("\\r"), "{}", f.message);
+    let shown = text_finding(text, "starttls_refused");
+    assert!(shown.contains(&severity.to_uppercase()), "{shown}");
+    assert!(shown.contains(quoted), "{shown}");
+}
+
+#[test]
+fn r12_starttls_offered_then_refused_with_454_is_its_own_finding() {
+    let script = |service_quit: &'static str| {
+        vec![
+            Step::send("220 mail.example.test ESMTP Exim 4.96\r\n"),
+            Step::Expect("EHLO"),
+            Step::send("250-mail.example.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"),
+            Step::Expect("STARTTLS"),
+            Step::send("454 4.7.0 TLS not available due to local problem\r\n"),
+            Step::Expect(service_quit),
+            Step::send("221 Bye\r\n"),
+        ]
+    };
+    let quoted = "454 4.7.0 TLS not available due to local problem";
+    // On the relay port: a warning (senders fall back to plaintext), not "not offered".
+    let (json, text) = json_and_text(vec![script("QUIT")], "smtp", None);
+    assert_refused(&json, &text, "warn", quoted);
+    let f = json.report().finding("starttls_refused").clone();
+    assert!(f.message.contains("offers STARTTLS"), "{}", f.message);
+    assert!(f.hint.starts_with("Exim:"), "{}", f.hint);
+    // On submission: a failure.
+    let (json, text) = json_and_text(vec![script("QUIT")], "submission", None);
+    assert_refused(&json, &text, "fail", quoted);
+    assert_eq!(json.code, 1);
+}
+
+#[test]
+fn r12_imap_no_and_pop3_err_to_starttls_are_starttls_refused() {
+    let imap = vec![
+        Step::send("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Courier-IMAP ready.\r\n"),
+        Step::Expect("a2 STARTTLS"),
+        Step::send("a2 NO [ALERT] TLS support not available\r\n"),
+        Step::Expect("a4 LOGOUT"),
+        Step::send("* BYE bye\r\na4 OK done\r\n"),
+    ];
+    let (json, text) = json_and_text(vec![imap], "imap", None);
+    assert_refused(
+        &json,
+        &text,
+        "fail",
+        "a2 NO [ALERT] TLS support not available",
+    );
+    let pop3 = vec![
+        Step::send("+OK Dovecot ready.\r\n"),
+        Step::Expect("CAPA"),
+        Step::send("+OK\r\nCAPA\r\nSTLS\r\nSASL\r\n.\r\n"),
+        Step::Expect("STLS"),
+        Step::send("-ERR [SYS/TEMP] TLS initialization failed.\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("+OK bye\r\n"),
+    ];
+    let (json, text) = json_and_text(vec![pop3], "pop3", None);
+    assert_refused(
+        &json,
+        &text,
+        "fail",
+        "-ERR [SYS/TEMP] TLS initialization failed.",
+    );
+    let f = json.report().finding("starttls_refused").clone();
+    assert!(f.message.contains("offers STLS"), "{}", f.message);
+    assert!(f.hint.starts_with("Dovecot:"), "{}", f.hint);
+}

@@ -184,6 +184,7 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
         Ok(yes) => yes,
         Err(f) => {
             if f.outcome == Outcome::StarttlsUnavailable {
+                s.res.starttls_reply = f.reply.clone();
                 goodbye(&d, s, &mut io).await;
             }
             return Err(f);

@@ -307,7 +307,8 @@ impl Dialog for Pop3 {
         Err(Failure::new(
             Outcome::StarttlsUnavailable,
             format!("{why}: \"{}\"", escape(&line)),
-        ))
+        )
+        .with_reply(escape(&line)))
     }
 
     async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure> {

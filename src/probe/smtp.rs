@@ -340,7 +340,8 @@ impl Dialog for Smtp {
             Err(Failure::new(
                 Outcome::StarttlsUnavailable,
                 format!("the server refused STARTTLS: \"{}\"", reply.text()),
-            ))
+            )
+            .with_reply(reply.text()))
         }
     }
 

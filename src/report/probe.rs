@@ -310,6 +310,7 @@ pub struct ProbeResult {
     /// True when the capability list shows STARTTLS masked by a middlebox (e.g. `XXXXXXXA`).
     #[serde(default)]
     pub starttls_stripped: bool,
+    /// The server's reply to STARTTLS (STLS): its yes, or its refusal.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub starttls_reply: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
