@@ -34,7 +34,7 @@ fn text_finding(run: &Run, code: &str) -> String {
     let lines: Vec<&str> = run.stdout.lines().collect();
     let i = lines
         .iter()
-        .position(|l| l.contains(code))
+        .position(|l| l.split_whitespace().nth(1) == Some(code))
         .unwrap_or_else(|| panic!("no {code} in the text output:\n{}", run.stdout));
     let rest = lines[i + 1..]
         .iter()
@@ -188,4 +188,47 @@ fn r12_imap_no_and_pop3_err_to_starttls_are_starttls_refused() {
     let f = json.report().finding("starttls_refused").clone();
     assert!(f.message.contains("offers STLS"), "{}", f.message);
     assert!(f.hint.starts_with("Dovecot:"), "{}", f.hint);
+}
+
+#[test]
+fn r12_a_server_requiring_a_client_certificate_is_tls_failed_saying_so() {
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        // The handshake fails on the server's side: the script's last step.
+        let server = FakeServer::one(vec![Step::StartTls(
+            pki.client_auth_config(&[HOST], version),
+        )]);
+        let json = check_fake(server.port(), "submissions", Some(ca.path())).run();
+        let errors = server.tls_handshake_errors();
+        drop(server);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let p = json.probe();
+        assert_eq!(p.outcome, "tls_failed", "{version:?} {p:#}");
+        assert!(
+            p.detail()
+                .starts_with("the server requires a client certificate"),
+            "{version:?}: {}",
+            p.detail()
+        );
+        assert!(p.detail().contains("mailport sends none"), "{}", p.detail());
+        let report = json.report();
+        let f = report.finding("tls_failed");
+        assert_eq!(f.severity, "fail");
+        assert!(!f.hint.contains("rate limit"), "{}", f.hint);
+        assert!(!report.codes().contains(&"closed"), "{:?}", report.codes());
+    }
+    let server = FakeServer::one(vec![Step::StartTls(
+        pki.client_auth_config(&[HOST], &rustls::version::TLS13),
+    )]);
+    let text = crate::support::cmd::Mailport::check(HOST)
+        .loopback()
+        .at(server.port(), "submissions")
+        .ca(Some(ca.path()))
+        .fast_timeouts()
+        .run();
+    drop(server);
+    let shown = text_finding(&text, "tls_failed");
+    assert!(shown.contains("FAIL"), "{shown}");
+    assert!(shown.contains("requires a client certificate"), "{shown}");
 }

@@ -19,6 +19,8 @@ pub(crate) struct Session<'a> {
     pub spec: &'a ProbeSpec,
     pub rec: Recorder,
     pub res: ProbeResult,
+    /// The last TLS handshake's server asked for a client certificate.
+    client_cert_asked: bool,
 }
 
 impl<'a> Session<'a> {
@@ -27,6 +29,7 @@ impl<'a> Session<'a> {
             spec,
             rec: Recorder::new(spec.deadline),
             res: ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip())),
+            client_cert_asked: false,
         }
     }
 
@@ -103,10 +106,11 @@ impl<'a> Session<'a> {
             .step(Phase::TlsHandshake, spec.timeouts.reply, async {
                 connector.connect(name, sniff).await.map_err(|e| {
                     let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
-                    tls::handshake_failure(&e, &sniffed)
+                    tls::handshake_failure(&e, &sniffed, verifier.client_cert_asked())
                 })
             })
             .await?;
+        self.client_cert_asked = verifier.client_cert_asked();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.res.tls = Some(tls::facts(
             stream.get_ref().1,
@@ -116,6 +120,27 @@ impl<'a> Session<'a> {
             now,
         ));
         Ok(stream)
+    }
+
+    /// The first exchange inside TLS failed with `f`. In TLS 1.3 the client
+    /// finishes its handshake before the server has judged it: a server that
+    /// asked for a client certificate, got none and alerts or closes shows
+    /// that here, not in the handshake. Then that is the failure.
+    pub fn inside_tls(&mut self, f: Failure) -> Failure {
+        if !self.client_cert_asked || !matches!(f.outcome, Outcome::Closed | Outcome::Reset) {
+            return f;
+        }
+        let how = match f.detail.split_once("received fatal alert: ") {
+            Some((_, alert)) => format!(
+                "ended the session with a {} alert",
+                tls::snake_case(alert.trim())
+            ),
+            None if f.outcome == Outcome::Reset => "reset the connection".to_string(),
+            None => "closed the connection".to_string(),
+        };
+        let failure = tls::client_cert_required(&how);
+        self.rec.fail_current(&failure.detail);
+        failure
     }
 
     /// After a silent greeting on a plaintext port: does the port speak TLS from
