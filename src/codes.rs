@@ -294,6 +294,10 @@ codes! {
         "The server offers STARTTLS (POP3: STLS) but refuses it when asked (SMTP 454, IMAP NO/BAD, POP3 -ERR): its TLS is configured but broken. A warning on the SMTP relay port, where senders fall back to plaintext; a failure on every other port.",
         "A certificate or key file that is missing, unreadable by the daemon's user or does not match (SMTP 454 4.7.0 \"TLS not available due to local problem\"), a TLS library or entropy problem, or a per-client limit on TLS sessions.",
         "Read the server's words in the report and its log at the time of the probe; check that the certificate and key files the service names exist, are readable by its user and belong together, then reload the service.";
+    SmtpInspectionMiddlebox = "smtp_inspection_middlebox", Finding, Warn,
+        "The SMTP greeting is masked with asterisks (220 ****…): a Cisco PIX/ASA firewall's SMTP inspection sits between you and the server, rewrites the dialog and may hide or break STARTTLS and ESMTP extensions.",
+        "`inspect esmtp` (ASA) or `fixup smtp` (PIX) enabled in the firewall's policy for the mail server's traffic.",
+        "Turn the inspection off for the mail server (ASA: `policy-map global_policy`, `class inspection_default`, `no inspect esmtp`; PIX: `no fixup protocol smtp 25`); if it is not your firewall, test from another network to find whose it is.";
 }
 
 impl Code {
@@ -376,6 +380,7 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::StarttlsRefused, "exim", "Exim: check tls_certificate and tls_privatekey (readable by the Exim user, matching), read the panic and main logs, then restart Exim."),
     (Code::StarttlsRefused, "dovecot", "Dovecot: check ssl_cert and ssl_key (ssl_cert = </path, readable, matching); `doveconf -n` and the log show the error; then doveadm reload."),
     (Code::StarttlsRefused, "courier", "Courier: check that TLS_CERTFILE (imapd-ssl / pop3d-ssl) names a readable PEM with the key and the chain; the daemon's log has the couriertls error."),
+    (Code::TlsFailed, "courier", "Courier: the words quoted from couriertls name the problem: TLS_CERTFILE in imapd-ssl / pop3d-ssl must name a readable PEM that holds the key and the certificate chain (mkimapdcert makes a test one); then restart the daemon."),
     (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
     (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
     (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),

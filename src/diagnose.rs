@@ -71,6 +71,10 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Outcome::StarttlsUnavailable if p.starttls_stripped => {
             out.push(finding(t, Some(p), Code::StarttlsStripped, detail));
         }
+        Outcome::StarttlsUnavailable if masked_greeting(p) => {
+            let words = format!("{}; {detail}", middlebox_words(p));
+            out.push(finding(t, Some(p), Code::SmtpInspectionMiddlebox, words));
+        }
         Outcome::StarttlsUnavailable if p.starttls_reply.is_some() => {
             out.push(starttls_refused(t, p));
         }
@@ -78,6 +82,14 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
         other => out.push(finding(t, Some(p), other.code(), detail)),
+    }
+    if p.outcome != Outcome::StarttlsUnavailable && masked_greeting(p) && !p.starttls_stripped {
+        out.push(finding(
+            t,
+            Some(p),
+            Code::SmtpInspectionMiddlebox,
+            middlebox_words(p),
+        ));
     }
 
     // SMTP here; IMAP and POP3 logins in `login_findings`.
@@ -171,6 +183,30 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// An SMTP greeting whose text is masked with asterisks (`220 ****…`): what
+/// Cisco PIX/ASA SMTP inspection makes of the server's banner.
+fn masked_greeting(p: &ProbeResult) -> bool {
+    let Some(g) = p
+        .greeting
+        .as_deref()
+        .filter(|_| p.protocol == Protocol::Smtp)
+    else {
+        return false;
+    };
+    let text = g.get(4..).unwrap_or_default();
+    let text = text.split(" / ").next().unwrap_or_default();
+    let stars = text.chars().filter(|&c| c == '*').count();
+    let shown = text.chars().filter(|c| !c.is_whitespace()).count();
+    stars >= 8 && stars * 10 >= shown * 8
+}
+
+fn middlebox_words(p: &ProbeResult) -> String {
+    format!(
+        "the greeting \"{}\" is masked with asterisks: a Cisco PIX/ASA firewall's SMTP inspection (inspect esmtp, formerly fixup smtp) sits in front of the server and rewrites the dialog",
+        p.greeting.as_deref().unwrap_or_default()
+    )
 }
 
 /// STARTTLS (STLS) sent and refused: not "not offered", a server whose

@@ -2,7 +2,7 @@
 //! the real verification verdict, then lets the handshake go on, so a bad
 //! certificate is reported with all its details instead of cutting the probe short.
 
-use crate::net::{escape, identify};
+use crate::net::{escape, identify, quote};
 use crate::phase::Failure;
 use crate::plan::CaFile;
 use crate::report::{CertVerdict, Outcome, TlsFacts};
@@ -467,7 +467,7 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8], cert_asked: bool) -> Fai
                     alert_name(*alert)
                 ))
             }
-            (None, io::ErrorKind::UnexpectedEof) => {
+            (None, io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe) => {
                 return client_cert_required("closed the connection")
             }
             (None, io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
@@ -476,14 +476,17 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8], cert_asked: bool) -> Fai
             _ => {}
         }
     }
+    let f = not_tls_or_failed(e, sniffed);
+    match f.outcome {
+        // What the server said instead of TLS, for a caller that quotes it.
+        Outcome::ProtocolMismatch if !sniffed.is_empty() => f.with_reply(quote(sniffed, 120)),
+        _ => f,
+    }
+}
+
+fn not_tls_or_failed(e: &io::Error, sniffed: &[u8]) -> Failure {
     let peer = identify(sniffed);
-    let first_line = || {
-        let end = sniffed
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(sniffed.len());
-        escape(&sniffed[..end.min(60)])
-    };
+    let first_line = || quote(sniffed, 120);
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
         return match tls {
             TlsError::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
@@ -530,6 +533,13 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8], cert_asked: bool) -> Fai
                 format!(
                     "the port does not speak TLS: it sent {} (\"{}\") and closed",
                     p.to_uppercase(),
+                    first_line()
+                ),
+            ),
+            None if !sniffed.is_empty() => Failure::mismatch(
+                "unknown",
+                format!(
+                    "the port does not speak TLS: it sent \"{}\" and closed",
                     first_line()
                 ),
             ),

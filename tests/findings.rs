@@ -232,3 +232,82 @@ fn r12_a_server_requiring_a_client_certificate_is_tls_failed_saying_so() {
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("requires a client certificate"), "{shown}");
 }
+
+#[test]
+fn r12_courier_s_plaintext_cause_after_starttls_is_quoted() {
+    let cause = "couriertls: /etc/courier/imapd.pem: No such file or directory";
+    let greeting = "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Courier-IMAP ready.\r\n";
+    // The cause after the yes, in its own segment (answering the ClientHello),
+    // and in the same segment as the yes (ahead of the handshake).
+    let apart = vec![
+        Step::send(greeting),
+        Step::Expect("a2 STARTTLS"),
+        Step::send("a2 OK Begin SSL/TLS negotiation now.\r\n"),
+        Step::Pause(std::time::Duration::from_millis(200)),
+        Step::send(&format!("{cause}\n")),
+        Step::Close,
+    ];
+    let together = vec![
+        Step::send(greeting),
+        Step::Expect("a2 STARTTLS"),
+        Step::send(&format!(
+            "a2 OK Begin SSL/TLS negotiation now.\r\n{cause}\n"
+        )),
+        Step::Close,
+    ];
+    for script in [apart, together] {
+        let (json, text) = json_and_text(vec![script], "imap", None);
+        let report = json.report();
+        let p = report.first_probe();
+        assert_eq!(p.outcome, "tls_failed", "{p:#}");
+        assert!(
+            p.detail()
+                .ends_with(&format!("it wrote, in plaintext: \"{cause}\"")),
+            "{}",
+            p.detail()
+        );
+        assert!(!p.detail().contains("InvalidContentType"), "{}", p.detail());
+        let f = report.finding("tls_failed");
+        assert!(f.message.contains(cause), "{}", f.message);
+        assert!(f.hint.starts_with("Courier:"), "{}", f.hint);
+        let shown = text_finding(&text, "tls_failed");
+        assert!(shown.contains("FAIL"), "{shown}");
+        assert!(shown.contains("No such file or directory"), "{shown}");
+    }
+}
+
+#[test]
+fn r12_a_cisco_masked_greeting_names_the_middlebox_and_its_setting() {
+    let script = vec![
+        Step::send("220 ******************************************************\r\n"),
+        Step::Expect("EHLO"),
+        Step::send("250-mail.example.test\r\n250 8BITMIME\r\n"),
+        Step::Expect("QUIT"),
+        Step::send("221 Bye\r\n"),
+    ];
+    let (json, text) = json_and_text(vec![script], "smtp", None);
+    let report = json.report();
+    assert_eq!(report.codes(), ["smtp_inspection_middlebox"]);
+    let f = report.finding("smtp_inspection_middlebox");
+    assert_eq!(f.severity, "warn");
+    assert!(f.message.contains("Cisco PIX/ASA"), "{}", f.message);
+    assert!(f.message.contains("inspect esmtp"), "{}", f.message);
+    assert!(f.message.contains("fixup smtp"), "{}", f.message);
+    assert!(!f.hint.contains("opportunistic"), "{}", f.hint);
+    assert!(f.hint.contains("no inspect esmtp"), "{}", f.hint);
+    let shown = text_finding(&text, "smtp_inspection_middlebox");
+    assert!(shown.contains("WARN"), "{shown}");
+    assert!(shown.contains("inspect esmtp"), "{shown}");
+}
+
+#[test]
+fn r12_quoted_server_lines_carry_no_cr_and_long_ones_end_in_an_ellipsis() {
+    let long = format!("554 {}\r\n", "word ".repeat(40));
+    let script = vec![Step::send(&format!("hello {long}")), Step::ExpectClose];
+    let server = FakeServer::one(script);
+    let run = check_fake(server.port(), "smtp", None).run();
+    drop(server);
+    let p = run.probe();
+    assert!(!p.detail().contains("\\r"), "{}", p.detail());
+    assert!(p.detail().contains("word…\""), "{}", p.detail());
+}

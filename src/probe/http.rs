@@ -164,7 +164,7 @@ async fn read_one_head<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn not_http(first: &[u8], line: &[u8]) -> Failure {
-    let text = escape(&line[..line.len().min(60)]);
+    let text = crate::net::quote(line, 80);
     match identify(first) {
         Some(p) if p != "http" => Failure::mismatch(
             p,

@@ -256,7 +256,7 @@ impl Dialog for Pop3 {
                 };
                 res.notes.push(format!(
                     "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
-                    escape(&line[..line.len().min(80)])
+                    crate::net::quote(&line, 80)
                 ));
                 None
             }

@@ -249,27 +249,54 @@ impl<'a> Session<'a> {
         yes: &str,
     ) -> Result<LineIo<TlsStream<Sniff<TcpStream>>>, Failure> {
         let first = io.first.clone();
+        let ahead = io.pending_bytes().to_vec();
         let (tcp, early) = io.into_inner();
         if early > 0 {
             self.note(format!(
                 "the server sent {early} bytes after its {yes} to {command}, before the TLS handshake; they were discarded"
             ));
         }
+        // Plaintext where TLS should begin is the server's own account of
+        // why it cannot (Courier: "couriertls: ...pem: No such file or
+        // directory"): quote it, whether it came ahead of the handshake or
+        // as the answer to it.
+        let said = (!ahead.is_empty() && net::identify(&ahead) != Some("tls"))
+            .then(|| net::quote(&ahead, 120));
         let tls = self
             .handshake(tcp, &[])
             .await
-            .map_err(|f| match f.outcome {
-                Outcome::ProtocolMismatch => Failure::new(
-                    Outcome::TlsFailed,
-                    format!(
-                        "the server accepted {command} but did not speak TLS after it: {}",
-                        f.detail
+            .map_err(|f| match (said, f.outcome) {
+                (
+                    Some(words),
+                    Outcome::TlsFailed
+                    | Outcome::Closed
+                    | Outcome::Reset
+                    | Outcome::ProtocolMismatch,
+                ) => plaintext_after_yes(command, yes, &words),
+                (_, Outcome::ProtocolMismatch) => match &f.reply {
+                    Some(words) => plaintext_after_yes(command, yes, words),
+                    None => Failure::new(
+                        Outcome::TlsFailed,
+                        format!(
+                            "the server accepted {command} but did not speak TLS after it: {}",
+                            f.detail
+                        ),
                     ),
-                ),
+                },
                 _ => f,
             })?;
         Ok(LineIo::continuing(tls, first))
     }
+}
+
+/// The server said yes to STARTTLS and then wrote `words` in plaintext instead of TLS.
+fn plaintext_after_yes(command: &str, yes: &str, words: &str) -> Failure {
+    Failure::new(
+        Outcome::TlsFailed,
+        format!(
+            "the server accepted {command} ({yes}) but did not speak TLS after it; it wrote, in plaintext: \"{words}\""
+        ),
+    )
 }
 
 /// Write one command (its `Display` is the wire line, CRLF added by LineIo).
