@@ -311,3 +311,55 @@ fn r12_quoted_server_lines_carry_no_cr_and_long_ones_end_in_an_ellipsis() {
     assert!(!p.detail().contains("\\r"), "{}", p.detail());
     assert!(p.detail().contains("word…\""), "{}", p.detail());
 }
+
+#[test]
+fn r12_a_silent_smtp_port_that_answers_http_is_named_http() {
+    let scripts = vec![
+        // The greeting never comes: a web server waits for a request.
+        vec![Step::Hang],
+        // The TLS check: the ClientHello is not a request line it can end.
+        vec![Step::Hang],
+        // The HTTP check.
+        vec![
+            Step::Expect("HEAD / HTTP/1.0"),
+            Step::send("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n"),
+            Step::ExpectClose,
+        ],
+    ];
+    let mut both = scripts.clone();
+    both.extend(scripts);
+    let server = FakeServer::start(both);
+    let json = check_fake(server.port(), "smtp", None)
+        .greeting_timeout("1s")
+        .run();
+    let text = crate::support::cmd::Mailport::check(HOST)
+        .loopback()
+        .at(server.port(), "smtp")
+        .fast_timeouts()
+        .greeting_timeout("1s")
+        .run();
+    let lines = server.finish_lines();
+    assert!(
+        lines.iter().all(|l| l.conn % 3 != 0),
+        "we spoke before the greeting: {lines:?}"
+    );
+    let report = json.report();
+    let p = report.first_probe();
+    assert_eq!(p.outcome, "protocol_mismatch", "{p:#}");
+    assert_eq!(p.peer_protocol.as_deref(), Some("http"));
+    assert!(
+        p.detail().starts_with("this port speaks HTTP, not SMTP"),
+        "{}",
+        p.detail()
+    );
+    assert!(p.detail().contains("\"HTTP/1.1 200 OK\""), "{}", p.detail());
+    assert_eq!(
+        p.phase_names(),
+        ["connect", "greeting", "tls_sniff", "http_sniff"]
+    );
+    let f = report.finding("protocol_mismatch");
+    assert_eq!(f.severity, "fail");
+    let shown = text_finding(&text, "protocol_mismatch");
+    assert!(shown.contains("FAIL"), "{shown}");
+    assert!(shown.contains("this port speaks HTTP"), "{shown}");
+}

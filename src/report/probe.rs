@@ -107,6 +107,9 @@ pub enum Phase {
     Quit,
     /// A second connection, made after a silent greeting, that checks whether the port speaks TLS.
     TlsSniff,
+    /// A third connection, made at the same time as the TLS sniff, that
+    /// checks whether the port speaks HTTP (`HEAD / HTTP/1.0`).
+    HttpSniff,
 }
 
 impl Phase {
@@ -121,6 +124,7 @@ impl Phase {
             Phase::HttpRequest => "http_request",
             Phase::Quit => "quit",
             Phase::TlsSniff => "tls_sniff",
+            Phase::HttpSniff => "http_sniff",
         }
     }
 }
