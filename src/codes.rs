@@ -290,6 +290,22 @@ codes! {
         "The domain has no MX record. Senders then fall back to the domain's own A/AAAA record (the implicit MX of RFC 5321 section 5.1), which mailport checks instead.",
         "MX records never published, or lost when the DNS moved to another provider.",
         "Publish an MX record that names the mail server (e.g. `example.org. MX 10 mail.example.org.`), even when it is the same host.";
+    SubmissionNoAuth = "submission_no_auth", Finding, Warn,
+        "The submission port (587 or 465) offers no AUTH, not even inside TLS: mail clients cannot log in, so they cannot send mail through it.",
+        "SASL authentication not enabled for the submission service (a submission listener copied from the relay port's settings), or an authentication back end that failed to start, so the server stops advertising AUTH.",
+        "Enable SASL authentication on the submission service, offered only inside TLS, and check the server's log for authentication back-end errors.";
+    HttpsRedirectsToHttp = "https_redirects_to_http", Finding, Warn,
+        "HTTPS redirects to a plain http:// address: webmail would leave TLS, and with port 80's redirect to HTTPS the browser goes round in a loop (\"too many redirects\").",
+        "An application or proxy that does not know it is behind HTTPS (a back end that builds its own URLs from the scheme it sees, a missing X-Forwarded-Proto), a hard-coded http:// base URL in the webmail's configuration, or a redirect rule meant for port 80 applied to both.",
+        "Make the HTTPS site redirect only to https:// URLs: fix the webmail's base URL, pass X-Forwarded-Proto: https to the back end, and keep the redirect to HTTPS in the port-80 site only.";
+    StarttlsRefused = "starttls_refused", Finding, Fail,
+        "The server offers STARTTLS (POP3: STLS) but refuses it when asked (SMTP 454, IMAP NO/BAD, POP3 -ERR): its TLS is configured but broken. A warning on the SMTP relay port, where senders fall back to plaintext; a failure on every other port.",
+        "A certificate or key file that is missing, unreadable by the daemon's user or does not match (SMTP 454 4.7.0 \"TLS not available due to local problem\"), a TLS library or entropy problem, or a per-client limit on TLS sessions.",
+        "Read the server's words in the report and its log at the time of the probe; check that the certificate and key files the service names exist, are readable by its user and belong together, then reload the service.";
+    SmtpInspectionMiddlebox = "smtp_inspection_middlebox", Finding, Warn,
+        "The SMTP greeting is masked with asterisks (220 ****…): a Cisco PIX/ASA firewall's SMTP inspection sits between you and the server, rewrites the dialog and may hide or break STARTTLS and ESMTP extensions.",
+        "`inspect esmtp` (ASA) or `fixup smtp` (PIX) enabled in the firewall's policy for the mail server's traffic.",
+        "Turn the inspection off for the mail server (ASA: `policy-map global_policy`, `class inspection_default`, `no inspect esmtp`; PIX: `no fixup protocol smtp 25`); if it is not your firewall, test from another network to find whose it is.";
 }
 
 impl Code {
@@ -363,9 +379,20 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::HttpNoRedirect, "nginx", "nginx: in the port-80 server block, return 301 https://$host$request_uri;"),
     (Code::HttpNoRedirect, "apache", "Apache: in the port-80 VirtualHost, Redirect permanent / https://mail.example.org/"),
     (Code::HttpNoRedirect, "lighttpd", "lighttpd: $HTTP[\"scheme\"] == \"http\" { url.redirect = (\"\" => \"https://${url.authority}${url.path}${qsa}\") }"),
+    (Code::HttpsRedirectsToHttp, "nginx", "nginx: keep `return 301 https://...` in the port-80 server block only; for a proxied back end add proxy_set_header X-Forwarded-Proto $scheme; and check the back end's base URL; then nginx -s reload."),
+    (Code::HttpsRedirectsToHttp, "apache", "Apache: keep the Redirect to https:// in the port-80 VirtualHost only; for a proxied back end add RequestHeader set X-Forwarded-Proto https; then apachectl graceful."),
     (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
     (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
     (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
+    (Code::StarttlsRefused, "postfix", "Postfix: the log says why (\"cannot load certificate\" / \"TLS library problem\"): check smtpd_tls_cert_file and smtpd_tls_key_file (or smtpd_tls_chain_files), that they match and are readable, then postfix reload."),
+    (Code::StarttlsRefused, "exim", "Exim: check tls_certificate and tls_privatekey (readable by the Exim user, matching), read the panic and main logs, then restart Exim."),
+    (Code::StarttlsRefused, "dovecot", "Dovecot: check ssl_cert and ssl_key (ssl_cert = </path, readable, matching); `doveconf -n` and the log show the error; then doveadm reload."),
+    (Code::StarttlsRefused, "courier", "Courier: check that TLS_CERTFILE (imapd-ssl / pop3d-ssl) names a readable PEM with the key and the chain; the daemon's log has the couriertls error."),
+    (Code::TlsFailed, "courier", "Courier: the words quoted from couriertls name the problem: TLS_CERTFILE in imapd-ssl / pop3d-ssl must name a readable PEM that holds the key and the certificate chain (mkimapdcert makes a test one); then restart the daemon."),
+    (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
+    (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
+    (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),
+    (Code::SubmissionNoAuth, "microsoft", "Exchange: on the client receive connector, allow basic authentication after TLS (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS -PermissionGroups ExchangeUsers)."),
     (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
     (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
 ];

@@ -98,6 +98,13 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Outcome::StarttlsUnavailable if p.starttls_stripped => {
             out.push(finding(t, Some(p), Code::StarttlsStripped, detail));
         }
+        Outcome::StarttlsUnavailable if masked_greeting(p) => {
+            let words = format!("{}; {detail}", middlebox_words(p));
+            out.push(finding(t, Some(p), Code::SmtpInspectionMiddlebox, words));
+        }
+        Outcome::StarttlsUnavailable if p.starttls_reply.is_some() => {
+            out.push(starttls_refused(t, p));
+        }
         Outcome::StarttlsUnavailable if p.tls_mode == TlsMode::Opportunistic => {
             out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
@@ -111,6 +118,14 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ),
         )),
         other => out.push(finding(t, Some(p), other.code(), detail)),
+    }
+    if p.outcome != Outcome::StarttlsUnavailable && masked_greeting(p) && !p.starttls_stripped {
+        out.push(finding(
+            t,
+            Some(p),
+            Code::SmtpInspectionMiddlebox,
+            middlebox_words(p),
+        ));
     }
 
     // SMTP here; IMAP and POP3 logins in `login_findings`.
@@ -141,6 +156,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     }
     login_findings(t, p, out);
     http_findings(t, p, out);
+    submission_auth_findings(t, p, out);
 
     if let Some(ms) = p.greeting_ms.filter(|&ms| ms > SLOW_GREETING_MS) {
         out.push(finding(
@@ -204,6 +220,87 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// An SMTP greeting whose text is masked with asterisks (`220 ****…`): what
+/// Cisco PIX/ASA SMTP inspection makes of the server's banner.
+fn masked_greeting(p: &ProbeResult) -> bool {
+    let Some(g) = p
+        .greeting
+        .as_deref()
+        .filter(|_| p.protocol == Protocol::Smtp)
+    else {
+        return false;
+    };
+    let text = g.get(4..).unwrap_or_default();
+    let text = text.split(" / ").next().unwrap_or_default();
+    let stars = text.chars().filter(|&c| c == '*').count();
+    let shown = text.chars().filter(|c| !c.is_whitespace()).count();
+    stars >= 8 && stars * 10 >= shown * 8
+}
+
+fn middlebox_words(p: &ProbeResult) -> String {
+    format!(
+        "the greeting \"{}\" is masked with asterisks: a Cisco PIX/ASA firewall's SMTP inspection (inspect esmtp, formerly fixup smtp) sits in front of the server and rewrites the dialog",
+        p.greeting.as_deref().unwrap_or_default()
+    )
+}
+
+/// STARTTLS (STLS) sent and refused: not "not offered", a server whose
+/// TLS is broken. Quotes the refusal. On the relay port, where senders fall
+/// back to plaintext, a warning; elsewhere a failure.
+fn starttls_refused(t: &TargetReport, p: &ProbeResult) -> Finding {
+    let command = if p.protocol == Protocol::Pop3 {
+        "STLS"
+    } else {
+        "STARTTLS"
+    };
+    let offered = match p.starttls_offered {
+        Some(true) => "offers",
+        _ => "was asked for",
+    };
+    let reply = p.starttls_reply.as_deref().unwrap_or_default();
+    let mut f = finding(
+        t,
+        Some(p),
+        Code::StarttlsRefused,
+        format!("the server {offered} {command} but refused it: \"{reply}\""),
+    );
+    if p.tls_mode == TlsMode::Opportunistic {
+        f.severity = Severity::Warn;
+        f.message.push_str(
+            "; senders fall back to plaintext, so mail to this server travels unencrypted",
+        );
+    }
+    f
+}
+
+/// A submission port is for mail clients, who must log in to send: one
+/// that offers no AUTH even inside TLS turns every client away. Only
+/// judged when the capabilities inside TLS were read.
+fn submission_auth_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
+    if !is_submission(p)
+        || p.protocol != Protocol::Smtp
+        || p.outcome != Outcome::Ok
+        || p.capabilities_tls.is_empty()
+        || !p.auth_tls.is_empty()
+        || !p.auth_plain.is_empty()
+    {
+        return;
+    }
+    let tls = match p.tls_mode {
+        TlsMode::Implicit => "inside TLS",
+        _ => "before or after STARTTLS",
+    };
+    out.push(finding(
+        t,
+        Some(p),
+        Code::SubmissionNoAuth,
+        format!(
+            "port {} offers no AUTH {tls}: mail clients cannot log in to send mail here",
+            p.port
+        ),
+    ));
 }
 
 /// A certificate for another name on the SMTP relay port is a warning, not a
@@ -309,6 +406,25 @@ fn http_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
             };
             out.push(finding(t, Some(p), Code::HttpNoRedirect, message));
         }
+    }
+    let to_http = redirect
+        && h.location.as_deref().is_some_and(|l| {
+            l.get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        });
+    if p.tls_mode == TlsMode::Implicit && to_http {
+        out.push(finding(
+            t,
+            Some(p),
+            Code::HttpsRedirectsToHttp,
+            format!(
+                "port {} (HTTPS) answers GET / with {} {} to {}: back to plain HTTP, which usually redirects to HTTPS again, a loop browsers stop with \"too many redirects\"",
+                p.port,
+                h.status,
+                h.reason,
+                h.location.as_deref().unwrap_or_default()
+            ),
+        ));
     }
     if h.status >= 500 {
         out.push(finding(
@@ -593,6 +709,23 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_starttls_is_not_called_not_offered() {
+        let mut relay = probe(25, Outcome::StarttlsUnavailable);
+        relay.starttls_offered = Some(true);
+        relay.starttls_reply = Some("454 4.7.0 TLS not available".into());
+        let mut sub = relay.clone();
+        sub.port = 587;
+        sub.service = "submission".into();
+        sub.tls_mode = TlsMode::Required;
+        let f = diagnose(&[target(vec![relay, sub])]);
+        assert_eq!(codes(&f), vec!["starttls_refused", "starttls_refused"]);
+        let on = |port| f.iter().find(|f| f.port == Some(port)).unwrap();
+        assert_eq!(on(587).severity, Severity::Fail);
+        assert_eq!(on(25).severity, Severity::Warn);
+        assert!(on(25).message.contains("\"454 4.7.0 TLS not available\""));
+    }
+
+    #[test]
     fn stripped_starttls_is_named() {
         let mut p = probe(587, Outcome::StarttlsUnavailable);
         p.starttls_stripped = true;
@@ -614,6 +747,28 @@ mod tests {
         let f = diagnose(&[target(vec![p])]);
         assert_eq!(codes(&f), vec!["auth_before_tls_hashed"]);
         assert_eq!(f[0].severity, Severity::Warn);
+    }
+
+    #[test]
+    fn a_submission_port_without_auth_even_inside_tls_warns() {
+        let mut p = probe(587, Outcome::Ok);
+        p.capabilities_tls = vec!["250-mail.example.test".into(), "250 8BITMIME".into()];
+        p.software = Some("Postfix".into());
+        let f = diagnose(&[target(vec![p.clone()])]);
+        assert_eq!(codes(&f), vec!["submission_no_auth"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(f[0].message.contains("cannot log in"), "{}", f[0].message);
+        assert!(
+            f[0].hint.contains("smtpd_sasl_auth_enable"),
+            "{}",
+            f[0].hint
+        );
+        // AUTH inside TLS: nothing; the relay port needs none.
+        p.auth_tls = vec!["PLAIN".into()];
+        assert!(diagnose(&[target(vec![p])]).is_empty());
+        let mut relay = probe(25, Outcome::Ok);
+        relay.capabilities_tls = vec!["250 mail.example.test".into()];
+        assert!(diagnose(&[target(vec![relay])]).is_empty());
     }
 
     #[test]
@@ -764,6 +919,31 @@ mod tests {
             "{}",
             f[0].message
         );
+    }
+
+    #[test]
+    fn https_redirecting_to_http_warns() {
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(
+            301,
+            Some("http://mail.example.test/"),
+            Some("max-age=1"),
+        ));
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(codes(&f), vec!["https_redirects_to_http"]);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(
+            f[0].message.contains("to http://mail.example.test/"),
+            "{}",
+            f[0].message
+        );
+        let mut p = other("https", Outcome::Ok);
+        p.http = Some(http(
+            302,
+            Some("https://mail.example.test/webmail/"),
+            Some("max-age=1"),
+        ));
+        assert!(diagnose(&[target(vec![p])]).is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const MAX_REPLY_LINES: usize = 256;
 /// Most bytes accepted in one reply.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// How many leading bytes of a connection are kept to name the protocol it speaks.
-const SNIFF_BYTES: usize = 64;
+const SNIFF_BYTES: usize = 256;
 
 /// Open a TCP connection; socket errors are classified into outcomes.
 /// The caller bounds the time (a SYN that is never answered).
@@ -191,7 +191,7 @@ pub fn identify(bytes: &[u8]) -> Option<&'static str> {
 /// pop3): another protocol when the connection's first bytes name one,
 /// else a bad reply from a server that did speak `expected` so far.
 pub fn not_the_protocol(expected: &str, first: &[u8], line: &[u8], doing: &str) -> Failure {
-    let shown = escape(&line[..line.len().min(60)]);
+    let shown = quote(line, 80);
     let name = expected.to_uppercase();
     match identify(first) {
         Some(p) if p != expected => Failure::mismatch(
@@ -239,6 +239,32 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// A server's words quoted in a message: the first line of `bytes` without
+/// its CR/LF, escaped, and when longer than `max` bytes cut at a word
+/// boundary (or a character boundary, for one long word) with "…".
+pub fn quote(bytes: &[u8], max: usize) -> String {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let line = bytes[..end].trim_ascii_end();
+    if line.len() <= max {
+        return escape(line);
+    }
+    let mut cut = max;
+    while cut > 0 && (line[cut] & 0xc0) == 0x80 {
+        cut -= 1;
+    }
+    if let Some(space) = line[..cut].iter().rposition(|&b| b == b' ') {
+        if space >= max / 2 {
+            cut = space;
+        }
+    }
+    let mut out = escape(line[..cut].trim_ascii_end());
+    out.push('…');
+    out
+}
+
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
@@ -270,14 +296,14 @@ impl ReadError {
                 Outcome::Closed,
                 format!(
                     "the server closed the connection in the middle of a line while {doing}: \"{}\"",
-                    escape(&partial[..partial.len().min(80)])
+                    quote(partial, 80)
                 ),
             ),
             ReadError::TooLong { start } => Failure::new(
                 Outcome::BadReply,
                 format!(
                     "a line longer than {MAX_LINE_BYTES} bytes while {doing}, starting \"{}\"",
-                    escape(&start[..start.len().min(60)])
+                    quote(start, 60)
                 ),
             ),
         }
@@ -354,6 +380,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
     /// Bytes received but not yet read as lines.
     pub fn pending(&self) -> usize {
         self.len
+    }
+
+    /// The bytes received but not yet read as lines.
+    pub fn pending_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 
     /// Drop bytes the server sent without being asked; returns how many.
@@ -457,6 +488,23 @@ mod tests {
         assert_eq!(identify(&[0x15, 0x03, 0x01, 0x00, 0x02]), Some("tls"));
         assert_eq!(identify(b"hello"), None);
         assert_eq!(identify(b""), None);
+    }
+
+    #[test]
+    fn quotes_drop_the_line_end_and_cut_at_a_word_with_an_ellipsis() {
+        assert_eq!(quote(b"220 ok\r\n", 80), "220 ok");
+        assert_eq!(quote(b"first\r\nsecond\r\n", 80), "first");
+        assert_eq!(
+            quote(
+                b"couriertls: /etc/courier/imapd.pem: No such file or directory",
+                40
+            ),
+            "couriertls: /etc/courier/imapd.pem: No…"
+        );
+        assert_eq!(quote(&[b'x'; 50], 10), "xxxxxxxxxx…");
+        // Never half a character.
+        assert_eq!(quote("ééééé".as_bytes(), 5), "éé…");
+        assert_eq!(quote(b"", 10), "");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct Failure {
     pub peer_protocol: Option<String>,
     /// The socket error number, when the failure came from one.
     pub errno: Option<i32>,
+    /// The server's answer, escaped, when that answer is the failure (a
+    /// refused STARTTLS): the report keeps it as a fact of its own.
+    pub reply: Option<String>,
 }
 
 impl Failure {
@@ -25,6 +28,15 @@ impl Failure {
             detail: detail.into(),
             peer_protocol: None,
             errno: None,
+            reply: None,
+        }
+    }
+
+    /// The same failure, keeping the server's answer that caused it.
+    pub fn with_reply(self, reply: String) -> Failure {
+        Failure {
+            reply: Some(reply),
+            ..self
         }
     }
 

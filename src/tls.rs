@@ -2,13 +2,13 @@
 //! the real verification verdict, then lets the handshake go on, so a bad
 //! certificate is reported with all its details instead of cutting the probe short.
 
-use crate::net::{escape, identify};
+use crate::net::{escape, identify, quote};
 use crate::phase::Failure;
 use crate::plan::CaFile;
 use crate::report::{CertVerdict, Outcome, TlsFacts};
 use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
@@ -16,6 +16,7 @@ use rustls::{
     PeerIncompatible, RootCertStore, SignatureScheme,
 };
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_rustls::TlsConnector;
 
@@ -90,13 +91,14 @@ impl Trust {
             inner: self.verifier.clone(),
             provider: self.provider.clone(),
             seen: Mutex::new(None),
+            client_cert_asked: AtomicBool::new(false),
         });
         let mut config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .expect("the ring provider supports the default protocol versions")
             .dangerous()
             .with_custom_certificate_verifier(recorder.clone())
-            .with_no_client_auth();
+            .with_client_cert_resolver(Arc::new(NoClientCert(recorder.clone())));
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         (TlsConnector::from(Arc::new(config)), recorder)
     }
@@ -115,6 +117,28 @@ pub struct RecordingVerifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
     seen: Mutex<Option<Seen>>,
+    /// The server sent a CertificateRequest (mailport never sends a certificate).
+    client_cert_asked: AtomicBool,
+}
+
+/// Sends no client certificate, and notes that the server asked for one:
+/// rustls asks the resolver exactly when a CertificateRequest came.
+#[derive(Debug)]
+struct NoClientCert(Arc<RecordingVerifier>);
+
+impl ResolvesClientCert for NoClientCert {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.client_cert_asked.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 impl std::fmt::Debug for RecordingVerifier {
@@ -126,6 +150,11 @@ impl std::fmt::Debug for RecordingVerifier {
 impl RecordingVerifier {
     pub fn take(&self) -> Option<Seen> {
         self.seen.lock().ok().and_then(|mut s| s.take())
+    }
+
+    /// Whether the server asked for a client certificate (mailport sent none).
+    pub fn client_cert_asked(&self) -> bool {
+        self.client_cert_asked.load(Ordering::Relaxed)
     }
 }
 
@@ -429,16 +458,49 @@ fn unknown_issuer(
     }
 }
 
-/// Classify a failed handshake. `sniffed` holds the first bytes the server sent.
-pub fn handshake_failure(e: &io::Error, sniffed: &[u8]) -> Failure {
+/// The failure of a server that asked for a client certificate, got none
+/// and ended the session: `how` it ended (an alert, a close).
+pub fn client_cert_required(how: &str) -> Failure {
+    Failure::new(
+        Outcome::TlsFailed,
+        format!(
+            "the server requires a client certificate: it asked for one in the TLS handshake, mailport sends none, and the server then {how}"
+        ),
+    )
+}
+
+/// Classify a failed handshake. `sniffed` holds the first bytes the server
+/// sent; `cert_asked`: the server asked for a client certificate.
+pub fn handshake_failure(e: &io::Error, sniffed: &[u8], cert_asked: bool) -> Failure {
+    if cert_asked {
+        let tls = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>());
+        match (tls, e.kind()) {
+            (Some(TlsError::AlertReceived(alert)), _) => {
+                return client_cert_required(&format!(
+                    "ended the handshake with a {} alert",
+                    alert_name(*alert)
+                ))
+            }
+            (None, io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe) => {
+                return client_cert_required("closed the connection")
+            }
+            (None, io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
+                return client_cert_required("reset the connection")
+            }
+            _ => {}
+        }
+    }
+    let f = not_tls_or_failed(e, sniffed);
+    match f.outcome {
+        // What the server said instead of TLS, for a caller that quotes it.
+        Outcome::ProtocolMismatch if !sniffed.is_empty() => f.with_reply(quote(sniffed, 120)),
+        _ => f,
+    }
+}
+
+fn not_tls_or_failed(e: &io::Error, sniffed: &[u8]) -> Failure {
     let peer = identify(sniffed);
-    let first_line = || {
-        let end = sniffed
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(sniffed.len());
-        escape(&sniffed[..end.min(60)])
-    };
+    let first_line = || quote(sniffed, 120);
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
         return match tls {
             TlsError::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
@@ -488,6 +550,13 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8]) -> Failure {
                     first_line()
                 ),
             ),
+            None if !sniffed.is_empty() => Failure::mismatch(
+                "unknown",
+                format!(
+                    "the port does not speak TLS: it sent \"{}\" and closed",
+                    first_line()
+                ),
+            ),
             _ => Failure::new(
                 Outcome::TlsFailed,
                 "the server closed the connection during the TLS handshake",
@@ -499,6 +568,23 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8]) -> Failure {
         ),
         _ => Failure::new(Outcome::TlsFailed, format!("the TLS handshake failed: {e}")),
     }
+}
+
+/// An alert as the TLS RFCs write it: `certificate_required`.
+pub fn alert_name(alert: AlertDescription) -> String {
+    snake_case(&format!("{alert:?}"))
+}
+
+/// rustls's names (`CertificateRequired`) as the TLS RFCs write them.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 fn alert_words(alert: AlertDescription) -> String {

@@ -6,6 +6,7 @@
 mod certificates;
 mod dns;
 mod exit_codes;
+mod findings;
 mod full_check;
 mod hostile;
 mod hostile_matrix;

@@ -98,6 +98,7 @@ fn a_slowloris_greeting_ends_at_the_greeting_timeout() {
             interval: Duration::from_millis(200),
         }],
         vec![Step::Hang],
+        vec![Step::Hang],
     ]);
     let run = hostile_check(
         check_fake(server.port(), "smtp", None)

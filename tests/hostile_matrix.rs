@@ -118,9 +118,10 @@ impl Case {
         self
     }
 
-    /// After a silent greeting mailport checks for TLS on a second
-    /// connection (one more timeout): that connection gets silence too.
+    /// After a silent greeting mailport checks for TLS and for HTTP on two
+    /// more connections at once (one more timeout): they get silence too.
     fn then_tls_sniff(mut self) -> Case {
+        self.scripts.push(vec![Step::Hang]);
         self.scripts.push(vec![Step::Hang]);
         self.timeouts += 1;
         self

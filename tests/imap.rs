@@ -254,7 +254,7 @@ fn greeting_bye_is_rejected_and_we_send_nothing() {
 #[test]
 fn a_server_that_never_greets_is_greeting_timeout() {
     // The second connection is the check for TLS on the port, which also gets silence.
-    let server = FakeServer::start(dialogs::silent_twice());
+    let server = FakeServer::start(dialogs::silent_thrice());
     let run = check_fake(server.port(), "imap", None)
         .greeting_timeout("1s")
         .reply_timeout("1s")
@@ -274,7 +274,9 @@ fn a_server_that_never_greets_is_greeting_timeout() {
 fn implicit_tls_on_143_is_a_protocol_mismatch() {
     let pki = TestPki::new();
     let tls = pki.server_config(CertKind::Good, &[HOST]);
+    // The greeting's connection, then mailport's TLS and HTTP checks at once.
     let server = FakeServer::start(vec![
+        vec![Step::StartTls(tls.clone())],
         vec![Step::StartTls(tls.clone())],
         vec![Step::StartTls(tls)],
     ]);

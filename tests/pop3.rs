@@ -222,7 +222,7 @@ fn greeting_err_is_rejected() {
 
 #[test]
 fn a_server_that_never_greets_is_greeting_timeout() {
-    let server = FakeServer::start(dialogs::silent_twice());
+    let server = FakeServer::start(dialogs::silent_thrice());
     let run = check_fake(server.port(), "pop3", None)
         .greeting_timeout("1s")
         .reply_timeout("1s")

@@ -261,7 +261,7 @@ fn greeting_421_is_rejected_with_the_servers_words() {
 #[test]
 fn a_server_that_never_greets_is_greeting_timeout_and_we_never_speak_first() {
     // The second connection is the check for TLS on the port, which also gets silence.
-    let server = FakeServer::start(dialogs::silent_twice());
+    let server = FakeServer::start(dialogs::silent_thrice());
     let run = check_fake(server.port(), "smtp", None)
         .greeting_timeout("1s")
         .reply_timeout("1s")
@@ -314,7 +314,9 @@ fn an_ssh_banner_on_the_smtp_port_is_a_protocol_mismatch() {
 fn tls_spoken_on_a_plaintext_port_is_a_protocol_mismatch() {
     let pki = TestPki::new();
     let tls = pki.server_config(CertKind::Good, &[HOST]);
+    // The greeting's connection, then mailport's TLS and HTTP checks at once.
     let server = FakeServer::start(vec![
+        vec![Step::StartTls(tls.clone())],
         vec![Step::StartTls(tls.clone())],
         vec![Step::StartTls(tls)],
     ]);

@@ -164,7 +164,7 @@ async fn read_one_head<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn not_http(first: &[u8], line: &[u8]) -> Failure {
-    let text = escape(&line[..line.len().min(60)]);
+    let text = crate::net::quote(line, 80);
     match identify(first) {
         Some(p) if p != "http" => Failure::mismatch(
             p,
@@ -209,7 +209,8 @@ pub(crate) async fn run(s: &mut Session<'_>) -> Result<(), Failure> {
         .as_ref()
         .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
     if !chose_h2 {
-        return get(s, tls).await;
+        let got = get(s, tls).await;
+        return got.map_err(|f| s.inside_tls(f));
     }
     let mut first = tls;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), first.shutdown()).await;
@@ -229,7 +230,8 @@ pub(crate) async fn run(s: &mut Session<'_>) -> Result<(), Failure> {
             "offered only http/1.1, the server still chose ALPN \"{alpn}\""
         ));
     }
-    get(s, tls).await
+    let got = get(s, tls).await;
+    got.map_err(|f| s.inside_tls(f))
 }
 
 async fn get<S: AsyncRead + AsyncWrite + Unpin>(

@@ -211,7 +211,8 @@ impl Dialog for Imap {
             Err(Failure::new(
                 Outcome::StarttlsUnavailable,
                 format!("the server refused STARTTLS: \"{}\"", resp.text()),
-            ))
+            )
+            .with_reply(resp.text()))
         }
     }
 

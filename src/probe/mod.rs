@@ -147,7 +147,10 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
     if s.spec.service.tls == TlsMode::Implicit {
         let tls = s.handshake(tcp, &[]).await?;
         let mut io = LineIo::new(tls);
-        let greeted = greeting(&d, s, &mut io).await?;
+        let greeted = match greeting(&d, s, &mut io).await {
+            Err(f) => return Err(s.inside_tls(f)),
+            Ok(greeted) => greeted,
+        };
         s.unsolicited(&mut io, D::FIRST_COMMAND);
         let caps = capabilities(&d, s, &mut io, Phase::Capabilities, greeted).await?;
         D::record_caps(caps, true, &mut s.res);
@@ -184,6 +187,7 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
         Ok(yes) => yes,
         Err(f) => {
             if f.outcome == Outcome::StarttlsUnavailable {
+                s.res.starttls_reply = f.reply.clone();
                 goodbye(&d, s, &mut io).await;
             }
             return Err(f);
@@ -191,7 +195,10 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
     };
     s.res.starttls_reply = Some(yes);
     let mut io = s.upgrade(io, D::STARTTLS, D::STARTTLS_YES).await?;
-    let caps = capabilities(&d, s, &mut io, Phase::CapabilitiesTls, None).await?;
+    let caps = match capabilities(&d, s, &mut io, Phase::CapabilitiesTls, None).await {
+        Err(f) => return Err(s.inside_tls(f)),
+        Ok(caps) => caps,
+    };
     D::record_caps(caps, true, &mut s.res);
     goodbye(&d, s, &mut io).await;
     Ok(())

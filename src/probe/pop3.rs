@@ -256,7 +256,7 @@ impl Dialog for Pop3 {
                 };
                 res.notes.push(format!(
                     "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
-                    escape(&line[..line.len().min(80)])
+                    crate::net::quote(&line, 80)
                 ));
                 None
             }
@@ -307,7 +307,8 @@ impl Dialog for Pop3 {
         Err(Failure::new(
             Outcome::StarttlsUnavailable,
             format!("{why}: \"{}\"", escape(&line)),
-        ))
+        )
+        .with_reply(escape(&line)))
     }
 
     async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure> {

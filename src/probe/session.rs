@@ -19,6 +19,8 @@ pub(crate) struct Session<'a> {
     pub spec: &'a ProbeSpec,
     pub rec: Recorder,
     pub res: ProbeResult,
+    /// The last TLS handshake's server asked for a client certificate.
+    client_cert_asked: bool,
 }
 
 impl<'a> Session<'a> {
@@ -27,6 +29,7 @@ impl<'a> Session<'a> {
             spec,
             rec: Recorder::new(spec.deadline),
             res: ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip())),
+            client_cert_asked: false,
         }
     }
 
@@ -103,10 +106,11 @@ impl<'a> Session<'a> {
             .step(Phase::TlsHandshake, spec.timeouts.reply, async {
                 connector.connect(name, sniff).await.map_err(|e| {
                     let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
-                    tls::handshake_failure(&e, &sniffed)
+                    tls::handshake_failure(&e, &sniffed, verifier.client_cert_asked())
                 })
             })
             .await?;
+        self.client_cert_asked = verifier.client_cert_asked();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.res.tls = Some(tls::facts(
             stream.get_ref().1,
@@ -118,9 +122,32 @@ impl<'a> Session<'a> {
         Ok(stream)
     }
 
-    /// After a silent greeting on a plaintext port: does the port speak TLS from
-    /// the first byte? One more connection, one handshake, bounded in time.
-    async fn sniff_tls(&mut self) -> bool {
+    /// The first exchange inside TLS failed with `f`. In TLS 1.3 the client
+    /// finishes its handshake before the server has judged it: a server that
+    /// asked for a client certificate, got none and alerts or closes shows
+    /// that here, not in the handshake. Then that is the failure.
+    pub fn inside_tls(&mut self, f: Failure) -> Failure {
+        if !self.client_cert_asked || !matches!(f.outcome, Outcome::Closed | Outcome::Reset) {
+            return f;
+        }
+        let how = match f.detail.split_once("received fatal alert: ") {
+            Some((_, alert)) => format!(
+                "ended the session with a {} alert",
+                tls::snake_case(alert.trim())
+            ),
+            None if f.outcome == Outcome::Reset => "reset the connection".to_string(),
+            None => "closed the connection".to_string(),
+        };
+        let failure = tls::client_cert_required(&how);
+        self.rec.fail_current(&failure.detail);
+        failure
+    }
+
+    /// After a silent greeting on a plaintext port: does the port speak TLS
+    /// from the first byte, or HTTP (a server that waits for a request)?
+    /// Two more connections, opened one after the other and tried at once:
+    /// a TLS handshake, and `HEAD / HTTP/1.0`; bounded in time and bytes.
+    async fn sniff_silent_port(&mut self) -> Sniffed {
         let spec = self.spec;
         let budget = self
             .rec
@@ -128,72 +155,71 @@ impl<'a> Session<'a> {
             .min(spec.timeouts.reply)
             .min(Duration::from_secs(5));
         if budget < Duration::from_millis(500) {
-            return false;
+            return Sniffed::Nothing;
         }
         let start = Instant::now();
-        let attempt = tokio::time::timeout(budget, async {
-            let stream = net::connect(spec.addr).await.ok()?;
-            let name = tls::server_name(&spec.tls_name).ok()?;
-            let (connector, verifier) = spec.trust.connector(&[]);
-            match connector.connect(name, stream).await {
-                Ok(tls_stream) => {
-                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                    Some(Some(tls::facts(
-                        tls_stream.get_ref().1,
-                        verifier.take(),
-                        &spec.trust,
-                        &spec.tls_name,
-                        now,
-                    )))
-                }
-                Err(e) => {
-                    let alert = e
-                        .get_ref()
-                        .and_then(|i| i.downcast_ref::<rustls::Error>())
-                        .is_some_and(|t| matches!(t, rustls::Error::AlertReceived(_)));
-                    alert.then_some(None)
-                }
+        let connect = || tokio::time::timeout(budget, net::connect(spec.addr));
+        // One after the other, so the server accepts them in this order.
+        let for_tls = connect().await.ok().and_then(Result::ok);
+        let for_http = connect().await.ok().and_then(Result::ok);
+        let left = budget.saturating_sub(start.elapsed());
+        let (tls, http) = tokio::join!(
+            tokio::time::timeout(left, try_tls(spec, for_tls)),
+            tokio::time::timeout(left, try_http(for_http)),
+        );
+        let tls = tls.ok().flatten();
+        self.rec.record(
+            Phase::TlsSniff,
+            start,
+            tls.is_none()
+                .then(|| "the port did not answer a TLS handshake either".to_string()),
+        );
+        if let Some(facts) = tls {
+            if facts.is_some() {
+                self.res.tls = facts;
             }
-        })
-        .await;
-        match attempt {
-            Ok(Some(facts)) => {
-                self.rec.record(Phase::TlsSniff, start, None);
-                if facts.is_some() {
-                    self.res.tls = facts;
-                }
-                true
-            }
-            _ => {
-                self.rec.record(
-                    Phase::TlsSniff,
-                    start,
-                    Some("the port did not answer a TLS handshake either".to_string()),
-                );
-                false
-            }
+            return Sniffed::Tls;
+        }
+        let http = http.ok().flatten();
+        let said = http.as_deref().filter(|b| net::identify(b) == Some("http"));
+        self.rec.record(
+            Phase::HttpSniff,
+            start,
+            said.is_none()
+                .then(|| "the port did not answer HEAD / either".to_string()),
+        );
+        match said {
+            Some(bytes) => Sniffed::Http(net::quote(bytes, 80)),
+            None => Sniffed::Nothing,
         }
     }
 
     /// A greeting that never came on a plaintext port: if the port answers a TLS
     /// handshake on a second connection, it speaks implicit TLS (like `like`),
-    /// not `protocol` with STARTTLS. The first connection must be closed already.
+    /// not `protocol` with STARTTLS; if it answers an HTTP request, it is a
+    /// web server. The first connection must be closed already.
     pub async fn silent_greeting(
         &mut self,
         silent: Failure,
         like: &str,
         protocol: &str,
     ) -> Failure {
-        if self.sniff_tls().await {
-            Failure::mismatch(
+        match self.sniff_silent_port().await {
+            Sniffed::Tls => Failure::mismatch(
                 "tls",
                 format!(
                     "the port speaks TLS from the first byte (implicit TLS, like {like}), not {protocol}; {}",
                     silent.detail
                 ),
-            )
-        } else {
-            silent
+            ),
+            Sniffed::Http(status) => Failure::mismatch(
+                "http",
+                format!(
+                    "this port speaks HTTP, not {}: it sent no greeting and answered HEAD / with \"{status}\" (a web server, or a port forward to one)",
+                    self.spec.service.protocol.as_str().to_uppercase()
+                ),
+            ),
+            Sniffed::Nothing => silent,
         }
     }
 
@@ -224,27 +250,110 @@ impl<'a> Session<'a> {
         yes: &str,
     ) -> Result<LineIo<TlsStream<Sniff<TcpStream>>>, Failure> {
         let first = io.first.clone();
+        let ahead = io.pending_bytes().to_vec();
         let (tcp, early) = io.into_inner();
         if early > 0 {
             self.note(format!(
                 "the server sent {early} bytes after its {yes} to {command}, before the TLS handshake; they were discarded"
             ));
         }
+        // Plaintext where TLS should begin is the server's own account of
+        // why it cannot (Courier: "couriertls: ...pem: No such file or
+        // directory"): quote it, whether it came ahead of the handshake or
+        // as the answer to it.
+        let said = (!ahead.is_empty() && net::identify(&ahead) != Some("tls"))
+            .then(|| net::quote(&ahead, 120));
         let tls = self
             .handshake(tcp, &[])
             .await
-            .map_err(|f| match f.outcome {
-                Outcome::ProtocolMismatch => Failure::new(
-                    Outcome::TlsFailed,
-                    format!(
-                        "the server accepted {command} but did not speak TLS after it: {}",
-                        f.detail
+            .map_err(|f| match (said, f.outcome) {
+                (
+                    Some(words),
+                    Outcome::TlsFailed
+                    | Outcome::Closed
+                    | Outcome::Reset
+                    | Outcome::ProtocolMismatch,
+                ) => plaintext_after_yes(command, yes, &words),
+                (_, Outcome::ProtocolMismatch) => match &f.reply {
+                    Some(words) => plaintext_after_yes(command, yes, words),
+                    None => Failure::new(
+                        Outcome::TlsFailed,
+                        format!(
+                            "the server accepted {command} but did not speak TLS after it: {}",
+                            f.detail
+                        ),
                     ),
-                ),
+                },
                 _ => f,
             })?;
         Ok(LineIo::continuing(tls, first))
     }
+}
+
+/// What a silent port turned out to speak.
+enum Sniffed {
+    Tls,
+    /// HTTP: the first line of its answer, quoted.
+    Http(String),
+    Nothing,
+}
+
+/// A TLS handshake on `stream`: `Some` when the port speaks TLS (with the
+/// facts of a completed handshake, or none after an alert), `None` if not.
+async fn try_tls(
+    spec: &ProbeSpec,
+    stream: Option<TcpStream>,
+) -> Option<Option<crate::report::TlsFacts>> {
+    let stream = stream?;
+    let name = tls::server_name(&spec.tls_name).ok()?;
+    let (connector, verifier) = spec.trust.connector(&[]);
+    match connector.connect(name, stream).await {
+        Ok(tls_stream) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            Some(Some(tls::facts(
+                tls_stream.get_ref().1,
+                verifier.take(),
+                &spec.trust,
+                &spec.tls_name,
+                now,
+            )))
+        }
+        Err(e) => {
+            let alert = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(|t| matches!(t, rustls::Error::AlertReceived(_)));
+            alert.then_some(None)
+        }
+    }
+}
+
+/// `HEAD / HTTP/1.0` on `stream`: the start of the answer (at most 512
+/// bytes, up to the first line's end), if any came.
+async fn try_http(stream: Option<TcpStream>) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = stream?;
+    stream.write_all(b"HEAD / HTTP/1.0\r\n\r\n").await.ok()?;
+    let mut buf = vec![0u8; 512];
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].contains(&b'\n') {
+        match stream.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    buf.truncate(n);
+    (n > 0).then_some(buf)
+}
+
+/// The server said yes to STARTTLS and then wrote `words` in plaintext instead of TLS.
+fn plaintext_after_yes(command: &str, yes: &str, words: &str) -> Failure {
+    Failure::new(
+        Outcome::TlsFailed,
+        format!(
+            "the server accepted {command} ({yes}) but did not speak TLS after it; it wrote, in plaintext: \"{words}\""
+        ),
+    )
 }
 
 /// Write one command (its `Display` is the wire line, CRLF added by LineIo).

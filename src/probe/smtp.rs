@@ -94,7 +94,7 @@ pub async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
                     Outcome::BadReply,
                     format!(
                         "a malformed line in the middle of a reply while {doing}: \"{}\"",
-                        escape(&line[..line.len().min(60)])
+                        crate::net::quote(&line, 80)
                     ),
                 ))
             }
@@ -340,7 +340,8 @@ impl Dialog for Smtp {
             Err(Failure::new(
                 Outcome::StarttlsUnavailable,
                 format!("the server refused STARTTLS: \"{}\"", reply.text()),
-            ))
+            )
+            .with_reply(reply.text()))
         }
     }
 

@@ -133,6 +133,9 @@ pub enum Phase {
     Quit,
     /// A second connection, made after a silent greeting, that checks whether the port speaks TLS.
     TlsSniff,
+    /// A third connection, made at the same time as the TLS sniff, that
+    /// checks whether the port speaks HTTP (`HEAD / HTTP/1.0`).
+    HttpSniff,
 }
 
 impl Phase {
@@ -147,6 +150,7 @@ impl Phase {
             Phase::HttpRequest => "http_request",
             Phase::Quit => "quit",
             Phase::TlsSniff => "tls_sniff",
+            Phase::HttpSniff => "http_sniff",
         }
     }
 }
@@ -352,6 +356,7 @@ pub struct ProbeResult {
     /// True when the capability list shows STARTTLS masked by a middlebox (e.g. `XXXXXXXA`).
     #[serde(default)]
     pub starttls_stripped: bool,
+    /// The server's reply to STARTTLS (STLS): its yes, or its refusal.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub starttls_reply: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]

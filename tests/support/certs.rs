@@ -142,6 +142,31 @@ impl TestPki {
         server_config_from(chain, key)
     }
 
+    /// A good chain for `names`, served only to clients that present a
+    /// certificate of the test root (rustls's `WebPkiClientVerifier`,
+    /// client auth mandatory), speaking only `version` (TLS 1.2 or 1.3).
+    pub fn client_auth_config(
+        &self,
+        names: &[&str],
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(self.root_store()),
+            provider.clone(),
+        )
+        .build()
+        .expect("build the client-certificate verifier");
+        let (chain, key) = self.chain(CertKind::Good, names);
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .expect("ring supports TLS 1.2 and 1.3")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .expect("build rustls ServerConfig requiring client auth");
+        Arc::new(config)
+    }
+
     /// A good leaf for `names` followed by `copies` copies of the
     /// intermediate: a chain of `1 + copies` certificates.
     pub fn long_chain_config(&self, names: &[&str], copies: usize) -> Arc<rustls::ServerConfig> {

@@ -282,8 +282,8 @@ pub fn capability_command(proto: Proto) -> &'static str {
     }
 }
 
-/// A port that never greets, then (on the connection mailport opens to
-/// check for TLS on it) silence again.
-pub fn silent_twice() -> Vec<Vec<Step>> {
-    vec![vec![Step::Hang], vec![Step::Hang]]
+/// A port that never greets, then silence again on the two connections
+/// mailport opens to check for TLS and for HTTP on it.
+pub fn silent_thrice() -> Vec<Vec<Step>> {
+    vec![vec![Step::Hang], vec![Step::Hang], vec![Step::Hang]]
 }

@@ -109,7 +109,7 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
             Err(e) => {
                 let mut f = e.failure(doing);
                 if let Some(bye) = untagged.iter().find(|l| starts_with_word(l, b"BYE")) {
-                    f.detail = format!("{} after \"* {}\"", f.detail, escape(shown(bye)));
+                    f.detail = format!("{} after \"* {}\"", f.detail, crate::net::quote(bye, 80));
                 }
                 return Err(f);
             }
@@ -139,7 +139,7 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
                     Outcome::BadReply,
                     format!(
                         "the completion of {tag} is neither OK, NO nor BAD while {doing}: \"{}\"",
-                        escape(shown(&line))
+                        crate::net::quote(&line, 80)
                     ),
                 ))
             }
@@ -148,7 +148,7 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
                     Outcome::BadReply,
                     format!(
                         "a response with another tag than {tag} while {doing}: \"{}\"",
-                        escape(shown(&line))
+                        crate::net::quote(&line, 80)
                     ),
                 ))
             }
@@ -167,10 +167,6 @@ pub async fn read_response<S: AsyncRead + AsyncWrite + Unpin>(
             ));
         }
     }
-}
-
-fn shown(line: &[u8]) -> &[u8] {
-    &line[..line.len().min(80)]
 }
 
 fn starts_with_word(line: &[u8], word: &[u8]) -> bool {
