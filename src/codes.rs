@@ -148,6 +148,10 @@ codes! {
         "mailport itself failed inside this probe: a bug in mailport, not a fact about the server.",
         "A case the probe's code did not expect. The other probes of the check are unaffected.",
         "Run the check again with the same arguments; if it happens again, report it with the command line and the server software.";
+    ConnectionLimited = "connection_limited", Outcome, Warn,
+        "The server turned the connection away because it limits how many connections one client may hold at once (e.g. \"421 Too many concurrent SMTP connections from this IP address\"). mailport retries such a probe once, alone, after its other probes to the address: this outcome means it was turned away again, or no time was left to retry. The server is up and answers; the port was not checked past that answer.",
+        "A per-client connection limit lower than what one client needs (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit), or other clients sharing your address (NAT, your own mail client) holding the server's connections at that moment.",
+        "Run the check again when fewer clients at your address are connected, or with --max-per-address 1; a limit of 1 or 2 also turns away users behind a shared address (an office NAT, a mail client that opens several connections): raise it on the server.";
     // ---- findings -------------------------------------------------------
     StarttlsStripped = "starttls_stripped", Finding, Fail,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",

@@ -27,6 +27,9 @@ pub enum Outcome {
     NotRun,
     /// mailport itself failed inside the probe (a bug).
     InternalError,
+    /// The server turned the connection away because it limits the
+    /// connections of one client, even when the probe was retried alone.
+    ConnectionLimited,
 }
 
 impl Outcome {
@@ -47,6 +50,7 @@ impl Outcome {
         Outcome::DnsFailed,
         Outcome::NotRun,
         Outcome::InternalError,
+        Outcome::ConnectionLimited,
     ];
 
     /// This outcome's row in the codes table.
@@ -68,6 +72,7 @@ impl Outcome {
             Outcome::DnsFailed => Code::DnsFailed,
             Outcome::NotRun => Code::NotRun,
             Outcome::InternalError => Code::InternalError,
+            Outcome::ConnectionLimited => Code::ConnectionLimited,
         }
     }
 
@@ -89,6 +94,7 @@ impl Outcome {
             Outcome::DnsFailed => "dns_failed",
             Outcome::NotRun => "not_run",
             Outcome::InternalError => "internal_error",
+            Outcome::ConnectionLimited => "connection_limited",
         }
     }
 }
