@@ -339,6 +339,10 @@ pub struct ProbeResult {
     /// Things worth knowing that are not failures.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<String>,
+    /// The first attempt was turned away by the server's per-client
+    /// connection limit and this result is the retry's (a note says why).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub retried: bool,
 }
 
 impl ProbeResult {
@@ -384,6 +388,7 @@ impl ProbeResult {
             login_tls: None,
             http: None,
             notes: Vec::new(),
+            retried: false,
         }
     }
 }
