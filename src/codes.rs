@@ -286,6 +286,10 @@ codes! {
         "The domain has no MX record. Senders then fall back to the domain's own A/AAAA record (the implicit MX of RFC 5321 section 5.1), which mailport checks instead.",
         "MX records never published, or lost when the DNS moved to another provider.",
         "Publish an MX record that names the mail server (e.g. `example.org. MX 10 mail.example.org.`), even when it is the same host.";
+    ConnectionLimitSeen = "connection_limit_seen", Finding, Info,
+        "The server limits how many connections one client may hold at once: it turned away one of mailport's concurrent connections (e.g. \"421 Too many concurrent SMTP connections from this IP address\"), and the probe passed when retried alone. An anti-abuse setting, not a fault.",
+        "A per-client connection limit (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit). Set low (1 to 3), it also turns away users behind one shared address (an office NAT) and mail clients that open several connections.",
+        "Nothing is required. If users behind one address are told \"too many connections\", raise the limit or exempt their network; --max-per-address 1 checks without tripping it.";
 }
 
 impl Code {
@@ -364,6 +368,12 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
     (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
     (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
+    (Code::ConnectionLimited, "exim", "Exim: smtp_accept_max_per_host (main configuration) limits each client's concurrent connections; a value of 1 or 2 turns away clients behind a shared address. Raise it (or exempt trusted networks with a condition on $sender_host_address), then restart Exim."),
+    (Code::ConnectionLimited, "postfix", "Postfix: smtpd_client_connection_count_limit (main.cf, default 50) limits each client's concurrent connections; raise it or list trusted networks in smtpd_client_event_limit_exceptions, then postfix reload."),
+    (Code::ConnectionLimited, "dovecot", "Dovecot: mail_max_userip_connections limits the connections per user and address; the login services' process_limit and client_limit limit connections before login. Raise them, then doveadm reload."),
+    (Code::ConnectionLimitSeen, "exim", "Nothing is required. The limit is Exim's smtp_accept_max_per_host; if clients behind one address are turned away, raise it or exempt their network."),
+    (Code::ConnectionLimitSeen, "postfix", "Nothing is required. The limit is Postfix's smtpd_client_connection_count_limit (default 50); if clients behind one address are turned away, raise it or list their network in smtpd_client_event_limit_exceptions."),
+    (Code::ConnectionLimitSeen, "dovecot", "Nothing is required. The limits are Dovecot's mail_max_userip_connections and the login services' process_limit and client_limit; raise them if clients behind one address are turned away."),
 ];
 
 impl Code {

@@ -369,7 +369,11 @@ mod tests {
             Outcome::ConnectionLimited,
             "the server turned the connection away …: \"421 Too many concurrent SMTP connections from this IP address\"",
         );
-        let ok = retried(first.clone(), ProbeResult::new(&SERVICES[0], 25, None), true);
+        let ok = retried(
+            first.clone(),
+            ProbeResult::new(&SERVICES[0], 25, None),
+            true,
+        );
         assert!(ok.retried);
         assert_eq!(ok.outcome, Outcome::Ok);
         assert!(ok.notes[0].contains("421 Too many concurrent SMTP connections"));
@@ -377,7 +381,11 @@ mod tests {
 
         let again = retried(first.clone(), first, false);
         assert_eq!(again.outcome, Outcome::ConnectionLimited);
-        assert!(again.detail.as_deref().unwrap().contains("turned away again"));
+        assert!(again
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("turned away again"));
         assert!(again.notes[0].contains("no other connection"));
     }
 }
