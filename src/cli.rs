@@ -7,6 +7,10 @@ use std::time::Duration;
 /// At most this many probes run at the same moment, by default (--max-probes).
 pub const DEFAULT_MAX_PROBES: u16 = 64;
 
+/// At most this many connections to one address at the same moment, by
+/// default (--max-per-address): the default sweep of 9 ports, and one more.
+pub const DEFAULT_MAX_PER_ADDRESS: u16 = 10;
+
 const EXAMPLES: &str = "\
 Examples:
   Check every mail port of a mail server (SMTP, IMAP, POP3, webmail), as text:
@@ -177,6 +181,16 @@ pub struct CheckArgs {
     /// At most this many probes run at the same moment (1 to 1024).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PROBES, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_probes: u16,
+
+    /// At most this many connections to one address at the same moment (1 to
+    /// 1024). The default, 10, lets the default sweep of 9 ports run all at
+    /// once, so a host whose ports are all filtered still takes about one
+    /// timeout; servers that limit connections per client (Exim
+    /// smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit)
+    /// may turn some away: such a probe is retried once, alone. Lower it (e.g.
+    /// 1) to stay under a strict limit.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_ADDRESS, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_per_address: u16,
 
     /// The name certificates are verified against and sent in SNI.
     /// [default: the HOST as given]

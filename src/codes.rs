@@ -148,6 +148,10 @@ codes! {
         "mailport itself failed inside this probe: a bug in mailport, not a fact about the server.",
         "A case the probe's code did not expect. The other probes of the check are unaffected.",
         "Run the check again with the same arguments; if it happens again, report it with the command line and the server software.";
+    ConnectionLimited = "connection_limited", Outcome, Warn,
+        "The server turned the connection away because it limits how many connections one client may hold at once (e.g. \"421 Too many concurrent SMTP connections from this IP address\"). mailport retries such a probe once, alone, after its other probes to the address: this outcome means it was turned away again, or no time was left to retry. The server is up and answers; the port was not checked past that answer.",
+        "A per-client connection limit lower than what one client needs (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit), or other clients sharing your address (NAT, your own mail client) holding the server's connections at that moment.",
+        "Run the check again when fewer clients at your address are connected, or with --max-per-address 1; a limit of 1 or 2 also turns away users behind a shared address (an office NAT, a mail client that opens several connections): raise it on the server.";
     // ---- findings -------------------------------------------------------
     StarttlsStripped = "starttls_stripped", Finding, Fail,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",
@@ -306,6 +310,10 @@ codes! {
         "The SMTP greeting is masked with asterisks (220 ****…): a Cisco PIX/ASA firewall's SMTP inspection sits between you and the server, rewrites the dialog and may hide or break STARTTLS and ESMTP extensions.",
         "`inspect esmtp` (ASA) or `fixup smtp` (PIX) enabled in the firewall's policy for the mail server's traffic.",
         "Turn the inspection off for the mail server (ASA: `policy-map global_policy`, `class inspection_default`, `no inspect esmtp`; PIX: `no fixup protocol smtp 25`); if it is not your firewall, test from another network to find whose it is.";
+    ConnectionLimitSeen = "connection_limit_seen", Finding, Info,
+        "The server limits how many connections one client may hold at once: it turned away one of mailport's concurrent connections (e.g. \"421 Too many concurrent SMTP connections from this IP address\"), and the probe passed when retried alone. An anti-abuse setting, not a fault.",
+        "A per-client connection limit (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit). Set low (1 to 3), it also turns away users behind one shared address (an office NAT) and mail clients that open several connections.",
+        "Nothing is required. If users behind one address are told \"too many connections\", raise the limit or exempt their network; --max-per-address 1 checks without tripping it.";
 }
 
 impl Code {
@@ -395,6 +403,12 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::SubmissionNoAuth, "microsoft", "Exchange: on the client receive connector, allow basic authentication after TLS (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS -PermissionGroups ExchangeUsers)."),
     (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
     (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
+    (Code::ConnectionLimited, "exim", "Exim: smtp_accept_max_per_host (main configuration) limits each client's concurrent connections; a value of 1 or 2 turns away clients behind a shared address. Raise it (or exempt trusted networks with a condition on $sender_host_address), then restart Exim."),
+    (Code::ConnectionLimited, "postfix", "Postfix: smtpd_client_connection_count_limit (main.cf, default 50) limits each client's concurrent connections; raise it or list trusted networks in smtpd_client_event_limit_exceptions, then postfix reload."),
+    (Code::ConnectionLimited, "dovecot", "Dovecot: mail_max_userip_connections limits the connections per user and address; the login services' process_limit and client_limit limit connections before login. Raise them, then doveadm reload."),
+    (Code::ConnectionLimitSeen, "exim", "Nothing is required. The limit is Exim's smtp_accept_max_per_host; if clients behind one address are turned away, raise it or exempt their network."),
+    (Code::ConnectionLimitSeen, "postfix", "Nothing is required. The limit is Postfix's smtpd_client_connection_count_limit (default 50); if clients behind one address are turned away, raise it or list their network in smtpd_client_event_limit_exceptions."),
+    (Code::ConnectionLimitSeen, "dovecot", "Nothing is required. The limits are Dovecot's mail_max_userip_connections and the login services' process_limit and client_limit; raise them if clients behind one address are turned away."),
 ];
 
 impl Code {

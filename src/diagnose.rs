@@ -7,6 +7,7 @@ use crate::report::{
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
+mod limits;
 mod names;
 pub use names::mail_domains;
 
@@ -34,6 +35,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
         for p in &t.probes {
             probe_findings(t, p, &mut out);
         }
+        limits::limit_findings(t, &mut out);
         cross_port_findings(t, (control, &control_names), &mut out);
         names::target_findings(t, &mut out);
     }

@@ -412,6 +412,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
     }
 }
 
+/// How many of a connection's first bytes [`Sniff`] keeps: a whole line of
+/// what a port spoke instead of TLS (e.g. a plaintext `421` with its reason).
+const SNIFF_KEEP: usize = 512;
+
 /// A stream wrapper that keeps the first bytes read, so a failed TLS handshake
 /// can say what the port spoke instead.
 pub struct Sniff<S> {
@@ -443,8 +447,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
         if let Poll::Ready(Ok(())) = poll {
             let new = &buf.filled()[before..];
             if let Ok(mut seen) = self.seen.lock() {
-                if seen.len() < SNIFF_BYTES {
-                    let take = new.len().min(SNIFF_BYTES - seen.len());
+                if seen.len() < SNIFF_KEEP {
+                    let take = new.len().min(SNIFF_KEEP - seen.len());
                     seen.extend_from_slice(&new[..take]);
                 }
             }

@@ -1,29 +1,45 @@
 //! The probe stage: every address of every resolved target × every probe of
-//! the plan, all at once (bounded by --max-probes), each under its own phase
-//! timeouts and the run's deadline. Each target comes back together with its
-//! probes, in the plan's order.
+//! the plan, all at once, bounded by --max-probes in all and by
+//! --max-per-address to one address, each under its own phase timeouts and
+//! the run's deadline. A probe that a server's per-client connection limit
+//! turned away is run once more, alone, after the other probes to its
+//! address. Each target comes back together with its probes, in the plan's
+//! order.
 
-use crate::plan::{Plan, Probe};
+use crate::phase::secs;
+use crate::plan::{Limits, Plan, Probe};
 use crate::probe::{run_probe, ProbeSpec};
 use crate::report::{Outcome, ProbeResult, TargetReport};
 use crate::resolve::ResolvedTarget;
 use crate::tls::Trust;
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// A probe is not started with less time than this left before the deadline.
-const MIN_PROBE_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+const MIN_PROBE_TIME: Duration = Duration::from_millis(100);
+/// Before a retry, time for the server to count mailport's other
+/// connections to the address as closed (Exim reaps its children, Postfix's
+/// anvil hears of the disconnect, a little after the close).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// A retry is not started with less time than this left, even when the
+/// connect and greeting timeouts are shorter.
+const MIN_RETRY_TIME: Duration = Duration::from_secs(1);
 
-fn not_run(spec: &ProbeSpec, max_probes: usize) -> ProbeResult {
+/// Where a probe's result goes: (target, address, probe) in the plan's order.
+type Key = (usize, usize, usize);
+
+fn not_run(spec: &ProbeSpec, limits: Limits) -> ProbeResult {
     ProbeResult {
         outcome: Outcome::NotRun,
         detail: Some(format!(
-            "the check's deadline passed before this probe could start (at most {max_probes} probes run at once: --max-probes)"
+            "the check's deadline passed before this probe could start (at most {} probes run at once: --max-probes, and at most {} to one address: --max-per-address)",
+            limits.max_probes, limits.max_per_address
         )),
         ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
     }
@@ -49,6 +65,129 @@ fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
         requested: p.requested,
         ..ProbeResult::new(p.service, p.port, None)
     }
+}
+
+/// The bounds every probe runs under: one semaphore for the run, one per address.
+struct Bounds {
+    all: Arc<Semaphore>,
+    per_address: HashMap<IpAddr, Arc<Semaphore>>,
+    limits: Limits,
+}
+
+/// The slots one probe needs: one of its address's, one of the run's.
+#[derive(Clone)]
+struct Slots {
+    all: Arc<Semaphore>,
+    address: Arc<Semaphore>,
+    limits: Limits,
+}
+
+impl Bounds {
+    fn new(limits: Limits) -> Bounds {
+        Bounds {
+            all: Arc::new(Semaphore::new(limits.max_probes)),
+            per_address: HashMap::new(),
+            limits,
+        }
+    }
+
+    fn slots(&mut self, addr: IpAddr) -> Slots {
+        let per = self.limits.max_per_address;
+        Slots {
+            all: self.all.clone(),
+            address: self
+                .per_address
+                .entry(addr)
+                .or_insert_with(|| Arc::new(Semaphore::new(per)))
+                .clone(),
+            limits: self.limits,
+        }
+    }
+}
+
+impl Slots {
+    /// Run `spec` once it holds a slot for its address and one of the run's;
+    /// a probe whose slots came too late for the deadline did not run.
+    async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
+        // The address first: a probe waiting for its address holds no slot of the run.
+        let _address = self.address.clone().acquire_owned().await;
+        let _all = self.all.clone().acquire_owned().await;
+        // A probe that waited for a slot past the deadline did not run:
+        // it must not pass for a server that never answered.
+        if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
+            return not_run(spec, self.limits);
+        }
+        run_probe(spec).await
+    }
+}
+
+/// What one task runs: its address, whether it retries, and its probes (one
+/// first attempt, or the retries of one address one after another).
+struct Task {
+    addr: IpAddr,
+    retry: bool,
+    rows: Vec<(Key, ProbeSpec)>,
+}
+
+/// A probe turned away by a per-client connection limit, waiting for the
+/// other probes to its address to end.
+struct Waiting {
+    key: Key,
+    spec: ProbeSpec,
+    first: ProbeResult,
+}
+
+/// Run the limited probes of one address again, one at a time, when the
+/// other probes to the address are done. `others`: whether mailport had other
+/// connections to the address when they were turned away.
+async fn retry_alone(waiting: Vec<Waiting>, slots: Slots, others: bool) -> Vec<(Key, ProbeResult)> {
+    let mut out = Vec::with_capacity(waiting.len());
+    for w in waiting {
+        let t = w.spec.timeouts;
+        let needed = (t.connect + t.greeting).max(MIN_RETRY_TIME);
+        let left = w
+            .spec
+            .deadline
+            .saturating_duration_since(Instant::now() + RETRY_PAUSE);
+        if left < needed {
+            let mut first = w.first;
+            first.notes.push(format!(
+                "not retried: only {} were left before the check's deadline (--deadline), and a retry needs the connect and greeting timeouts ({})",
+                secs(left),
+                secs(needed)
+            ));
+            out.push((w.key, first));
+            continue;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+        let retry = slots.run(&w.spec).await;
+        out.push((w.key, retried(w.first, retry, others)));
+    }
+    out
+}
+
+/// The retry's result, saying what happened to the first attempt.
+fn retried(first: ProbeResult, mut retry: ProbeResult, others: bool) -> ProbeResult {
+    let first_words = first.detail.unwrap_or_default();
+    let why = if others {
+        "while mailport had other connections open to this address"
+    } else {
+        "though mailport had no other connection open to this address (other clients at your address may hold the server's connections)"
+    };
+    retry.retried = true;
+    retry.notes.insert(
+        0,
+        format!(
+            "the first attempt was turned away {why}: {first_words}; this is the result of one retry, made alone after mailport's other probes to the address"
+        ),
+    );
+    if retry.outcome == Outcome::ConnectionLimited {
+        let again = retry.detail.take().unwrap_or_default();
+        retry.detail = Some(format!(
+            "{again}; turned away again when retried alone: the server allows fewer connections from this address than one probe needs, or other clients at your address (a NAT, a mail client) hold them"
+        ));
+    }
+    retry
 }
 
 /// Run every probe of `plan` on `targets`; the reports come back in the order
@@ -78,39 +217,89 @@ pub async fn probe_all(
         }
     }
     let total = jobs.len();
-    let max_probes = plan.limits.max_probes;
-    let limit = Arc::new(Semaphore::new(max_probes));
+    let mut bounds = Bounds::new(plan.limits);
+    // How many first attempts to each address have not ended yet (and, in
+    // `sizes`, how many there are in all); the probes a connection limit
+    // turned away, waiting for them.
+    let mut pending: HashMap<IpAddr, usize> = HashMap::new();
+    let mut waiting: HashMap<IpAddr, Vec<Waiting>> = HashMap::new();
     let mut set = JoinSet::new();
-    // The spec of each task, so that a task that panicked still has its row.
-    let mut specs = HashMap::new();
+    // What each task runs, so that a task that panicked still has its rows.
+    let mut tasks: HashMap<tokio::task::Id, Task> = HashMap::new();
     for (key, spec) in jobs {
-        let limit = limit.clone();
+        let addr = spec.addr.ip();
+        *pending.entry(addr).or_default() += 1;
+        let slots = bounds.slots(addr);
         let task_spec = spec.clone();
         let id = set
-            .spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                // A probe that waited for a slot past the deadline did not run:
-                // it must not pass for a server that never answered.
-                if task_spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
-                    return (key, not_run(&task_spec, max_probes));
-                }
-                (key, run_probe(&task_spec).await)
-            })
+            .spawn(async move { vec![(key, slots.run(&task_spec).await)] })
             .id();
-        specs.insert(id, (key, spec));
+        tasks.insert(
+            id,
+            Task {
+                addr,
+                retry: false,
+                rows: vec![(key, spec)],
+            },
+        );
     }
-    let mut results: Vec<((usize, usize, usize), ProbeResult)> = Vec::with_capacity(total);
+    let sizes = pending.clone();
+    let mut results: Vec<(Key, ProbeResult)> = Vec::with_capacity(total);
     while let Some(joined) = set.join_next_with_id().await {
-        match joined {
-            Ok((_, done)) => results.push(done),
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        let Some(Task { addr, retry, rows }) = tasks.remove(&id) else {
+            continue;
+        };
+        let done = match joined {
+            Ok((_, done)) => done,
             Err(e) => {
-                if let Some((key, spec)) = specs.get(&e.id()) {
-                    let why = if e.is_panic() {
-                        "it panicked"
-                    } else {
-                        "it was cancelled"
-                    };
-                    results.push((*key, panicked(spec, why)));
+                let why = if e.is_panic() {
+                    "it panicked"
+                } else {
+                    "it was cancelled"
+                };
+                rows.iter()
+                    .map(|(key, spec)| (*key, panicked(spec, why)))
+                    .collect()
+            }
+        };
+        for (key, result) in done {
+            let spec = rows.iter().find(|(k, _)| *k == key).map(|(_, s)| s);
+            match spec {
+                Some(spec) if !retry && result.outcome == Outcome::ConnectionLimited => {
+                    waiting.entry(addr).or_default().push(Waiting {
+                        key,
+                        spec: spec.clone(),
+                        first: result,
+                    });
+                }
+                _ => results.push((key, result)),
+            }
+        }
+        if !retry {
+            let left = pending.entry(addr).or_default();
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                if let Some(batch) = waiting.remove(&addr) {
+                    // Were other connections of mailport's open to the address?
+                    let others = sizes.get(&addr).copied().unwrap_or(0) > 1
+                        && plan.limits.max_per_address > 1;
+                    let rows = batch.iter().map(|w| (w.key, w.spec.clone())).collect();
+                    let slots = bounds.slots(addr);
+                    let id = set
+                        .spawn(async move { retry_alone(batch, slots, others).await })
+                        .id();
+                    tasks.insert(
+                        id,
+                        Task {
+                            addr,
+                            retry: true,
+                            rows,
+                        },
+                    );
                 }
             }
         }
@@ -153,4 +342,52 @@ pub async fn probe_all(
         });
     }
     reports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::SERVICES;
+
+    #[test]
+    fn the_default_sweep_runs_all_at_once_to_one_address() {
+        // DESIGN.md: a host whose every port is filtered takes about one
+        // timeout, so the default per-address bound must not queue the sweep.
+        let sweep = SERVICES.iter().filter(|s| s.default).count();
+        assert!(usize::from(crate::cli::DEFAULT_MAX_PER_ADDRESS) >= sweep);
+    }
+
+    fn probe(outcome: Outcome, detail: &str) -> ProbeResult {
+        ProbeResult {
+            outcome,
+            detail: Some(detail.to_string()),
+            ..ProbeResult::new(&SERVICES[0], 25, Some("192.0.2.1".parse().unwrap()))
+        }
+    }
+
+    #[test]
+    fn a_retry_says_what_happened_to_the_first_attempt() {
+        let first = probe(
+            Outcome::ConnectionLimited,
+            "the server turned the connection away …: \"421 Too many concurrent SMTP connections from this IP address\"",
+        );
+        let ok = retried(
+            first.clone(),
+            ProbeResult::new(&SERVICES[0], 25, None),
+            true,
+        );
+        assert!(ok.retried);
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert!(ok.notes[0].contains("421 Too many concurrent SMTP connections"));
+        assert!(ok.notes[0].contains("other connections open"));
+
+        let again = retried(first.clone(), first, false);
+        assert_eq!(again.outcome, Outcome::ConnectionLimited);
+        assert!(again
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("turned away again"));
+        assert!(again.notes[0].contains("no other connection"));
+    }
 }

@@ -13,6 +13,7 @@ mod hostile_matrix;
 mod http;
 mod imap;
 mod json;
+mod limits;
 mod netns;
 mod pop3;
 mod ptr;

@@ -238,7 +238,7 @@ fn starttls_refused_with_no_or_bad_is_unavailable_and_then_only_logout() {
 #[test]
 fn greeting_bye_is_rejected_and_we_send_nothing() {
     let server = FakeServer::one(vec![
-        Step::send("* BYE Too many connections from your IP\r\n"),
+        Step::send("* BYE Server shutting down for maintenance\r\n"),
         Step::Close,
     ]);
     let run = check_fake(server.port(), "imap", None).run();
@@ -246,7 +246,7 @@ fn greeting_bye_is_rejected_and_we_send_nothing() {
     let p = run.probe();
     assert_eq!(p.outcome, "rejected", "{p:#}");
     assert_eq!(p.failed_phase.as_deref(), Some("greeting"));
-    assert!(p.detail().contains("Too many connections"));
+    assert!(p.detail().contains("shutting down for maintenance"));
     assert!(transcript.is_empty(), "{transcript:?}");
     assert_eq!(run.code, 1);
 }

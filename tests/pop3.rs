@@ -206,7 +206,7 @@ fn stls_refused_is_unavailable_and_then_only_quit() {
 #[test]
 fn greeting_err_is_rejected() {
     let server = FakeServer::one(vec![
-        Step::send("-ERR [SYS/TEMP] Too many connections\r\n"),
+        Step::send("-ERR [SYS/TEMP] Service temporarily unavailable\r\n"),
         Step::Expect("QUIT"),
         Step::send("+OK\r\n"),
     ]);
@@ -215,7 +215,7 @@ fn greeting_err_is_rejected() {
     let p = run.probe();
     assert_eq!(p.outcome, "rejected", "{p:#}");
     assert_eq!(p.failed_phase.as_deref(), Some("greeting"));
-    assert!(p.detail().contains("Too many connections"));
+    assert!(p.detail().contains("Service temporarily unavailable"));
     assert_eq!(transcript, ["QUIT"]);
     assert_eq!(run.code, 1);
 }

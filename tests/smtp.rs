@@ -251,11 +251,13 @@ fn greeting_554_is_rejected_not_a_tls_failure() {
     assert!(p.tls.is_none());
 }
 
+/// A 421 whose words do not say that the server limits connections per
+/// client is a refusal like any other: not retried (one connection only).
 #[test]
 fn greeting_421_is_rejected_with_the_servers_words() {
-    let p = rejected_greeting("421 4.4.5 Too many connections\r\n");
+    let p = rejected_greeting("421 4.3.2 Service not available\r\n");
     assert_eq!(p.outcome, "rejected");
-    assert!(p.detail().contains("421 4.4.5 Too many connections"));
+    assert!(p.detail().contains("421 4.3.2 Service not available"));
 }
 
 #[test]

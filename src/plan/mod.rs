@@ -77,6 +77,9 @@ pub struct Timeouts {
 pub struct Limits {
     /// At most this many probes at the same moment.
     pub max_probes: usize,
+    /// At most this many probes (each holds one connection at a time) to
+    /// one address at the same moment.
+    pub max_per_address: usize,
     /// The whole run (MX lookups, resolution, probes, DNS checks) ends by then.
     pub deadline: Duration,
 }
@@ -278,6 +281,7 @@ impl Plan {
             limits: Limits {
                 deadline: args.deadline,
                 max_probes: usize::from(args.max_probes),
+                max_per_address: usize::from(args.max_per_address),
             },
             ehlo,
             ca,
@@ -335,6 +339,7 @@ impl Plan {
             limits: Limits {
                 deadline: names.dns.timeout * 3,
                 max_probes: usize::from(cli::DEFAULT_MAX_PROBES),
+                max_per_address: usize::from(cli::DEFAULT_MAX_PER_ADDRESS),
             },
             ehlo: Ehlo::AddressLiteral,
             ca: None,

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod imap;
+mod limit;
 mod names;
 pub mod pop3;
 mod session;
@@ -220,7 +221,16 @@ async fn greeting<D: Dialog, S: Stream>(
     s.res.software = software(&text.software_from, D::SOFTWARE);
     match D::judge_greeting(greeting, &mut s.res) {
         Ok(caps) => Ok(caps),
-        Err(refusal) => Err(refused(d, s, io, refusal).await),
+        Err(mut refusal) => {
+            // A refusal that says the server limits connections per client is
+            // not a verdict on this address: the runner retries it alone.
+            if refusal.failure.outcome == Outcome::Rejected {
+                if let Some(f) = s.res.greeting.as_deref().and_then(limit::limited_greeting) {
+                    refusal.failure = f;
+                }
+            }
+            Err(refused(d, s, io, refusal).await)
+        }
     }
 }
 

@@ -106,7 +106,11 @@ impl<'a> Session<'a> {
             .step(Phase::TlsHandshake, spec.timeouts.reply, async {
                 connector.connect(name, sniff).await.map_err(|e| {
                     let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
-                    tls::handshake_failure(&e, &sniffed, verifier.client_cert_asked())
+                    // A plaintext "421 Too many connections" instead of a
+                    // ServerHello: the port does speak TLS, just not to us now.
+                    super::limit::limited_before_tls(&sniffed).unwrap_or_else(|| {
+                        tls::handshake_failure(&e, &sniffed, verifier.client_cert_asked())
+                    })
                 })
             })
             .await?;

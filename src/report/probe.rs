@@ -27,6 +27,9 @@ pub enum Outcome {
     NotRun,
     /// mailport itself failed inside the probe (a bug).
     InternalError,
+    /// The server turned the connection away because it limits the
+    /// connections of one client, even when the probe was retried alone.
+    ConnectionLimited,
 }
 
 impl Outcome {
@@ -47,6 +50,7 @@ impl Outcome {
         Outcome::DnsFailed,
         Outcome::NotRun,
         Outcome::InternalError,
+        Outcome::ConnectionLimited,
     ];
 
     /// This outcome's row in the codes table.
@@ -68,6 +72,7 @@ impl Outcome {
             Outcome::DnsFailed => Code::DnsFailed,
             Outcome::NotRun => Code::NotRun,
             Outcome::InternalError => Code::InternalError,
+            Outcome::ConnectionLimited => Code::ConnectionLimited,
         }
     }
 
@@ -89,6 +94,7 @@ impl Outcome {
             Outcome::DnsFailed => "dns_failed",
             Outcome::NotRun => "not_run",
             Outcome::InternalError => "internal_error",
+            Outcome::ConnectionLimited => "connection_limited",
         }
     }
 }
@@ -380,6 +386,10 @@ pub struct ProbeResult {
     /// Things worth knowing that are not failures.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<String>,
+    /// The first attempt was turned away by the server's per-client
+    /// connection limit and this result is the retry's (a note says why).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub retried: bool,
 }
 
 impl ProbeResult {
@@ -428,6 +438,7 @@ impl ProbeResult {
             login_tls: None,
             http: None,
             notes: Vec::new(),
+            retried: false,
         }
     }
 }

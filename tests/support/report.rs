@@ -7,7 +7,7 @@
 //! are refused: a field renamed, dropped or added fails the test that reads
 //! the report. Required fields are plain types; the schema's optional ones
 //! are `Option` (absent and null read the same), except two that the schema
-//! omits when empty or false (`notes`, `preauth`).
+//! omits when empty or false (`notes`, `preauth`, `retried`).
 
 use std::fmt;
 
@@ -170,6 +170,9 @@ pub struct Probe {
     /// Omitted when there is none.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Omitted when false.
+    #[serde(default)]
+    pub retried: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -33,6 +33,7 @@
 //! transcript is checked against).
 
 mod conn;
+mod limited;
 mod read;
 mod runtime;
 pub mod safety;
@@ -40,6 +41,7 @@ mod state;
 mod step;
 mod tls;
 
+pub use limited::{LimitedServer, Seen, EXIM_421};
 pub use step::{Line, Step};
 
 use std::fmt;
