@@ -117,6 +117,11 @@ impl Slots {
         if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
             return not_run(spec, self.limits);
         }
+        // The unit tests make a probe panic, to see it reported.
+        #[cfg(test)]
+        if spec.tls_name == tests::PANIC_NAME {
+            panic!("a probe that panics, for the test");
+        }
         run_probe(spec).await
     }
 }
@@ -348,6 +353,56 @@ pub async fn probe_all(
 mod tests {
     use super::*;
     use crate::service::SERVICES;
+
+    /// A target verified against this name makes its probes panic (test builds only).
+    pub(super) const PANIC_NAME: &str = "panic.mailport.invalid";
+
+    /// A probe task that panics is a bug of mailport: it is an internal_error
+    /// row of the report, never a row silently missing.
+    #[tokio::test]
+    async fn a_probe_that_panics_is_an_internal_error_row() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "mailport",
+            "check",
+            "127.0.0.1",
+            "--port",
+            "9/smtp",
+            "--port",
+            "9/pop3",
+        ])
+        .unwrap();
+        let crate::cli::Command::Check(args) = cli.command else {
+            panic!("not check")
+        };
+        let plan = Plan::from_args(&args).unwrap();
+        let mut target = plan.targets[0].clone();
+        target.tls_name = PANIC_NAME.into();
+        let resolved = ResolvedTarget {
+            target,
+            addresses: vec!["127.0.0.1".parse().unwrap()],
+            local_addresses: vec![],
+            resolution: crate::report::Resolution {
+                source: crate::report::ResolutionSource::Literal,
+                status: crate::report::DnsStatus::Found,
+                detail: None,
+                ms: 0,
+            },
+        };
+        let trust = Arc::new(Trust::load(None).unwrap());
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let reports = probe_all(&plan, vec![resolved], trust, false, deadline).await;
+        let probes = &reports[0].probes;
+        assert_eq!(probes.len(), 2, "every probe has its row: {probes:#?}");
+        for p in probes {
+            assert_eq!(p.outcome, Outcome::InternalError, "{p:#?}");
+            assert!(
+                p.detail.as_deref().unwrap().contains("it panicked"),
+                "{p:#?}"
+            );
+            assert_eq!(p.port, 9);
+        }
+    }
 
     #[test]
     fn the_default_sweep_runs_all_at_once_to_one_address() {
