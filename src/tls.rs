@@ -26,6 +26,9 @@ pub const MAX_CHAIN: usize = 16;
 /// The trust anchors a check verifies against: native roots plus `--ca-file`.
 pub struct Trust {
     provider: Arc<CryptoProvider>,
+    /// A client config builder with the provider and its protocol versions
+    /// checked once, here, rather than at every probe.
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>,
     /// None when there is no trust anchor at all: every chain is then untrusted.
     verifier: Option<Arc<WebPkiServerVerifier>>,
     /// DER subjects of the anchors, to tell an untrusted root from a missing intermediate.
@@ -76,8 +79,12 @@ impl Trust {
                     .context("cannot build the certificate verifier")?,
             )
         };
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .context("the TLS provider lacks the default protocol versions")?;
         Ok(Trust {
             provider,
+            builder,
             verifier,
             anchor_subjects,
             native_roots,
@@ -93,9 +100,9 @@ impl Trust {
             seen: Mutex::new(None),
             client_cert_asked: AtomicBool::new(false),
         });
-        let mut config = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default protocol versions")
+        let mut config = self
+            .builder
+            .clone()
             .dangerous()
             .with_custom_certificate_verifier(recorder.clone())
             .with_client_cert_resolver(Arc::new(NoClientCert(recorder.clone())));
