@@ -270,18 +270,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, "s"),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (e.g. 5s, 500ms, 1m)"))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!(
+            "'{}' is not a duration (e.g. 5s, 500ms, 1m)",
+            crate::escape::shown(text)
+        )
+    })?;
     let scale = match unit {
         "ms" => 0.001,
         "s" => 1.0,
         "m" => 60.0,
-        _ => return Err(format!("'{text}': unknown unit '{unit}' (use ms, s or m)")),
+        _ => {
+            return Err(format!(
+                "'{}': unknown unit (use ms, s or m)",
+                crate::escape::shown(text)
+            ))
+        }
     };
     let secs = value * scale;
     if !secs.is_finite() || !(0.001..=3600.0).contains(&secs) {
-        return Err(format!("'{text}' is out of range (1ms to 60m)"));
+        return Err(format!(
+            "'{}' is out of range (1ms to 60m)",
+            crate::escape::shown(text)
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }

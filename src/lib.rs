@@ -11,6 +11,7 @@ pub mod cli;
 pub mod codes;
 pub mod diagnose;
 pub mod dns;
+pub mod escape;
 pub mod exit;
 pub mod net;
 pub mod phase;
@@ -201,7 +202,10 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
             let wanted = code.trim().to_ascii_lowercase().replace('-', "_");
             match codes::Code::parse(&wanted) {
                 Some(c) => vec![c.info()],
-                None => bail!("unknown code '{code}'; `mailport explain` lists every code"),
+                None => bail!(
+                    "unknown code '{}'; `mailport explain` lists every code",
+                    escape::shown(code)
+                ),
             }
         }
         None => codes::CODES.iter().collect(),
@@ -262,7 +266,8 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
 mod layers {
     /// Lowest first. The report model sits low because every stage fills it.
     const FLOORS: &[&[&str]] = &[
-        &["codes", "cli", "service"],
+        &["codes", "escape", "service"],
+        &["cli"],
         &["plan"],
         &["report"],
         &["phase"],

@@ -2,6 +2,7 @@
 //! [`LineIo`], which enforces a per-line byte limit; callers enforce the
 //! per-reply line and byte limits, and [`crate::phase::Recorder`] the time.
 
+pub use crate::escape::{escape, quote};
 use crate::phase::Failure;
 use crate::report::Outcome;
 use std::io;
@@ -214,59 +215,6 @@ pub fn not_the_protocol(expected: &str, first: &[u8], line: &[u8], doing: &str) 
             format!("the server's answer is not {name} while {doing}: \"{shown}\""),
         ),
     }
-}
-
-/// Show server bytes safely: valid UTF-8 stays, control characters and
-/// invalid bytes become escapes, so nothing a server sends can drive a terminal.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                '\n' => out.push_str("\\n"),
-                c if c.is_control() || is_bidi_control(c) => {
-                    out.push_str(&format!("\\u{{{:x}}}", c as u32))
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
-}
-
-/// A server's words quoted in a message: the first line of `bytes` without
-/// its CR/LF, escaped, and when longer than `max` bytes cut at a word
-/// boundary (or a character boundary, for one long word) with "…".
-pub fn quote(bytes: &[u8], max: usize) -> String {
-    let end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(bytes.len());
-    let line = bytes[..end].trim_ascii_end();
-    if line.len() <= max {
-        return escape(line);
-    }
-    let mut cut = max;
-    while cut > 0 && (line[cut] & 0xc0) == 0x80 {
-        cut -= 1;
-    }
-    if let Some(space) = line[..cut].iter().rposition(|&b| b == b' ') {
-        if space >= max / 2 {
-            cut = space;
-        }
-    }
-    let mut out = escape(line[..cut].trim_ascii_end());
-    out.push('…');
-    out
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// An error from [`LineIo::read_line`].

@@ -243,7 +243,8 @@ pub fn parse_port_spec(text: &str) -> Result<PortSpec, String> {
         return Ok(PortSpec::Custom { port, service });
     }
     Err(format!(
-        "'{text}' is not a port spec: use NAME=PORT (e.g. submission=2525) or PORT/NAME (e.g. 2525/smtp)"
+        "'{}' is not a port spec: use NAME=PORT (e.g. submission=2525) or PORT/NAME (e.g. 2525/smtp)",
+        crate::escape::shown(text)
     ))
 }
 

@@ -152,7 +152,8 @@ pub fn display_name(name: &Name) -> String {
 /// A fully qualified name from text (a trailing dot is added).
 pub fn fqdn(text: &str) -> Result<Name, String> {
     let mut name = Name::from_ascii(text.trim_end_matches('.'))
-        .map_err(|e| format!("'{text}' is not a DNS name: {e}"))?;
+        // The library's words quote the name: escaped as a whole.
+        .map_err(|e| crate::escape::shown(&format!("'{text}' is not a DNS name: {e}")))?;
     name.set_fqdn(true);
     Ok(name)
 }

@@ -4,6 +4,7 @@
 //! the files they name.
 
 use super::Probe;
+use crate::escape::shown;
 use crate::service::{self, PortSpec, Service};
 use anyhow::{anyhow, bail, Context as _, Result};
 use rustls::pki_types::pem::PemObject;
@@ -18,6 +19,7 @@ pub const DEFAULT_DNS_PORT: u16 = 53;
 /// (`192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353`).
 pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     let t = text.trim();
+    let q = shown(text);
     if let Ok(ip) = t.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, DEFAULT_DNS_PORT));
     }
@@ -31,9 +33,9 @@ pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     }
     match t.parse::<SocketAddr>() {
         Ok(a) if a.port() != 0 => Ok(a),
-        Ok(_) => Err(format!("'{text}': port 0 is not a DNS server's port")),
+        Ok(_) => Err(format!("'{q}': port 0 is not a DNS server's port")),
         Err(_) => Err(format!(
-            "'{text}' is not an IP address with an optional port \
+            "'{q}' is not an IP address with an optional port \
              (e.g. 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:5353); \
              a DNS server is given by address, not by name"
         )),
@@ -69,7 +71,8 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
     for name in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let s = service::lookup(name).ok_or_else(|| {
             anyhow!(
-                "--service: unknown service '{name}': known services are {}",
+                "--service: unknown service '{}': known services are {}",
+                shown(name),
                 service::names()
             )
         })?;
@@ -186,6 +189,8 @@ pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>> {
 /// Validate a host argument. Returns the host to report and, for an IP, its address.
 pub fn parse_host(raw: &str) -> Result<(String, Option<IpAddr>)> {
     let text = raw.trim();
+    // The argument as quoted back: escaped and cut, never raw.
+    let raw = &shown(raw);
     if text.is_empty() {
         bail!("the host name is empty");
     }
@@ -299,7 +304,8 @@ pub(super) fn check_ehlo_name(name: &str) -> Result<()> {
     };
     if !ok {
         bail!(
-            "--ehlo '{name}' is neither a domain name nor an address literal such as [192.0.2.1]"
+            "--ehlo '{}' is neither a domain name nor an address literal such as [192.0.2.1]",
+            shown(name)
         );
     }
     Ok(())
@@ -307,8 +313,12 @@ pub(super) fn check_ehlo_name(name: &str) -> Result<()> {
 
 /// Parse `HOST:ADDR` (ADDR may be an IPv6 address, with or without brackets).
 pub fn parse_resolve(text: &str) -> Result<(String, IpAddr)> {
-    let bad =
-        || anyhow!("--resolve '{text}': expected HOST:ADDR, e.g. mail.example.org:192.0.2.10");
+    let bad = || {
+        anyhow!(
+            "--resolve '{}': expected HOST:ADDR, e.g. mail.example.org:192.0.2.10",
+            shown(text)
+        )
+    };
     let (host, addr) = text.split_once(':').ok_or_else(bad)?;
     let addr = addr.trim();
     let addr = addr

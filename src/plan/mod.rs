@@ -222,7 +222,8 @@ impl Plan {
                 Some(n) if role == Role::Target => {
                     if ServerName::try_from(n.as_str()).is_err() {
                         bail!(
-                            "--tls-name: '{n}' is not a valid name to verify a certificate against"
+                            "--tls-name: '{}' is not a valid name to verify a certificate against",
+                            crate::escape::shown(n)
                         );
                     }
                     n.clone()
@@ -307,7 +308,7 @@ impl Plan {
                 .and_then(|t| t.strip_suffix(']'))
                 .unwrap_or(text);
             let ip: IpAddr = unbracketed.parse().map_err(|_| {
-                anyhow!("'{raw}' is not an IPv4 or IPv6 address; `mailport ptr` checks addresses (for a host name: mailport check NAME)")
+                anyhow!("'{}' is not an IPv4 or IPv6 address; `mailport ptr` checks addresses (for a host name: mailport check NAME)", crate::escape::shown(raw))
             })?;
             if targets.iter().any(|t| t.literal == Some(ip)) {
                 continue;
