@@ -266,7 +266,8 @@ fn explain(args: &ExplainArgs) -> Result<u8> {
 mod layers {
     /// Lowest first. The report model sits low because every stage fills it.
     const FLOORS: &[&[&str]] = &[
-        &["codes", "escape", "service"],
+        &["codes", "escape"],
+        &["service"],
         &["cli"],
         &["plan"],
         &["report"],
