@@ -382,7 +382,7 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::CertIncompleteChain, "nginx", "nginx: ssl_certificate fullchain.pem; then nginx -s reload."),
     (Code::CertIncompleteChain, "apache", "Apache 2.4.8+: SSLCertificateFile fullchain.pem; then apachectl graceful."),
     (Code::LoginBeforeTls, "dovecot", "Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no), then doveadm reload. Tell clients to use 993/995 or STARTTLS."),
-    (Code::LoginBeforeTls, "courier", "Courier: IMAP_TLS_REQUIRED=1 in imapd-ssl and POP3_TLS_REQUIRED=1 in pop3d-ssl (Debian's default is 0), then restart. With them set, Courier still lists the command before TLS but refuses the login."),
+    (Code::LoginBeforeTls, "courier", "Courier: IMAP_TLS_REQUIRED=1 in imapd-ssl (IMAP then advertises LOGINDISABLED) and POP3_TLS_REQUIRED=1 in pop3d-ssl (Debian's default is 0), then restart. With POP3_TLS_REQUIRED=1 Courier still lists USER before STLS but refuses it."),
     (Code::LoginBeforeTls, "cyrus", "Cyrus: allowplaintext: no in imapd.conf (Debian's default is yes), then restart Cyrus."),
     (Code::HttpNoRedirect, "nginx", "nginx: in the port-80 server block, return 301 https://$host$request_uri;"),
     (Code::HttpNoRedirect, "apache", "Apache: in the port-80 VirtualHost, Redirect permanent / https://mail.example.org/"),

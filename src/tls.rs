@@ -501,8 +501,34 @@ pub fn handshake_failure(e: &io::Error, sniffed: &[u8], cert_asked: bool) -> Fai
     match f.outcome {
         // What the server said instead of TLS, for a caller that quotes it.
         Outcome::ProtocolMismatch if !sniffed.is_empty() => f.with_reply(quote(sniffed, 120)),
-        _ => f,
+        // TLS records, then text: a server that gave up on TLS (an alert) and
+        // then said why in plaintext (Courier: "-ERR STARTTLS failed: ...
+        // couriertls: ...pem: No such file or directory").
+        _ => match text_after_tls_records(sniffed) {
+            Some(text) => f.with_reply(quote(text, 160)),
+            None => f,
+        },
     }
+}
+
+/// The bytes after the complete TLS records that start `bytes`, when there
+/// is at least one record and what follows is printable text.
+fn text_after_tls_records(bytes: &[u8]) -> Option<&[u8]> {
+    let mut rest = bytes;
+    let mut records = 0;
+    while let [0x14..=0x17, 0x03, _, hi, lo, ..] = rest {
+        let len = 5 + usize::from(u16::from_be_bytes([*hi, *lo]));
+        if rest.len() < len {
+            return None;
+        }
+        rest = &rest[len..];
+        records += 1;
+    }
+    let printable = rest
+        .iter()
+        .take(16)
+        .all(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t'));
+    (records > 0 && !rest.is_empty() && printable).then_some(rest)
 }
 
 fn not_tls_or_failed(e: &io::Error, sniffed: &[u8]) -> Failure {
@@ -613,5 +639,29 @@ fn incompatible_words(p: &PeerIncompatible) -> String {
             "no cipher suite in common: the server offers only obsolete or weak ciphers".to_string()
         }
         other => format!("the server's TLS is incompatible: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_after_an_alert_is_the_servers_words() {
+        let courier = b"\x15\x03\x03\x00\x02\x01\x00-ERR STARTTLS failed: couriertls: x.pem: No such file or directory\n";
+        assert!(text_after_tls_records(courier)
+            .unwrap()
+            .starts_with(b"-ERR STARTTLS failed"));
+        // Only records, records cut short, or no record at all: nothing to quote.
+        assert_eq!(
+            text_after_tls_records(b"\x15\x03\x03\x00\x02\x01\x00"),
+            None
+        );
+        assert_eq!(text_after_tls_records(b"\x16\x03\x03\x40\x00\x02"), None);
+        assert_eq!(text_after_tls_records(b"-ERR no"), None);
+        assert_eq!(
+            text_after_tls_records(b"\x15\x03\x03\x00\x02\x01\x00\x00\xff\x17"),
+            None
+        );
     }
 }

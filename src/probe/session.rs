@@ -278,6 +278,9 @@ impl<'a> Session<'a> {
                     | Outcome::Reset
                     | Outcome::ProtocolMismatch,
                 ) => plaintext_after_yes(command, yes, &words),
+                (_, Outcome::TlsFailed) if f.reply.is_some() => {
+                    plaintext_after_yes(command, yes, f.reply.as_deref().unwrap_or_default())
+                }
                 (_, Outcome::ProtocolMismatch) => match &f.reply {
                     Some(words) => plaintext_after_yes(command, yes, words),
                     None => Failure::new(
