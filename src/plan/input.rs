@@ -42,10 +42,31 @@ pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// Most bytes read from a --ca-file (a system bundle is about 200 KiB).
+const CA_FILE_MAX_BYTES: u64 = 8 << 20;
+
+/// A regular file, read whole but never past `max` bytes: `/dev/zero` or a
+/// FIFO given by mistake is a clear error, not a read without end.
+fn read_bounded(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {what} {shown}"))?;
+    if !meta.is_file() {
+        bail!("{what} {shown} is not a regular file");
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {what} {shown}"))?;
+    if bytes.len() as u64 > max {
+        bail!("{what} {shown} is larger than {} MiB", max >> 20);
+    }
+    Ok(bytes)
+}
+
 /// The certificates of a --ca-file (PEM).
 pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read --ca-file {}", path.display()))?;
+    let bytes = read_bounded(path, "--ca-file", CA_FILE_MAX_BYTES)?;
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(&bytes) {
         let cert =
@@ -157,17 +178,10 @@ const HOSTS_FILE_MAX_HOSTS: usize = 10_000;
 
 /// The hosts listed in a --hosts-file: one per line, # comments and blank lines skipped.
 pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>> {
-    use std::io::Read;
     let shown = path.display();
-    let file =
-        std::fs::File::open(path).map_err(|e| anyhow!("cannot read --hosts-file {shown}: {e}"))?;
-    let mut text = String::new();
-    file.take(HOSTS_FILE_MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| anyhow!("cannot read --hosts-file {shown}: {e}"))?;
-    if text.len() as u64 > HOSTS_FILE_MAX_BYTES {
-        bail!("--hosts-file {shown} is larger than 1 MiB");
-    }
+    let bytes = read_bounded(path, "--hosts-file", HOSTS_FILE_MAX_BYTES)?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow!("--hosts-file {shown} is not UTF-8 text"))?;
     let hosts: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -352,6 +366,23 @@ fn hostname() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// r14: a device or a huge file given as a file is a clear error, read no further than the cap.
+    #[test]
+    fn local_files_are_regular_and_bounded() {
+        let e = format!("{:#}", read_ca_file(Path::new("/dev/zero")).unwrap_err());
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = format!(
+            "{:#}",
+            read_hosts_file(Path::new("/dev/urandom")).unwrap_err()
+        );
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = std::env::temp_dir().join(format!("mailport-big-{}", std::process::id()));
+        std::fs::write(&dir, vec![b'#'; (CA_FILE_MAX_BYTES + 10) as usize]).unwrap();
+        let e = format!("{:#}", read_ca_file(&dir).unwrap_err());
+        std::fs::remove_file(&dir).unwrap();
+        assert!(e.contains("larger than 8 MiB"), "{e}");
+    }
     use crate::plan::Ehlo;
 
     #[test]
