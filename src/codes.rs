@@ -314,6 +314,10 @@ codes! {
         "The server limits how many connections one client may hold at once: it turned away one of mailport's concurrent connections (e.g. \"421 Too many concurrent SMTP connections from this IP address\"), and the probe passed when retried alone. An anti-abuse setting, not a fault.",
         "A per-client connection limit (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit). Set low (1 to 3), it also turns away users behind one shared address (an office NAT) and mail clients that open several connections.",
         "Nothing is required. If users behind one address are told \"too many connections\", raise the limit or exempt their network; --max-per-address 1 checks without tripping it.";
+    TlsObsoleteOnly = "tls_obsolete_only", Finding, Fail,
+        "The server speaks only TLS 1.0 or 1.1 (or SSL 3.0), which RFC 8996 deprecated: mailport, current mail clients and current mail servers refuse them, so every TLS handshake fails. After rustls's TLS 1.2/1.3 handshake failed, mailport sent a ClientHello of its own offering TLS 1.0 to 1.2 and the server chose the older version (the probe's tls_versions).",
+        "A TLS library too old for TLS 1.2 (OpenSSL before 1.0.1, an old Windows SCHANNEL or Java), an old appliance or hosted service, or protocol settings that list only TLSv1 and TLSv1.1.",
+        "Enable TLS 1.2 (and 1.3) in the service's TLS protocol settings; if it has no such setting, its TLS library is too old: upgrade the software or the system it runs on. Check again with mailport afterwards.";
 }
 
 impl Code {
@@ -397,6 +401,15 @@ pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
     (Code::StarttlsRefused, "dovecot", "Dovecot: check ssl_cert and ssl_key (ssl_cert = </path, readable, matching); `doveconf -n` and the log show the error; then doveadm reload."),
     (Code::StarttlsRefused, "courier", "Courier: check that TLS_CERTFILE (imapd-ssl / pop3d-ssl) names a readable PEM with the key and the chain; the daemon's log has the couriertls error."),
     (Code::TlsFailed, "courier", "Courier: the words quoted from couriertls name the problem: TLS_CERTFILE in imapd-ssl / pop3d-ssl must name a readable PEM that holds the key and the certificate chain (mkimapdcert makes a test one); then restart the daemon."),
+    (Code::TlsObsoleteOnly, "postfix", "Postfix: smtpd_tls_protocols and smtpd_tls_mandatory_protocols must not exclude TLSv1.2 (e.g. >=TLSv1.2 on Postfix 3.6+), and Postfix must be linked with OpenSSL 1.0.1 or later; then postfix reload."),
+    (Code::TlsObsoleteOnly, "exim", "Exim: needs OpenSSL 1.0.1+ or GnuTLS 3; remove +no_tlsv1_2 from openssl_options (OpenSSL builds) or allow VERS-TLS1.2 in tls_require_ciphers (GnuTLS builds), then restart Exim."),
+    (Code::TlsObsoleteOnly, "dovecot", "Dovecot: ssl_min_protocol = TLSv1.2 (2.3+; before 2.3, ssl_protocols without !TLSv1.2), with a Dovecot built on OpenSSL 1.0.1 or later; then doveadm reload."),
+    (Code::TlsObsoleteOnly, "courier", "Courier: TLS_PROTOCOL=\"TLSv1.2+\" in imapd-ssl / pop3d-ssl (GnuTLS builds: TLS_PRIORITY must allow VERS-TLS1.2), then restart the daemon."),
+    (Code::TlsObsoleteOnly, "cyrus", "Cyrus: tls_versions: tls1_2 tls1_3 in imapd.conf (Cyrus 3.0+), then restart Cyrus."),
+    (Code::TlsObsoleteOnly, "microsoft", "Exchange / Windows: enable TLS 1.2 for the server in SCHANNEL (HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server: Enabled = 1, DisabledByDefault = 0) and for .NET (SchUseStrongCrypto = 1), then restart the server."),
+    (Code::TlsObsoleteOnly, "nginx", "nginx: ssl_protocols TLSv1.2 TLSv1.3; (in the http and mail blocks; nginx built with OpenSSL 1.0.1 or later), then nginx -s reload."),
+    (Code::TlsObsoleteOnly, "apache", "Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3 (mod_ssl with OpenSSL 1.0.1 or later), then apachectl graceful."),
+    (Code::TlsObsoleteOnly, "lighttpd", "lighttpd: ssl.openssl.ssl-conf-cmd = (\"MinProtocol\" => \"TLSv1.2\"), then restart lighttpd."),
     (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
     (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
     (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),

@@ -110,6 +110,10 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
         Outcome::StarttlsUnavailable if p.tls_mode == TlsMode::Opportunistic => {
             out.push(finding(t, Some(p), Code::StarttlsNotOfferedRelay, detail));
         }
+        // The versions it speaks are known: the fix is to enable TLS 1.2.
+        Outcome::TlsFailed if p.tls_versions.as_ref().is_some_and(|v| v.obsolete_only()) => {
+            out.push(finding(t, Some(p), Code::TlsObsoleteOnly, detail));
+        }
         Outcome::GreetingTimeout if is_relay(p) => out.push(finding(
             t,
             Some(p),
@@ -1227,5 +1231,38 @@ mod tests {
         assert!(f[0].message.contains("5 minutes"), "{}", f[0].message);
         let f = diagnose(&[target(vec![probe(587, Outcome::GreetingTimeout)])]);
         assert!(!f[0].message.contains("5 minutes"), "{}", f[0].message);
+    }
+
+    /// A server of only TLS 1.0/1.1 is its own finding, with a hint for its
+    /// software; TLS 1.2 with other cipher suites stays tls_failed.
+    #[test]
+    fn a_server_of_only_old_tls_is_tls_obsolete_only() {
+        use crate::report::{TlsAnswer, TlsVersions};
+        let answered = |version: &str| {
+            let mut p = probe(465, Outcome::TlsFailed);
+            p.detail = Some("the server speaks only TLS 1.0, which ...".into());
+            p.software = Some("Postfix".into());
+            p.tls_versions = Some(TlsVersions {
+                answer: TlsAnswer::ServerHello,
+                version: Some(version.into()),
+                cipher_suite: Some("TLS_RSA_WITH_AES_128_CBC_SHA".into()),
+                alert: None,
+                second_connection: true,
+            });
+            p
+        };
+        for v in ["TLS 1.0", "TLS 1.1", "SSL 3.0"] {
+            let f = diagnose(&[target(vec![answered(v)])]);
+            assert_eq!(codes(&f), ["tls_obsolete_only"], "{v}");
+            assert_eq!(f[0].severity, Severity::Fail);
+            assert!(f[0].hint.contains("smtpd_tls_protocols"), "{}", f[0].hint);
+        }
+        let f = diagnose(&[target(vec![answered("TLS 1.2")])]);
+        assert_eq!(codes(&f), ["tls_failed"]);
+        let mut alert = answered("TLS 1.0");
+        if let Some(v) = alert.tls_versions.as_mut() {
+            v.answer = TlsAnswer::Alert;
+        }
+        assert_eq!(codes(&diagnose(&[target(vec![alert])])), ["tls_failed"]);
     }
 }

@@ -15,6 +15,7 @@ mod imap;
 mod json;
 mod limits;
 mod netns;
+mod old_tls;
 mod pop3;
 mod ptr;
 mod smtp;

@@ -5,6 +5,7 @@ pub mod http;
 pub mod imap;
 mod limit;
 mod names;
+mod oldtls;
 pub mod pop3;
 mod session;
 pub mod smtp;
@@ -195,7 +196,20 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
         }
     };
     s.res.starttls_reply = Some(yes);
-    let mut io = s.upgrade(io, D::STARTTLS, D::STARTTLS_YES).await?;
+    let mut io = match s.upgrade(io, D::STARTTLS, D::STARTTLS_YES).await {
+        Ok(io) => io,
+        Err(f) => {
+            return Err(match s.take_versions_pending() {
+                // Which TLS versions does it speak? Ask on a second
+                // connection, through the same dialog up to the yes.
+                Some(shape) => {
+                    let spec = s.spec;
+                    s.ask_versions(f, shape, to_starttls::<D>(spec)).await
+                }
+                None => f,
+            });
+        }
+    };
     let caps = match capabilities(&d, s, &mut io, Phase::CapabilitiesTls, None).await {
         Err(f) => return Err(s.inside_tls(f)),
         Ok(caps) => caps,
@@ -203,6 +217,56 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
     D::record_caps(caps, true, &mut s.res);
     goodbye(&d, s, &mut io).await;
     Ok(())
+}
+
+/// A second connection through the plaintext dialog up to the server's yes
+/// to STARTTLS, for a ClientHello of mailport's own: each step under its own
+/// timeout, nothing recorded (the caller records the whole as one phase).
+/// The plaintext connection, or why it did not get there.
+async fn to_starttls<D: Dialog>(spec: &ProbeSpec) -> Result<tokio::net::TcpStream, String> {
+    use tokio::time::timeout;
+    let t = spec.timeouts;
+    let late = |what: &str, limit: Duration| {
+        format!(
+            "the second connection got no {what} within {}",
+            crate::phase::secs(limit)
+        )
+    };
+    let tcp = timeout(t.connect, crate::net::connect(spec.addr))
+        .await
+        .map_err(|_| late("connection", t.connect))?
+        .map_err(|f| format!("the second connection failed: {}", f.detail))?;
+    let d = D::new(spec, tcp.local_addr().ok().map(|a| a.ip()));
+    // The judges fill a result: this one is thrown away.
+    let mut scratch = ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()));
+    let refused = |r: Refusal| format!("the second connection was refused: {}", r.failure.detail);
+    let failed = |f: Failure| format!("the second connection failed: {}", f.detail);
+    let mut io = LineIo::new(tcp);
+    let greeting = timeout(t.greeting, d.read_greeting(&mut io))
+        .await
+        .map_err(|_| late("greeting", t.greeting))?
+        .map_err(failed)?;
+    let caps = match D::judge_greeting(greeting, &mut scratch).map_err(refused)? {
+        Some(caps) => caps,
+        None => {
+            let phase = Phase::Capabilities;
+            let answer = timeout(t.reply, d.ask_capabilities(&mut io, phase))
+                .await
+                .map_err(|_| late("capabilities", t.reply))?
+                .map_err(failed)?;
+            d.judge_capabilities(answer, phase, &mut scratch)
+                .map_err(refused)?
+        }
+    };
+    if let Some(why) = D::no_starttls(&caps, &scratch) {
+        return Err(format!("the second connection: {why}"));
+    }
+    io.discard_pending();
+    timeout(t.reply, d.starttls(&mut io, &caps))
+        .await
+        .map_err(|_| late(&format!("answer to {}", D::STARTTLS), t.reply))?
+        .map_err(failed)?;
+    Ok(io.into_inner().0)
 }
 
 /// The greeting phase: read, record what it says, judge.

@@ -3,10 +3,14 @@
 //! protocol shares live here: connect, TLS handshake, the TLS sniff after a
 //! silent greeting, the STARTTLS upgrade, unsolicited bytes.
 
+use super::oldtls::{self, Heard, Shape};
 use super::ProbeSpec;
 use crate::net::{self, LineIo, Sniff};
-use crate::phase::{Failure, Recorder};
-use crate::report::{ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult};
+use crate::phase::{secs, Failure, Recorder};
+use crate::report::{
+    ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, TlsAnswer, TlsVersions,
+};
+use crate::service::TlsMode;
 use crate::tls;
 use std::future::Future;
 use std::time::Duration;
@@ -21,6 +25,12 @@ pub(crate) struct Session<'a> {
     pub res: ProbeResult,
     /// The last TLS handshake's server asked for a client certificate.
     client_cert_asked: bool,
+    /// On a STARTTLS port, rustls's handshake failed the way a server of only
+    /// older TLS fails it: the dialog driver asks which versions it speaks,
+    /// on a second connection through the dialog (see [`Session::ask_versions`]).
+    versions_pending: Option<Shape>,
+    /// The versions were asked already: once per probe.
+    versions_asked: bool,
 }
 
 impl<'a> Session<'a> {
@@ -30,6 +40,8 @@ impl<'a> Session<'a> {
             rec: Recorder::new(spec.deadline),
             res: ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip())),
             client_cert_asked: false,
+            versions_pending: None,
+            versions_asked: false,
         }
     }
 
@@ -102,18 +114,31 @@ impl<'a> Session<'a> {
             tls::server_name(&spec.tls_name).map_err(|e| Failure::new(Outcome::TlsFailed, e))?;
         let (connector, verifier) = spec.trust.connector(alpn);
         let (sniff, seen) = Sniff::new(stream);
-        let stream = self
+        // How the handshake failed, when that is how a server of only older
+        // TLS makes it fail.
+        let mut old_shape = None;
+        let result = self
             .step(Phase::TlsHandshake, spec.timeouts.reply, async {
                 connector.connect(name, sniff).await.map_err(|e| {
                     let sniffed = seen.lock().map(|s| s.clone()).unwrap_or_default();
                     // A plaintext "421 Too many connections" instead of a
                     // ServerHello: the port does speak TLS, just not to us now.
-                    super::limit::limited_before_tls(&sniffed).unwrap_or_else(|| {
-                        tls::handshake_failure(&e, &sniffed, verifier.client_cert_asked())
-                    })
+                    if let Some(f) = super::limit::limited_before_tls(&sniffed) {
+                        return f;
+                    }
+                    let cert_asked = verifier.client_cert_asked();
+                    if !cert_asked {
+                        old_shape = oldtls::shape(&e, &sniffed);
+                    }
+                    tls::handshake_failure(&e, &sniffed, cert_asked)
                 })
             })
-            .await?;
+            .await;
+        let stream = match (result, old_shape) {
+            (Ok(stream), _) => stream,
+            (Err(f), None) => return Err(f),
+            (Err(f), Some(shape)) => return Err(self.old_tls(f, shape).await),
+        };
         self.client_cert_asked = verifier.client_cert_asked();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.res.tls = Some(tls::facts(
@@ -124,6 +149,104 @@ impl<'a> Session<'a> {
             now,
         ));
         Ok(stream)
+    }
+
+    /// rustls's handshake failed with `f` the way a server of only older TLS
+    /// makes it fail (`shape`): find out which version the server speaks.
+    /// When its answer to rustls already said so, that is the answer; on an
+    /// implicit-TLS port a second connection asks; on a STARTTLS port the
+    /// dialog driver does (it knows the dialog up to STARTTLS).
+    async fn old_tls(&mut self, f: Failure, shape: Shape) -> Failure {
+        if self.versions_asked {
+            return f;
+        }
+        if let Shape::OldHello(answer) = &shape {
+            self.versions_asked = true;
+            let heard = Heard::Answer(*answer);
+            self.res.tls_versions = Some(oldtls::facts(&heard, false));
+            return learnt(f, &shape, &heard);
+        }
+        if self.spec.service.tls != TlsMode::Implicit {
+            self.versions_pending = Some(shape);
+            return f;
+        }
+        let spec = self.spec;
+        let open = async move {
+            let limit = spec.timeouts.connect;
+            match tokio::time::timeout(limit, net::connect(spec.addr)).await {
+                Ok(Ok(tcp)) => Ok(tcp),
+                Ok(Err(f)) => Err(f.detail),
+                Err(_) => Err(format!(
+                    "no answer to the connection attempt within {}",
+                    secs(limit)
+                )),
+            }
+        };
+        self.ask_versions(f, shape, open).await
+    }
+
+    /// On a STARTTLS port: how rustls's handshake failed, when it failed the
+    /// way a server of only older TLS makes it fail and the versions are
+    /// still to be asked (with [`Session::ask_versions`]).
+    pub fn take_versions_pending(&mut self) -> Option<Shape> {
+        self.versions_pending.take()
+    }
+
+    /// Ask which TLS versions the server speaks: a ClientHello of
+    /// mailport's own offering TLS 1.0 to 1.2, on the connection `open`
+    /// makes (for a STARTTLS port, through the dialog up to the server's yes
+    /// to STARTTLS), the answer read up to the ServerHello's version, then
+    /// closed. Within the reply timeout and the probe's deadline; recorded
+    /// as the `tls_versions` phase and in the result. Returns the failure
+    /// `f` of rustls's handshake, in the words of what was learnt.
+    pub async fn ask_versions<F>(&mut self, f: Failure, shape: Shape, open: F) -> Failure
+    where
+        F: Future<Output = Result<TcpStream, String>>,
+    {
+        self.versions_asked = true;
+        let budget = self.rec.remaining();
+        if budget < Duration::from_millis(200) {
+            return f;
+        }
+        let start = Instant::now();
+        let reply = self.spec.timeouts.reply;
+        let hello = oldtls::client_hello(&self.spec.tls_name, oldtls::random());
+        let asked = tokio::time::timeout(budget, async {
+            let mut tcp = open.await?;
+            Ok::<_, String>(oldtls::ask(&mut tcp, &hello, reply).await)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the probe's deadline ({}) passed first",
+                secs(budget)
+            ))
+        });
+        match asked {
+            Err(why) => {
+                let why =
+                    format!("mailport could not ask which TLS versions the server speaks: {why}");
+                self.rec
+                    .record(Phase::TlsVersions, start, Some(why.clone()));
+                self.res.tls_versions = Some(TlsVersions {
+                    answer: TlsAnswer::NoConnection,
+                    version: None,
+                    cipher_suite: None,
+                    alert: None,
+                    second_connection: true,
+                });
+                Failure {
+                    detail: format!("{}; {why}", f.detail),
+                    ..f
+                }
+            }
+            Ok(heard) => {
+                self.rec
+                    .record(Phase::TlsVersions, start, oldtls::no_answer(&heard, reply));
+                self.res.tls_versions = Some(oldtls::facts(&heard, true));
+                learnt(f, &shape, &heard)
+            }
+        }
     }
 
     /// The first exchange inside TLS failed with `f`. In TLS 1.3 the client
@@ -267,6 +390,10 @@ impl<'a> Session<'a> {
         // as the answer to it.
         let said = (!ahead.is_empty() && net::identify(&ahead) != Some("tls"))
             .then(|| net::quote(&ahead, 120));
+        if said.is_some() {
+            // The server said why in plaintext: no need to ask it more.
+            self.versions_asked = true;
+        }
         let tls = self
             .handshake(tcp, &[])
             .await
@@ -294,6 +421,17 @@ impl<'a> Session<'a> {
                 _ => f,
             })?;
         Ok(LineIo::continuing(tls, first))
+    }
+}
+
+/// rustls's failure `f`, in the words of what the server's answer to
+/// mailport's own ClientHello (`heard`) showed.
+fn learnt(f: Failure, shape: &Shape, heard: &Heard) -> Failure {
+    let (words, names_the_cause) = oldtls::explain(&f.detail, shape, heard);
+    if names_the_cause {
+        Failure::new(Outcome::TlsFailed, words)
+    } else {
+        Failure { detail: words, ..f }
     }
 }
 

@@ -142,6 +142,10 @@ pub enum Phase {
     /// A third connection, made at the same time as the TLS sniff, that
     /// checks whether the port speaks HTTP (`HEAD / HTTP/1.0`).
     HttpSniff,
+    /// After a TLS handshake that failed the way a server of only older TLS
+    /// fails: a second connection with a ClientHello of mailport's own that
+    /// offers TLS 1.0 to 1.2, read up to the ServerHello's version and closed.
+    TlsVersions,
 }
 
 impl Phase {
@@ -157,6 +161,7 @@ impl Phase {
             Phase::Quit => "quit",
             Phase::TlsSniff => "tls_sniff",
             Phase::HttpSniff => "http_sniff",
+            Phase::TlsVersions => "tls_versions",
         }
     }
 }
@@ -290,6 +295,59 @@ pub struct TlsFacts {
     pub chain_sent: Option<usize>,
 }
 
+/// Which TLS versions a server speaks, asked after rustls's handshake failed
+/// the way a server of only older TLS fails it (a `protocol_version` or
+/// `handshake_failure` alert, or a close or reset before any ServerHello):
+/// the answer to a ClientHello of mailport's own offering TLS 1.0 to 1.2 and
+/// the cipher suites older servers use, never continued past the ServerHello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsVersions {
+    pub answer: TlsAnswer,
+    /// The version the server chose in its ServerHello, e.g. `TLS 1.0`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<String>,
+    /// The cipher suite it chose, by its IANA name (`0x....` when unknown).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cipher_suite: Option<String>,
+    /// The alert it sent instead, e.g. `handshake_failure`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alert: Option<String>,
+    /// True when the answer came on a second connection; false when the
+    /// server had already answered rustls's own ClientHello with an older
+    /// version's ServerHello (no second connection was needed).
+    pub second_connection: bool,
+}
+
+/// What the server did with that ClientHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsAnswer {
+    ServerHello,
+    Alert,
+    Closed,
+    Reset,
+    Timeout,
+    /// Bytes that are not a TLS record.
+    NotTls,
+    /// A TLS record that does not hold a well-formed ServerHello or alert.
+    Malformed,
+    /// The second connection (or, on a STARTTLS port, its dialog up to the
+    /// server's yes to STARTTLS) did not get that far.
+    NoConnection,
+}
+
+impl TlsVersions {
+    /// The server chose a version older than TLS 1.2 while TLS 1.2 was
+    /// offered: it speaks nothing newer.
+    pub fn obsolete_only(&self) -> bool {
+        self.answer == TlsAnswer::ServerHello
+            && matches!(
+                self.version.as_deref(),
+                Some("SSL 3.0" | "TLS 1.0" | "TLS 1.1")
+            )
+    }
+}
+
 /// The head of the answer to `GET /` (the body is never read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpFacts {
@@ -367,6 +425,10 @@ pub struct ProbeResult {
     pub starttls_reply: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tls: Option<TlsFacts>,
+    /// After a failed TLS handshake that looked like a server of only older
+    /// TLS: which version it does speak (see [`TlsVersions`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tls_versions: Option<TlsVersions>,
     /// IMAP: the greeting was `* PREAUTH`: a session authenticated without credentials.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub preauth: bool,
@@ -432,6 +494,7 @@ impl ProbeResult {
             starttls_stripped: false,
             starttls_reply: None,
             tls: None,
+            tls_versions: None,
             preauth: false,
             login_disabled: None,
             login_plain: None,

@@ -160,6 +160,8 @@ pub struct Probe {
     pub starttls_stripped: bool,
     pub starttls_reply: Option<String>,
     pub tls: Option<Tls>,
+    /// After a failed handshake that looked like a server of only older TLS.
+    pub tls_versions: Option<TlsVersions>,
     /// Omitted when false.
     #[serde(default)]
     pub preauth: bool,
@@ -206,6 +208,19 @@ pub struct Tls {
     pub verified_name: String,
     /// How many certificates were sent, when more than the chain keeps.
     pub chain_sent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsVersions {
+    /// `server_hello`, `alert`, `closed`, `reset`, `timeout`, `not_tls`,
+    /// `malformed` or `no_connection`.
+    pub answer: String,
+    /// `TLS 1.0`, ...
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub alert: Option<String>,
+    pub second_connection: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

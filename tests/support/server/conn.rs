@@ -107,6 +107,11 @@ impl Conn {
                 tokio::time::sleep(d).await;
                 Ok(())
             }
+            Step::OldTls {
+                version,
+                suite,
+                modern,
+            } => self.old_tls(version, suite, modern).await,
             Step::Slow { bytes, interval } => {
                 self.note_server_write(&bytes);
                 for (i, byte) in bytes.iter().enumerate() {

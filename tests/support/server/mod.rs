@@ -34,6 +34,7 @@
 
 mod conn;
 mod limited;
+mod oldtls;
 mod read;
 mod runtime;
 pub mod safety;
@@ -42,7 +43,7 @@ mod step;
 mod tls;
 
 pub use limited::{LimitedServer, Seen, EXIM_421};
-pub use step::{Line, Step};
+pub use step::{ClientHello, Line, Modern, Step};
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -162,6 +163,11 @@ impl FakeServer {
     /// How many TLS handshakes succeeded so far.
     pub fn tls_handshakes(&self) -> usize {
         self.shared.lock().handshakes
+    }
+
+    /// The ClientHellos that `Step::OldTls` read so far, in order.
+    pub fn client_hellos(&self) -> Vec<ClientHello> {
+        self.shared.lock().hellos.clone()
     }
 
     /// The failed TLS handshakes so far, as `#<conn>: <error>`.

@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::runtime::Script;
 use super::safety::safety_violations;
-use super::step::Line;
+use super::step::{ClientHello, Line};
 use super::FINISH_WAIT;
 
 pub(super) struct Shared {
@@ -41,6 +41,7 @@ pub(super) struct State {
     pub(super) lines: Vec<Line>,
     pub(super) handshakes: usize,
     pub(super) handshake_errors: Vec<String>,
+    pub(super) hellos: Vec<ClientHello>,
     pub(super) notes: Vec<String>,
 }
 

@@ -43,6 +43,42 @@ pub enum Step {
     ExpectClose,
     /// Send nothing for this long (e.g. to let the client's TLS ClientHello arrive).
     Pause(Duration),
+    /// A server of old TLS: read one ClientHello record (at most 16 KiB,
+    /// 10 s timeout; see [`super::FakeServer::client_hellos`]). A ClientHello
+    /// with the supported_versions extension (a TLS 1.3 client, such as
+    /// rustls) gets `modern`; one without it gets a ServerHello of `version`
+    /// with the cipher suite `suite`, and the connection is closed. The
+    /// handshake never goes further.
+    OldTls {
+        version: u16,
+        suite: u16,
+        modern: Modern,
+    },
+}
+
+/// What [`Step::OldTls`] does to a ClientHello with supported_versions.
+#[derive(Clone, Copy, Debug)]
+pub enum Modern {
+    /// Close the connection without a byte (what the lab saw).
+    Close,
+    /// Send a fatal alert with this description (70: protocol_version,
+    /// 40: handshake_failure), then close.
+    Alert(u8),
+    /// The same ServerHello as to an old client (OpenSSL 1.0.0's way).
+    ServerHello,
+}
+
+/// A ClientHello as [`Step::OldTls`] saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientHello {
+    pub conn: usize,
+    /// The record layer's version.
+    pub record_version: u16,
+    /// The legacy client_version.
+    pub client_version: u16,
+    pub supported_versions: bool,
+    pub sni: Option<String>,
+    pub suites: Vec<u16>,
 }
 
 impl Step {
@@ -69,6 +105,14 @@ impl fmt::Debug for Step {
             Step::SendForever(bytes) => write!(f, "SendForever(\"{}\")", escape(bytes, 40)),
             Step::ExpectClose => write!(f, "ExpectClose"),
             Step::Pause(d) => write!(f, "Pause({d:?})"),
+            Step::OldTls {
+                version,
+                suite,
+                modern,
+            } => write!(
+                f,
+                "OldTls(0x{version:04x}, suite 0x{suite:04x}, modern: {modern:?})"
+            ),
         }
     }
 }
