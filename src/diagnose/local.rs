@@ -779,3 +779,224 @@ pub fn explain_failures(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{
+        Account, ConnectFacts, ConnectResult, CsfSetting, Family, IdMatch, Identity, PortMatch,
+        Resolution, ResolutionSource, SourceRead,
+    };
+
+    fn csf(settings: &[(&str, &str)]) -> Csf {
+        Csf {
+            path: "/etc/csf/csf.conf".into(),
+            status: ReadStatus::Read,
+            detail: None,
+            settings: settings
+                .iter()
+                .enumerate()
+                .map(|(i, (n, v))| CsfSetting {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                    line: i + 1,
+                    text: format!("{n} = \"{v}\""),
+                })
+                .collect(),
+        }
+    }
+
+    fn facts(uid: u32, csf: Csf, rules: Option<Vec<FwRule>>) -> LocalFacts {
+        let read = SourceRead {
+            source: "iptables-save".into(),
+            status: if rules.is_some() {
+                ReadStatus::Read
+            } else {
+                ReadStatus::Denied
+            },
+            detail: None,
+        };
+        LocalFacts {
+            host: "mail.example.test".into(),
+            process: Identity {
+                uid,
+                user: None,
+                gid: uid,
+                group: None,
+            },
+            listeners: None,
+            csf,
+            firewall: vec![RuleSource {
+                read,
+                family: Family::Ipv4,
+                rules: rules.unwrap_or_default(),
+            }],
+            accounts: vec![Account {
+                name: "mail".into(),
+                kind: AccountKind::Group,
+                id: Some(8),
+                gid: None,
+                mta: false,
+            }],
+        }
+    }
+
+    fn rule(chain: &str, action: Action, uid: Option<IdMatch>) -> FwRule {
+        FwRule {
+            table: "filter".into(),
+            chain: chain.into(),
+            hook: (chain == "OUTPUT").then_some(Hook::Output),
+            position: 1,
+            text: format!("-A {chain} ... -j {action:?}"),
+            action,
+            target: None,
+            dport: Some(PortMatch {
+                negated: false,
+                ranges: vec![(25, 25)],
+            }),
+            tcp: true,
+            uid,
+            gid: None,
+            suppl_groups: false,
+            out_lo: None,
+            other_conditions: false,
+        }
+    }
+
+    const SEED: &[(&str, &str)] = &[
+        ("DROP_OUT", "DROP"),
+        ("SMTP_BLOCK", "1"),
+        ("SMTP_ALLOWLOCAL", "0"),
+        ("SMTP_ALLOWGROUP", "mail"),
+    ];
+
+    fn codes(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    #[test]
+    fn csf_smtp_block_spares_root_and_the_allowed_group_only() {
+        let nobody = findings(&facts(65534, csf(SEED), None));
+        assert!(
+            codes(&nobody).contains(&"csf_smtp_blocked_user"),
+            "{nobody:?}"
+        );
+        assert!(codes(&nobody).contains(&"csf_smtp_allowlocal_off"));
+        assert!(codes(&nobody).contains(&"firewall_unreadable"));
+        let root = findings(&facts(0, csf(SEED), None));
+        assert!(codes(&root).contains(&"csf_smtp_block"));
+        assert!(!codes(&root).contains(&"csf_smtp_blocked_user"));
+        // gid 8 is group mail, which SMTP_ALLOWGROUP lists.
+        let mail = findings(&facts(8, csf(SEED), None));
+        assert!(!codes(&mail).contains(&"csf_smtp_blocked_user"), "{mail:?}");
+        // SMTP_REDIRECT sends them to the local MTA instead of dropping.
+        let mut redirect = SEED.to_vec();
+        redirect.push(("SMTP_REDIRECT", "1"));
+        let f = findings(&facts(65534, csf(&redirect), None));
+        assert!(!codes(&f).contains(&"csf_smtp_blocked_user"));
+    }
+
+    #[test]
+    fn owner_rules_are_walked_in_order_through_jumps() {
+        let not_root = Some(IdMatch {
+            negated: true,
+            first: 0,
+            last: 0,
+        });
+        let mut jump = rule("OUTPUT", Action::Jump, None);
+        jump.dport = None;
+        jump.target = Some("SMTPOUTPUT".into());
+        let mut accept_mail = rule("SMTPOUTPUT", Action::Accept, None);
+        accept_mail.gid = Some(IdMatch {
+            negated: false,
+            first: 8,
+            last: 8,
+        });
+        let drop = rule("SMTPOUTPUT", Action::Drop, not_root);
+        let f = facts(65534, csf(&[]), Some(vec![jump, accept_mail, drop]));
+        let src = &f.firewall[0];
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let c = |uid, gid| Conn {
+            port: 25,
+            uid,
+            gid,
+            lo: false,
+        };
+        assert!(blocking_rule(src, Hook::Output, &v4, c(65534, 65534)).is_some());
+        assert!(blocking_rule(src, Hook::Output, &v4, c(0, 0)).is_none());
+        assert!(blocking_rule(src, Hook::Output, &v4, c(65534, 8)).is_none());
+        assert!(blocking_rule(
+            src,
+            Hook::Output,
+            &v4,
+            Conn {
+                port: 587,
+                ..c(65534, 65534)
+            }
+        )
+        .is_none());
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert!(blocking_rule(src, Hook::Output, &v6, c(65534, 65534)).is_none());
+        // A rule with conditions mailport does not evaluate never decides.
+        let mut unknown = rule("OUTPUT", Action::Drop, None);
+        unknown.other_conditions = true;
+        let f = facts(65534, csf(&[]), Some(vec![unknown]));
+        assert!(blocking_rule(&f.firewall[0], Hook::Output, &v4, c(65534, 65534)).is_none());
+    }
+
+    fn timed_out_25() -> TargetReport {
+        let service = crate::service::by_port(25).unwrap();
+        let probe = ProbeResult {
+            outcome: Outcome::ConnectTimeout,
+            connect: Some(ConnectFacts {
+                local_addr: None,
+                result: ConnectResult::Timeout,
+                errno: None,
+                ms: 1000,
+            }),
+            ..ProbeResult::new(service, 25, Some("192.0.2.1".parse().unwrap()))
+        };
+        TargetReport {
+            host: "mx.example.test".into(),
+            host_unicode: None,
+            role: Role::Target,
+            tls_name: "mx.example.test".into(),
+            addresses: vec!["192.0.2.1".parse().unwrap()],
+            resolution: Resolution {
+                source: ResolutionSource::Literal,
+                status: crate::report::DnsStatus::Found,
+                detail: None,
+                ms: 0,
+            },
+            local_addresses: vec![],
+            probes: vec![probe],
+            dns: None,
+        }
+    }
+
+    #[test]
+    fn a_timeout_csf_explains_becomes_smtp_blocked_for_user() {
+        let targets = vec![timed_out_25()];
+        let before = crate::diagnose::diagnose(&targets);
+        assert!(codes(&before).contains(&"connect_timeout"));
+        let after = explain_failures(before.clone(), &targets, &facts(65534, csf(SEED), None));
+        assert_eq!(codes(&after), ["smtp_blocked_for_user"], "{after:?}");
+        assert!(after[0].message.contains("root would pass"));
+        assert!(after[0].message.contains("line 2: SMTP_BLOCK = \"1\""));
+        // Root passes CSF: nothing to explain.
+        let root = explain_failures(before.clone(), &targets, &facts(0, csf(SEED), None));
+        assert_eq!(root, before);
+        // DROP_OUT = REJECT refuses at once: a timeout is something else.
+        let mut reject = SEED.to_vec();
+        reject[0] = ("DROP_OUT", "REJECT");
+        let f = explain_failures(before.clone(), &targets, &facts(65534, csf(&reject), None));
+        assert_eq!(f, before);
+        // Readable rules that do not block: csf.conf alone proves nothing.
+        let f = explain_failures(
+            before.clone(),
+            &targets,
+            &facts(65534, csf(SEED), Some(vec![])),
+        );
+        assert_eq!(f, before);
+    }
+}
