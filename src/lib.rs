@@ -168,7 +168,14 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         findings,
         code,
     );
-    report.local = local;
+    // The facts are shown when they explain a failure; otherwise they would
+    // only repeat, on every check with a closed port 25, what `mailport local` says.
+    report.local = local.filter(|_| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == codes::Code::SmtpBlockedForUser)
+    });
     show(&report, output)?;
     Ok(code)
 }

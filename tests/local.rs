@@ -585,4 +585,22 @@ fn r13_check_names_the_live_rule_when_it_can_read_it() {
         f.message
     );
     assert!(!f.message.contains("root would pass"), "{}", f.message);
+    assert!(valid_report(&run).local.is_some());
+}
+
+/// A closed port 25 that this machine's firewall does not explain shows no
+/// local facts: they would only repeat `mailport local`.
+#[test]
+fn r13_a_refused_port_25_not_explained_here_shows_no_local_facts() {
+    let mut lab = Lab::new();
+    let ns = lab.ns("e");
+    let run = Mailport::check("127.0.0.1")
+        .args(["--json", "--service", "smtp"])
+        .env("MAILPORT_CSF_CONF", "/nonexistent")
+        .env("MAILPORT_NFT", "none")
+        .in_netns(&ns)
+        .run();
+    assert_eq!(probe_on(&run, 25).outcome, "refused", "{}", run.stdout);
+    assert!(valid_report(&run).local.is_none(), "{}", run.stdout);
+    assert!(!codes(&run).contains(&"smtp_blocked_for_user".into()));
 }

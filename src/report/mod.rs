@@ -156,7 +156,8 @@ pub struct Report {
     pub domains: Vec<MxLookup>,
     pub targets: Vec<TargetReport>,
     /// What this machine says about its own mail ports: `mailport local`,
-    /// and `check` when a probe of 25, 465 or 587 failed to connect.
+    /// and `check` when they explain why a probe of 25, 465 or 587 did not
+    /// connect (`smtp_blocked_for_user`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub local: Option<LocalFacts>,
     pub findings: Vec<Finding>,
