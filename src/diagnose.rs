@@ -8,6 +8,7 @@ use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
 mod limits;
+pub mod local;
 mod names;
 pub use names::mail_domains;
 

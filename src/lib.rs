@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod dns;
 pub mod escape;
 pub mod exit;
+pub mod local;
 pub mod net;
 pub mod phase;
 pub mod plan;
@@ -27,7 +28,7 @@ pub mod tls;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
-use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
+use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, LocalArgs, PtrArgs};
 use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Ptr(args) => ptr(&args),
+        Command::Local(args) => local(&args),
         Command::Explain(args) => explain(&args),
     }
 }
@@ -91,6 +93,34 @@ fn ptr(args: &PtrArgs) -> Result<u8> {
     execute(plan, &output)
 }
 
+/// `mailport local`: this machine's facts, diagnosed, with no probes.
+fn local(args: &LocalArgs) -> Result<u8> {
+    let plan = plan::Plan::for_local(args)?;
+    let output = Output {
+        json: args.json || args.format == Format::Json,
+        color: args.color,
+        verbose: false,
+    };
+    let started = time::OffsetDateTime::now_utc();
+    let clock = std::time::Instant::now();
+    let facts = local::gather(&plan.local, true);
+    let mut findings = diagnose::local::findings(&facts);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let code = exit::status(&findings, plan.fail_on);
+    let mut report = Report::assemble(
+        &plan,
+        started,
+        clock.elapsed(),
+        Vec::new(),
+        Vec::new(),
+        findings,
+        code,
+    );
+    report.local = Some(facts);
+    show(&report, &output)?;
+    Ok(code)
+}
+
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
     let trust = Arc::new(tls::Trust::load(ca)?);
@@ -119,11 +149,17 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         t.dns = names.for_target(t, &domains);
     }
 
+    // A mail port that did not connect: what this machine's own firewall says.
+    let local = local::wanted(&targets).then(|| local::gather(&plan.local, false));
+
     let mut findings = diagnose::mail_domains(&domains);
     findings.extend(diagnose::diagnose(&targets));
+    if let Some(facts) = &local {
+        findings = diagnose::local::explain_failures(findings, &targets, facts);
+    }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
-    let report = Report::assemble(
+    let mut report = Report::assemble(
         &plan,
         started,
         clock.elapsed(),
@@ -132,19 +168,33 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         findings,
         code,
     );
+    // The facts are shown when they explain a failure; otherwise they would
+    // only repeat, on every check with a closed port 25, what `mailport local` says.
+    report.local = local.filter(|_| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == codes::Code::SmtpBlockedForUser)
+    });
+    show(&report, output)?;
+    Ok(code)
+}
+
+/// Write the report as the user asked.
+fn show(report: &Report, output: &Output) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if output.json {
-        render::json::render(&report, &mut out)?;
+        render::json::render(report, &mut out)?;
     } else {
         let style = render::text::Style {
             color: use_color(output.color, stdout.is_terminal()),
             verbose: output.verbose,
         };
-        render::text::render(&report, &mut out, style)?;
+        render::text::render(report, &mut out, style)?;
     }
     out.flush()?;
-    Ok(code)
+    Ok(())
 }
 
 /// Colour only on a terminal, never with NO_COLOR set (https://no-color.org).
@@ -277,7 +327,7 @@ mod layers {
         &["tls"],
         &["dns"],
         &["resolve"],
-        &["probe", "rdns"],
+        &["probe", "rdns", "local"],
         &["runner"],
         &["diagnose"],
         &["render"],

@@ -14,6 +14,7 @@ mod http;
 mod imap;
 mod json;
 mod limits;
+mod local;
 mod netns;
 mod old_tls;
 mod pop3;

@@ -76,7 +76,7 @@ while True:
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// A set of namespaces and the servers inside them, removed on drop.
-struct Lab {
+pub(crate) struct Lab {
     prefix: String,
     namespaces: Vec<String>,
     servers: Vec<Child>,
@@ -96,7 +96,7 @@ fn run_ok(args: &[&str]) {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
         assert_eq!(
@@ -122,7 +122,7 @@ impl Lab {
         }
     }
 
-    fn ns(&mut self, name: &str) -> String {
+    pub(crate) fn ns(&mut self, name: &str) -> String {
         let full = format!("{}{name}", self.prefix);
         run_ok(&["ip", "netns", "add", &full]);
         self.namespaces.push(full.clone());
@@ -130,7 +130,7 @@ impl Lab {
         full
     }
 
-    fn exec(&self, ns: &str, cmd: &[&str]) {
+    pub(crate) fn exec(&self, ns: &str, cmd: &[&str]) {
         let mut args = vec!["ip", "netns", "exec", ns];
         args.extend_from_slice(cmd);
         run_ok(&args);
@@ -172,7 +172,7 @@ impl Lab {
     }
 
     /// Run a python `script` with `args` in `ns` and wait for its "ready" line.
-    fn python(&mut self, ns: &str, script: &str, args: &[String]) {
+    pub(crate) fn python(&mut self, ns: &str, script: &str, args: &[String]) {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-c", script])
             .args(args)
@@ -208,7 +208,7 @@ impl Drop for Lab {
 }
 
 /// A client and a server namespace on one link, the server on 25, 587, 465.
-fn client_server(lab: &mut Lab) -> (String, String) {
+pub(crate) fn client_server(lab: &mut Lab) -> (String, String) {
     let cli = lab.ns("c");
     let srv = lab.ns("s");
     lab.link(&cli, "10.254.1.1/30", &srv, "10.254.1.2/30");
@@ -216,7 +216,7 @@ fn client_server(lab: &mut Lab) -> (String, String) {
     (cli, srv)
 }
 
-fn probe_on(run: &Run, port: u16) -> Probe {
+pub(crate) fn probe_on(run: &Run, port: u16) -> Probe {
     run.report()
         .probes()
         .iter()

@@ -11,7 +11,7 @@ pub use input::{
     select_probes, unicode_form, DEFAULT_DNS_PORT,
 };
 
-use crate::cli::{self, CheckArgs, DnsArgs, FailOn, PtrArgs};
+use crate::cli::{self, CheckArgs, DnsArgs, FailOn, LocalArgs, PtrArgs};
 use crate::codes::Severity;
 use crate::service::{self, Service};
 use anyhow::{anyhow, bail, Result};
@@ -30,6 +30,7 @@ pub enum Command {
     #[default]
     Check,
     Ptr,
+    Local,
 }
 
 /// Why a host is in the plan and the report.
@@ -170,6 +171,65 @@ pub struct Plan {
     pub fail_on: Severity,
     /// Reverse DNS, MX, and where DNS questions go.
     pub names: NameChecks,
+    /// Where this machine's facts are read (`mailport local`, and `check`
+    /// when a mail port failed to connect).
+    pub local: LocalPaths,
+}
+
+/// Where `mailport local` reads this machine's facts. Each comes from its
+/// option, else its environment variable, else the system's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPaths {
+    /// ConfigServer Firewall's configuration (MAILPORT_CSF_CONF).
+    pub csf_conf: PathBuf,
+    /// The directory with the kernel's socket tables `tcp` and `tcp6` (MAILPORT_PROC_NET).
+    pub proc_net: PathBuf,
+    /// Commands that print firewall rules, as program and arguments; empty:
+    /// not run (MAILPORT_IPTABLES_SAVE, MAILPORT_IP6TABLES_SAVE, MAILPORT_NFT).
+    pub iptables_save: Vec<String>,
+    pub ip6tables_save: Vec<String>,
+    pub nft: Vec<String>,
+}
+
+impl LocalPaths {
+    /// The places from the environment, else the system's (`check` has no options for them).
+    pub fn from_env() -> LocalPaths {
+        LocalPaths::choose(None, None, None, None, None)
+    }
+
+    fn choose(
+        csf_conf: Option<&PathBuf>,
+        proc_net: Option<&PathBuf>,
+        iptables_save: Option<&str>,
+        ip6tables_save: Option<&str>,
+        nft: Option<&str>,
+    ) -> LocalPaths {
+        let env = |name: &str| std::env::var(name).ok();
+        let path = |given: Option<&PathBuf>, var: &str, default: &str| {
+            given
+                .cloned()
+                .or_else(|| env(var).filter(|v| !v.is_empty()).map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(default))
+        };
+        let command = |given: Option<&str>, var: &str, default: &str| {
+            let text = given
+                .map(str::to_string)
+                .or_else(|| env(var))
+                .unwrap_or_else(|| default.to_string());
+            if text.trim() == "none" {
+                Vec::new()
+            } else {
+                text.split_whitespace().map(str::to_string).collect()
+            }
+        };
+        LocalPaths {
+            csf_conf: path(csf_conf, "MAILPORT_CSF_CONF", "/etc/csf/csf.conf"),
+            proc_net: path(proc_net, "MAILPORT_PROC_NET", "/proc/net"),
+            iptables_save: command(iptables_save, "MAILPORT_IPTABLES_SAVE", "iptables-save"),
+            ip6tables_save: command(ip6tables_save, "MAILPORT_IP6TABLES_SAVE", "ip6tables-save"),
+            nft: command(nft, "MAILPORT_NFT", "nft list ruleset"),
+        }
+    }
 }
 
 impl Plan {
@@ -295,6 +355,7 @@ impl Plan {
                 overrides,
                 ..name_checks(&args.dns)?
             },
+            local: LocalPaths::from_env(),
         })
     }
 
@@ -349,6 +410,51 @@ impl Plan {
                 FailOn::Fail => Severity::Fail,
             },
             names,
+            local: LocalPaths::from_env(),
+        })
+    }
+
+    /// The plan of `mailport local`: no targets, no probes; this machine's facts.
+    pub fn for_local(args: &LocalArgs) -> Result<Plan> {
+        let local = LocalPaths::choose(
+            args.csf_conf.as_ref(),
+            args.proc_net.as_ref(),
+            args.iptables_save.as_deref(),
+            args.ip6tables_save.as_deref(),
+            args.nft.as_deref(),
+        );
+        let dns = DnsConfig {
+            server: None,
+            timeout: Duration::from_secs(5),
+        };
+        Ok(Plan {
+            command: Command::Local,
+            targets: Vec::new(),
+            probes: Vec::new(),
+            family: Family::Any,
+            timeouts: Timeouts {
+                connect: dns.timeout,
+                greeting: dns.timeout,
+                reply: dns.timeout,
+            },
+            limits: Limits {
+                deadline: dns.timeout,
+                max_probes: usize::from(cli::DEFAULT_MAX_PROBES),
+                max_per_address: usize::from(cli::DEFAULT_MAX_PER_ADDRESS),
+            },
+            ehlo: Ehlo::AddressLiteral,
+            ca: None,
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+            names: NameChecks {
+                dns,
+                every_address: false,
+                mx: false,
+                overrides: BTreeMap::new(),
+            },
+            local,
         })
     }
 

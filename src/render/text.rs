@@ -5,6 +5,7 @@ use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity
 use crate::report::{Command, ResolutionSource, Role, Verdict};
 use std::io::{self, Write};
 
+mod local;
 mod names;
 
 pub const WIDTH: usize = 80;
@@ -76,6 +77,12 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
             }
         }
     }
+    if let Some(l) = &report.local {
+        if !targets.is_empty() {
+            writeln!(out)?;
+        }
+        local::render(l, out, &p)?;
+    }
     if !report.findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", p.bold("Findings"))?;
@@ -88,6 +95,17 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     }
     let s = &report.summary;
     writeln!(out)?;
+    if report.command == Command::Local {
+        return writeln!(
+            out,
+            "findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
+            s.fail,
+            s.warn,
+            s.info,
+            report.duration_ms as f64 / 1000.0,
+            s.exit_code
+        );
+    }
     if report.command == Command::Ptr {
         return writeln!(
             out,

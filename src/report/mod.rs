@@ -3,12 +3,15 @@
 //! Every stage fills a part of it, so it sits low in the pipeline: it imports
 //! only the plan, the codes table and the services table.
 //!
-//! `probe.rs` holds what one probe found, `names.rs` the DNS facts; this file
+//! `probe.rs` holds what one probe found, `names.rs` the DNS facts,
+//! `local.rs` what this machine says about itself; this file
 //! the targets, the findings and the report as a whole, and its assembly.
 
+mod local;
 mod names;
 mod probe;
 
+pub use local::*;
 pub use names::*;
 pub use probe::*;
 
@@ -152,6 +155,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub domains: Vec<MxLookup>,
     pub targets: Vec<TargetReport>,
+    /// What this machine says about its own mail ports: `mailport local`,
+    /// and `check` when they explain why a probe of 25, 465 or 587 did not
+    /// connect (`smtp_blocked_for_user`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub local: Option<LocalFacts>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
 }
@@ -211,6 +219,7 @@ impl Report {
             duration_ms: duration.as_millis() as u64,
             domains,
             targets,
+            local: None,
             findings,
             summary,
         }

@@ -25,8 +25,71 @@ pub struct Report {
     /// With `--mx`: the MX lookup of each mail domain given.
     pub domains: Option<Vec<MxLookup>>,
     pub targets: Vec<Target>,
+    /// `mailport local`, and `check` when an SMTP port did not connect.
+    pub local: Option<Local>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+}
+
+/// This machine's facts; the parts tests read are typed, the rest kept as JSON.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Local {
+    pub host: String,
+    pub process: Process,
+    pub listeners: Option<Listeners>,
+    pub csf: Csf,
+    pub firewall: Vec<RuleSource>,
+    pub accounts: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    pub uid: u32,
+    pub user: Option<String>,
+    pub gid: u32,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRead {
+    pub source: String,
+    /// `read`, `not_found`, `denied`, `failed`, `skipped`.
+    pub status: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    pub sources: Vec<SourceRead>,
+    pub sockets: Vec<Socket>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Socket {
+    pub port: u16,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Csf {
+    pub path: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub settings: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSource {
+    pub read: SourceRead,
+    pub family: String,
+    pub rules: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
