@@ -341,6 +341,15 @@ fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
         if let Some(l) = &c.local_addr {
             s.push_str(&format!(" from {l}"));
         }
+        if let Some(i) = &c.icmp {
+            s.push_str(&format!(
+                "; ICMP {} (type {} code {}) from {}",
+                i.name,
+                i.icmp_type,
+                i.code,
+                i.sender()
+            ));
+        }
         lines.push(("connect".into(), s));
     }
     if let Some(g) = &pr.greeting {

@@ -192,6 +192,20 @@ pub struct Connect {
     pub result: String,
     pub errno: Option<i32>,
     pub ms: u64,
+    pub icmp: Option<Icmp>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Icmp {
+    /// `icmp` or `icmp6`.
+    pub protocol: String,
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+    pub name: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
