@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 mod limits;
 mod names;
+mod trace;
 pub use names::mail_domains;
 
 /// A greeting slower than this is a finding.
@@ -38,6 +39,7 @@ pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
         }
         limits::limit_findings(t, &mut out);
         cross_port_findings(t, (control, &control_names), &mut out);
+        trace::trace_findings(t, &mut out);
         names::target_findings(t, &mut out);
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -691,6 +693,7 @@ mod tests {
             },
             probes,
             dns: None,
+            traces: Vec::new(),
         }
     }
 

@@ -61,6 +61,18 @@ impl Family {
     }
 }
 
+/// When the path to a failing port is traced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// A port that timed out while another port of its address connected.
+    #[default]
+    Auto,
+    /// --trace: every port whose connection failed.
+    Always,
+    /// --no-trace.
+    Never,
+}
+
 /// Per-phase time limits of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -170,6 +182,7 @@ pub struct Plan {
     pub fail_on: Severity,
     /// Reverse DNS, MX, and where DNS questions go.
     pub names: NameChecks,
+    pub trace: TraceMode,
 }
 
 impl Plan {
@@ -295,6 +308,13 @@ impl Plan {
                 overrides,
                 ..name_checks(&args.dns)?
             },
+            trace: if args.trace {
+                TraceMode::Always
+            } else if args.no_trace {
+                TraceMode::Never
+            } else {
+                TraceMode::Auto
+            },
         })
     }
 
@@ -349,6 +369,7 @@ impl Plan {
                 FailOn::Fail => Severity::Fail,
             },
             names,
+            trace: TraceMode::Never,
         })
     }
 
