@@ -904,3 +904,29 @@ fn a_reject_on_the_server_is_told_apart_from_nothing_listening() {
     );
     assert!(text.stdout.contains("nothing listens"), "{}", text.stdout);
 }
+
+/// The trace keeps the run's --deadline when it comes before its own bound.
+#[test]
+fn trace_keeps_the_runs_deadline() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.r1, "FORWARD");
+    let (run, wall) = check_chain(&lab, &c, &["--json", "--deadline", "2s"]);
+    let report = crate::support::schema::valid_report(&run);
+    let t = &report.targets[0].traces.as_ref().expect("a trace")[0];
+    println!(
+        "deadline 2s: trace {} ms (bound {} ms, end {}), whole run {} ms",
+        t.ms,
+        t.bound_ms,
+        t.end,
+        wall.as_millis()
+    );
+    assert!(t.bound_ms < 1500, "the deadline, not 6 s, bounds it: {t}");
+    assert!(t.ms <= t.bound_ms + 250, "{t}");
+    assert!(
+        ["time_bound", "done", "no_time"].contains(&t.end.as_str()),
+        "{t}"
+    );
+    // The whole run: its deadline, and slack for starting the process.
+    assert!(wall.as_millis() < 3500, "{} ms", wall.as_millis());
+}
