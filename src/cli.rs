@@ -319,6 +319,20 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
 
+    /// Trace the path to every port whose connection failed: connections
+    /// with rising TTL to the port and, beside it, to a port of the same
+    /// address that connected, compared hop by hop to say where the port is
+    /// blocked (this machine, a hop on the way, or the destination). The
+    /// walks take at most 6 s and naming their hops (PTR) at most 2 s more,
+    /// within --deadline. [default: only for a port that timed out while
+    /// another port of its address connected]
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+
+    /// Never trace, not even a port that timed out while another connected.
+    #[arg(long)]
+    pub no_trace: bool,
+
     /// Show each probe's details: phases and times, greeting, capabilities,
     /// TLS and the certificate chain.
     #[arg(short, long)]

@@ -25,6 +25,7 @@ pub mod resolve;
 pub mod runner;
 pub mod service;
 pub mod tls;
+pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
@@ -131,7 +132,7 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (domains, mut targets, names) = runtime.block_on(async {
+    let (domains, mut targets, names, paths) = runtime.block_on(async {
         // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
         let deadline = tokio::time::Instant::now() + plan.limits.deadline;
         let dns = dns::Dns::new(&plan.names.dns);
@@ -141,12 +142,15 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
             runner::probe_all(&plan, resolved.targets, trust, progress, deadline),
             rdns::ask(questions, &dns, deadline),
         );
-        (resolved.domains, targets, names)
+        // Where a failing port is blocked, after the probes found it failing.
+        let paths = trace::paths(&plan, &targets, &dns, deadline).await;
+        (resolved.domains, targets, names, paths)
     });
     // Probes that outlive the deadline are cut off here rather than awaited.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    for t in &mut targets {
+    for (i, t) in targets.iter_mut().enumerate() {
         t.dns = names.for_target(t, &domains);
+        paths.fill(i, t);
     }
 
     // A mail port that did not connect: what this machine's own firewall says.
@@ -329,6 +333,7 @@ mod layers {
         &["resolve"],
         &["probe", "rdns", "local"],
         &["runner"],
+        &["trace"],
         &["diagnose"],
         &["render"],
         &["exit"],

@@ -344,6 +344,7 @@ pub async fn probe_all(
             local_addresses: t.local_addresses,
             probes,
             dns: None,
+            traces: Vec::new(),
         });
     }
     reports

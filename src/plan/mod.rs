@@ -62,6 +62,18 @@ impl Family {
     }
 }
 
+/// When the path to a failing port is traced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// A port that timed out while another port of its address connected.
+    #[default]
+    Auto,
+    /// --trace: every port whose connection failed.
+    Always,
+    /// --no-trace.
+    Never,
+}
+
 /// Per-phase time limits of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -174,6 +186,7 @@ pub struct Plan {
     /// Where this machine's facts are read (`mailport local`, and `check`
     /// when a mail port failed to connect).
     pub local: LocalPaths,
+    pub trace: TraceMode,
 }
 
 /// Where `mailport local` reads this machine's facts. Each comes from its
@@ -356,6 +369,13 @@ impl Plan {
                 ..name_checks(&args.dns)?
             },
             local: LocalPaths::from_env(),
+            trace: if args.trace {
+                TraceMode::Always
+            } else if args.no_trace {
+                TraceMode::Never
+            } else {
+                TraceMode::Auto
+            },
         })
     }
 
@@ -411,6 +431,7 @@ impl Plan {
             },
             names,
             local: LocalPaths::from_env(),
+            trace: TraceMode::Never,
         })
     }
 
@@ -455,6 +476,7 @@ impl Plan {
                 overrides: BTreeMap::new(),
             },
             local,
+            trace: TraceMode::Never,
         })
     }
 

@@ -10,10 +10,12 @@
 mod local;
 mod names;
 mod probe;
+mod trace;
 
 pub use local::*;
 pub use names::*;
 pub use probe::*;
+pub use trace::*;
 
 use crate::codes::Code;
 pub use crate::codes::Severity;
@@ -68,6 +70,10 @@ pub struct TargetReport {
     /// domain, its MX. Absent for a control host.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dns: Option<TargetDns>,
+    /// TCP traces of the ports that failed, beside a port that worked
+    /// (--trace, or a port that timed out while another connected).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub traces: Vec<Trace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,6 +112,45 @@ pub struct Target {
     pub local_addresses: Option<Vec<String>>,
     pub probes: Vec<Probe>,
     pub dns: Option<TargetDns>,
+    /// TCP traces of failing ports; omitted when there is none.
+    pub traces: Option<Vec<Trace>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trace {
+    pub address: String,
+    pub service: String,
+    pub port: u16,
+    pub source_port: Option<u16>,
+    pub hops: Vec<Hop>,
+    pub control_service: Option<String>,
+    pub control_port: Option<u16>,
+    pub control_source_port: Option<u16>,
+    /// Omitted when there is no control port.
+    #[serde(default)]
+    pub control_hops: Vec<Hop>,
+    /// `asked` or `auto`.
+    pub reason: String,
+    /// `done`, `max_hops`, `time_bound` or `no_time`.
+    pub end: String,
+    pub ms: u64,
+    pub bound_ms: u64,
+    pub hop_wait_ms: u64,
+    pub max_hops: u8,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hop {
+    pub ttl: u8,
+    /// `time_exceeded`, `connected`, `refused`, `rejected`, `unreachable`, `silent` or `error`.
+    pub reply: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub icmp: Option<String>,
+    pub error: Option<String>,
+    pub ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -257,6 +296,20 @@ pub struct Connect {
     pub result: String,
     pub errno: Option<i32>,
     pub ms: u64,
+    pub icmp: Option<Icmp>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Icmp {
+    /// `icmp` or `icmp6`.
+    pub protocol: String,
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+    pub name: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -367,6 +420,12 @@ impl fmt::Display for Report {
 }
 
 impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        pretty(self, f)
+    }
+}
+
+impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         pretty(self, f)
     }

@@ -571,6 +571,7 @@ mod tests {
                 result: ConnectResult::Timeout,
                 errno: None,
                 ms: 1000,
+                icmp: None,
             }),
             ..ProbeResult::new(service, 25, Some("192.0.2.1".parse().unwrap()))
         };
@@ -589,6 +590,7 @@ mod tests {
             local_addresses: vec![],
             probes: vec![probe],
             dns: None,
+            traces: vec![],
         }
     }
 
