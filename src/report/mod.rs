@@ -7,9 +7,11 @@
 //! `local.rs` what this machine says about itself; this file
 //! the targets, the findings and the report as a whole, and its assembly.
 
+mod connect;
 mod local;
 mod names;
 mod probe;
+mod tls;
 mod trace;
 
 pub use local::*;
