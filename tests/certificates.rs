@@ -261,3 +261,20 @@ fn r12_a_failing_certificate_is_not_an_ok_probe() {
     assert_eq!((good.verdict.as_str(), good.verdict_code), ("ok", None));
     assert_eq!(code, 0);
 }
+
+/// r14: a certificate valid only in 1950–1969 (before the UNIX epoch).
+#[test]
+fn r14_a_certificate_from_before_1970_is_named_with_its_real_dates() {
+    let (p, findings, code) = probe_with(CertKind::Ancient);
+    let tls = p.tls();
+    let leaf = &tls.chain[0];
+    assert!(leaf.not_after.starts_with("1969-12-31"), "{leaf:#?}");
+    assert!(leaf.not_before.starts_with("1950-01-01"), "{leaf:#?}");
+    assert!(leaf.days_left < -20_000, "{leaf:#?}");
+    // webpki calls it malformed (it cannot read the date): it is an expired certificate, with its date.
+    assert_eq!(tls.verdict, "expired", "{tls:#?}");
+    let detail = tls.verdict_detail.as_deref().unwrap();
+    assert!(detail.contains("expired on 1969-12-31"), "{detail}");
+    assert_eq!(findings, ["cert_expired"]);
+    assert_eq!(code, 1);
+}

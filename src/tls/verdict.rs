@@ -85,10 +85,24 @@ pub(super) fn verdict_of(
                 CertVerdict::Invalid,
                 "a signature in the chain does not verify".to_string(),
             ),
-            CertificateError::BadEncoding => (
-                CertVerdict::Invalid,
-                "a certificate of the chain is malformed".to_string(),
-            ),
+            // webpki cannot read a date before 1970 (UNIX time is unsigned
+            // there) and calls the certificate malformed; mailport's own
+            // parse has the date: an expired certificate is named as such.
+            CertificateError::BadEncoding => match chain.iter().position(|c| c.days_left < 0) {
+                Some(i) => (
+                    CertVerdict::Expired,
+                    format!(
+                        "{} expired on {} (more than {} ago)",
+                        which(&chain[i].not_after),
+                        chain[i].not_after,
+                        days(-chain[i].days_left * 86_400)
+                    ),
+                ),
+                None => (
+                    CertVerdict::Invalid,
+                    "a certificate of the chain is malformed".to_string(),
+                ),
+            },
             CertificateError::Revoked => (
                 CertVerdict::Invalid,
                 "a certificate of the chain is revoked".to_string(),

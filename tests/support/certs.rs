@@ -36,6 +36,8 @@ pub enum CertKind {
     Expired,
     /// Like `Good`, but valid from now+10d to now+100d.
     NotYetValid,
+    /// Like `Good`, but valid only in 1950–1969 (UTCTime years 50–69, before the UNIX epoch).
+    Ancient,
     /// Like `Good`, but for `other.example.invalid` only (`names` is ignored).
     WrongName,
     /// A self-signed leaf for `names` (its own issuer); the server sends only it.
@@ -263,6 +265,10 @@ impl TestPki {
         let validity = match kind {
             CertKind::Expired => (now - Duration::days(90), now - Duration::days(1)),
             CertKind::NotYetValid => (now + Duration::days(10), now + Duration::days(100)),
+            CertKind::Ancient => (
+                time::macros::datetime!(1950-01-01 0:00 UTC),
+                time::macros::datetime!(1969-12-31 0:00 UTC),
+            ),
             _ => good,
         };
         let params = leaf_params(&names, validity);
@@ -270,7 +276,11 @@ impl TestPki {
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
 
         let chain = match kind {
-            CertKind::Good | CertKind::Expired | CertKind::NotYetValid | CertKind::WrongName => {
+            CertKind::Good
+            | CertKind::Expired
+            | CertKind::NotYetValid
+            | CertKind::Ancient
+            | CertKind::WrongName => {
                 let leaf = params
                     .signed_by(&key, &*self.intermediate)
                     .expect("sign leaf with intermediate");
