@@ -111,6 +111,15 @@ pub enum Format {
     Json,
 }
 
+/// The output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// JSON Lines: one object per host as it is done, then a summary.
+    Jsonl,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Warn,
@@ -174,7 +183,10 @@ pub struct CheckArgs {
     pub reply_timeout: Duration,
 
     /// Overall limit for the whole check; probes still running then are cut short
-    /// and reported as timed out, and probes not started yet as not_run.
+    /// and reported as timed out, and probes not started yet as not_run. When
+    /// the output is written host by host (--format jsonl, or text for several
+    /// hosts), each host (each --mx domain with its MX hosts) has this limit
+    /// from the moment its check starts.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: Duration,
 
@@ -230,9 +242,11 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
     pub fail_on: FailOn,
 
-    /// Output format.
+    /// Output format: text, one JSON report, or JSON Lines (one object per
+    /// host, written as soon as the host is done, then a summary line).
+    /// With several hosts, text is also written host by host.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: CheckFormat,
 
     /// Print the report as JSON (same as --format json).
     #[arg(long, conflicts_with = "format")]

@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod dns;
 pub mod escape;
 pub mod exit;
+pub mod fleet;
 pub mod net;
 pub mod phase;
 pub mod plan;
@@ -27,11 +28,12 @@ pub mod tls;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
-use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
+use cli::{CheckArgs, CheckFormat, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
 use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 
 /// Parse the command line, run, and turn the result into an exit status.
 pub fn main() -> ExitCode {
@@ -65,17 +67,32 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// How a report is shown.
 struct Output {
-    json: bool,
+    format: CheckFormat,
     color: ColorChoice,
     verbose: bool,
+    /// Host by host, each as soon as it is done (JSON Lines, or text for several hosts).
+    stream: bool,
 }
 
 fn check(args: &CheckArgs) -> Result<u8> {
     let plan = plan::Plan::from_args(args)?;
+    let format = if args.json {
+        CheckFormat::Json
+    } else {
+        args.format
+    };
+    let several = plan
+        .targets
+        .iter()
+        .filter(|t| t.role == plan::Role::Target)
+        .count()
+        > 1
+        || args.hosts_file.is_some();
     let output = Output {
-        json: args.json || args.format == Format::Json,
+        format,
         color: args.color,
         verbose: args.verbose,
+        stream: format == CheckFormat::Jsonl || (format == CheckFormat::Text && several),
     };
     execute(plan, &output)
 }
@@ -84,9 +101,14 @@ fn check(args: &CheckArgs) -> Result<u8> {
 fn ptr(args: &PtrArgs) -> Result<u8> {
     let plan = plan::Plan::for_ptr(args)?;
     let output = Output {
-        json: args.json || args.format == Format::Json,
+        format: if args.json || args.format == Format::Json {
+            CheckFormat::Json
+        } else {
+            CheckFormat::Text
+        },
         color: args.color,
         verbose: false,
+        stream: false,
     };
     execute(plan, &output)
 }
@@ -94,33 +116,124 @@ fn ptr(args: &PtrArgs) -> Result<u8> {
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
     let trust = Arc::new(tls::Trust::load(ca)?);
-    let progress = std::io::stderr().is_terminal();
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (domains, mut targets, names) = runtime.block_on(async {
+    let (stop_tx, stop) = watch::channel(false);
+    if plan.command == plan::Command::Check {
+        runtime.spawn(interrupt(stop_tx));
+    }
+    let plan = Arc::new(plan);
+    let result = if output.stream {
+        stream(&runtime, plan, trust, output, stop, (started, clock))
+    } else {
+        collect(&runtime, plan, trust, output, stop, (started, clock))
+    };
+    // Probes that outlive the deadline are cut off here rather than awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
+}
+
+/// On Ctrl-C: tell the run to stop (it ends within a second); on a second one, quit at once.
+async fn interrupt(stop: watch::Sender<bool>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        let _ = stop.send(true);
+        eprintln!(
+            "mailport: interrupted: ending the probes under way (Ctrl-C again to quit at once)"
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    }
+}
+
+/// When the run started: the wall clock for the report, the monotonic clock for its duration.
+type Started = (time::OffsetDateTime, std::time::Instant);
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A run that prints one report: every host is kept until the end.
+fn collect(
+    runtime: &tokio::runtime::Runtime,
+    plan: Arc<plan::Plan>,
+    trust: Arc<tls::Trust>,
+    output: &Output,
+    stop: watch::Receiver<bool>,
+    (started, clock): Started,
+) -> Result<u8> {
+    let progress = std::io::stderr().is_terminal();
+    let (domains, events, ended) = runtime.block_on(async {
         // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
         let deadline = tokio::time::Instant::now() + plan.limits.deadline;
         let dns = dns::Dns::new(&plan.names.dns);
-        let resolved = resolve::resolve(&plan, &dns, deadline).await;
-        let questions = rdns::questions(&plan.names, plan.family, &resolved.targets);
-        let (targets, names) = tokio::join!(
-            runner::probe_all(&plan, resolved.targets, trust, progress, deadline),
-            rdns::ask(questions, &dns, deadline),
-        );
-        (resolved.domains, targets, names)
+        let (mut units, controls) = fleet::units_of(&plan);
+        let mut domains = Vec::new();
+        if plan.names.mx {
+            let subjects: Vec<plan::Target> = units
+                .into_iter()
+                .map(|u| match u {
+                    fleet::Unit::Host(t) | fleet::Unit::Domain(t) => t,
+                })
+                .collect();
+            let (targets, lookups) = resolve::expand_mx(&plan, &subjects, &dns, deadline).await;
+            units = targets.into_iter().map(fleet::Unit::Host).collect();
+            domains = lookups;
+        }
+        let run = Arc::new(fleet::Run {
+            progress: progress && units.len() == 1,
+            plan: plan.clone(),
+            dns,
+            trust,
+            bounds: Arc::new(runner::Bounds::new(plan.limits)),
+            local: Arc::new(net::local_addresses()),
+            deadline: Some(deadline),
+            domains: Arc::new(domains),
+        });
+        let (units_tx, units_rx) = mpsc::channel(units.len().max(1));
+        for u in units {
+            let _ = units_tx.try_send(u);
+        }
+        drop(units_tx);
+        let (events_tx, mut events_rx) = mpsc::channel(64);
+        let engine = tokio::spawn(fleet::run(run.clone(), controls, units_rx, events_tx, stop));
+        let mut events = Vec::new();
+        while let Some(e) = events_rx.recv().await {
+            events.push(e);
+        }
+        let ended = engine.await.unwrap_or_default();
+        (run.domains.clone(), events, ended)
     });
-    // Probes that outlive the deadline are cut off here rather than awaited.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    for t in &mut targets {
-        t.dns = names.for_target(t, &domains);
+    let domains = Arc::try_unwrap(domains).unwrap_or_else(|shared| (*shared).clone());
+    let mut hosts = Vec::new();
+    let mut lost = false;
+    for e in events {
+        match e {
+            fleet::Event::Host {
+                order,
+                report,
+                findings,
+                ..
+            } => hosts.push((order, *report, findings)),
+            fleet::Event::Domain { .. } => {}
+            fleet::Event::Lost { host, why } => {
+                eprintln!("mailport: error: {host}: {why}");
+                lost = true;
+            }
+        }
     }
-
+    hosts.sort_by_key(|(order, ..)| *order);
     let mut findings = diagnose::mail_domains(&domains);
-    findings.extend(diagnose::diagnose(&targets));
+    let mut targets = Vec::with_capacity(hosts.len());
+    for (_, report, f) in hosts {
+        findings.extend(f);
+        targets.push(report);
+    }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
     let report = Report::assemble(
@@ -134,17 +247,219 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if output.json {
-        render::json::render(&report, &mut out)?;
-    } else {
+    if output.format == CheckFormat::Text {
         let style = render::text::Style {
             color: use_color(output.color, stdout.is_terminal()),
             verbose: output.verbose,
         };
         render::text::render(&report, &mut out, style)?;
+    } else {
+        render::json::render(&report, &mut out)?;
     }
     out.flush()?;
-    Ok(code)
+    Ok(if ended.interrupted {
+        exit::INTERRUPTED
+    } else if lost {
+        exit::ERROR
+    } else {
+        code
+    })
+}
+
+/// A run that prints host by host: each host is written when it is done, then dropped.
+fn stream(
+    runtime: &tokio::runtime::Runtime,
+    plan: Arc<plan::Plan>,
+    trust: Arc<tls::Trust>,
+    output: &Output,
+    stop: watch::Receiver<bool>,
+    (started, clock): Started,
+) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let style = render::text::Style {
+        color: use_color(output.color, stdout.is_terminal()),
+        verbose: output.verbose,
+    };
+    let mut sink = Sink {
+        out: stdout.lock(),
+        jsonl: output.format == CheckFormat::Jsonl,
+        style,
+        hinted: Vec::new(),
+        written: 0,
+        hosts: 0,
+        domains: 0,
+        lost: 0,
+        failed: false,
+        summary: report::Summary::new(exit::OK, plan.fail_on),
+    };
+    let (ended, input) = runtime.block_on(async {
+        let (units, controls) = fleet::units_of(&plan);
+        let run = Arc::new(fleet::Run {
+            progress: false,
+            plan: plan.clone(),
+            dns: dns::Dns::new(&plan.names.dns),
+            trust,
+            bounds: Arc::new(runner::Bounds::new(plan.limits)),
+            local: Arc::new(net::local_addresses()),
+            deadline: None,
+            domains: Arc::new(Vec::new()),
+        });
+        let (units_tx, units_rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
+        let feeder = tokio::spawn(async move {
+            for u in units {
+                if units_tx.send(u).await.is_err() {
+                    break;
+                }
+            }
+            report::InputCounts::default()
+        });
+        let (events_tx, mut events_rx) = mpsc::channel(16);
+        let engine = tokio::spawn(fleet::run(run, controls, units_rx, events_tx, stop));
+        while let Some(e) = events_rx.recv().await {
+            sink.event(e)?;
+        }
+        let ended = engine.await.unwrap_or_default();
+        let input = feeder.await.unwrap_or_default();
+        anyhow::Ok((ended, input))
+    })?;
+    sink.finish(&plan, ended, input, started, clock)
+}
+
+/// Where a streamed run's events are written, and what it counts of them.
+struct Sink<'a> {
+    out: std::io::StdoutLock<'a>,
+    jsonl: bool,
+    style: render::text::Style,
+    /// The codes whose hint was written already (text).
+    hinted: Vec<codes::Code>,
+    /// Parts written so far (text: a blank line between them).
+    written: u64,
+    hosts: u64,
+    domains: u64,
+    lost: u64,
+    /// A host or domain leads to exit status 1.
+    failed: bool,
+    summary: report::Summary,
+}
+
+impl Sink<'_> {
+    fn event(&mut self, e: fleet::Event) -> Result<()> {
+        let first = self.written == 0;
+        match e {
+            fleet::Event::Host {
+                report,
+                findings,
+                exit_code,
+                ..
+            } => {
+                self.summary.add_probes(&report);
+                self.summary.add_findings(&findings);
+                self.failed |= exit_code != exit::OK;
+                if report.role == plan::Role::Target {
+                    self.hosts += 1;
+                }
+                if self.jsonl {
+                    let record = report::HostRecord {
+                        schema_version: report::SCHEMA_VERSION,
+                        kind: report::RecordType::Host,
+                        target: *report,
+                        findings,
+                        exit_code,
+                    };
+                    render::json::line(&record, &mut self.out)?;
+                } else {
+                    render::text::host(
+                        &report,
+                        &findings,
+                        first,
+                        &mut self.hinted,
+                        &mut self.out,
+                        self.style,
+                    )?;
+                }
+            }
+            fleet::Event::Domain {
+                lookup,
+                findings,
+                exit_code,
+                ..
+            } => {
+                self.summary.add_findings(&findings);
+                self.failed |= exit_code != exit::OK;
+                self.domains += 1;
+                if self.jsonl {
+                    let record = report::DomainRecord {
+                        schema_version: report::SCHEMA_VERSION,
+                        kind: report::RecordType::Domain,
+                        lookup,
+                        findings,
+                        exit_code,
+                    };
+                    render::json::line(&record, &mut self.out)?;
+                } else {
+                    render::text::domain(
+                        &lookup,
+                        &findings,
+                        first,
+                        &mut self.hinted,
+                        &mut self.out,
+                        self.style,
+                    )?;
+                }
+            }
+            fleet::Event::Lost { host, why } => {
+                eprintln!("mailport: error: {}: {why}", escape::shown(&host));
+                self.lost += 1;
+                return Ok(());
+            }
+        }
+        self.written += 1;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        plan: &plan::Plan,
+        ended: fleet::Ended,
+        input: report::InputCounts,
+        started: time::OffsetDateTime,
+        clock: std::time::Instant,
+    ) -> Result<u8> {
+        self.summary.exit_code = if self.failed { exit::FAILED } else { exit::OK };
+        let exit_code = if ended.interrupted {
+            exit::INTERRUPTED
+        } else if self.lost > 0 {
+            exit::ERROR
+        } else {
+            self.summary.exit_code
+        };
+        let record = report::RunRecord {
+            schema_version: report::SCHEMA_VERSION,
+            kind: report::RecordType::Summary,
+            tool: report::ToolInfo {
+                name: "mailport".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            command: plan.command,
+            started_at: rfc3339(started),
+            duration_ms: clock.elapsed().as_millis() as u64,
+            hosts: self.hosts,
+            domains: self.domains,
+            summary: self.summary,
+            input,
+            interrupted: ended.interrupted,
+            unfinished: ended.unfinished,
+            exit_code,
+        };
+        if self.jsonl {
+            render::json::line(&record, &mut self.out)?;
+        } else {
+            render::text::run_summary(&record, &mut self.out, self.style)?;
+        }
+        self.out.flush()?;
+        Ok(exit_code)
+    }
 }
 
 /// Colour only on a terminal, never with NO_COLOR set (https://no-color.org).
@@ -282,6 +597,7 @@ mod layers {
         &["diagnose"],
         &["render"],
         &["exit"],
+        &["fleet"],
     ];
 
     fn floor(module: &str) -> Option<usize> {
