@@ -139,10 +139,21 @@ pub struct CheckArgs {
     #[arg(value_name = "HOST", required_unless_present = "hosts_file")]
     pub hosts: Vec<String>,
 
-    /// Read more hosts from PATH, one per line; blank lines and lines
-    /// starting with # are skipped.
+    /// Read more hosts from PATH (- for stdin), one per line, while the run
+    /// goes (a file of any length: lines are read as hosts get checked).
+    /// Blank lines and lines starting with # are skipped; a host seen before
+    /// is skipped; a line that is not a host is reported on stderr with its
+    /// number and skipped, and the run goes on.
     #[arg(long, value_name = "PATH")]
     pub hosts_file: Option<PathBuf>,
+
+    /// Check only shard I of N of the hosts (I from 0 to N-1): those whose
+    /// FNV-1a 64 hash of the host name (lower case, as written in the
+    /// report) modulo N is I. N runs with I = 0..N-1 split a list without
+    /// coordination; `env/N` takes I from $JOB_COMPLETION_INDEX (a
+    /// Kubernetes Indexed Job). Control hosts are checked by every shard.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 
     /// Services to probe, by name or standard port, comma-separated (smtp,
     /// submission, submissions, imap, imaps, pop3, pop3s, http, https,

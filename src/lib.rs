@@ -168,11 +168,17 @@ fn collect(
     (started, clock): Started,
 ) -> Result<u8> {
     let progress = std::io::stderr().is_terminal();
-    let (domains, events, ended) = runtime.block_on(async {
+    let (domains, events, ended, fed) = runtime.block_on(async {
         // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
         let deadline = tokio::time::Instant::now() + plan.limits.deadline;
         let dns = dns::Dns::new(&plan.names.dns);
-        let (mut units, controls) = fleet::units_of(&plan);
+        // The hosts, all of them: this run keeps them all anyway.
+        let (tx, mut rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
+        let (controls, fed) = fleet::feed(plan.clone(), tx);
+        let mut units = Vec::new();
+        while let Some(u) = rx.recv().await {
+            units.push(u);
+        }
         let mut domains = Vec::new();
         if plan.names.mx {
             let subjects: Vec<plan::Target> = units
@@ -185,6 +191,7 @@ fn collect(
             units = targets.into_iter().map(fleet::Unit::Host).collect();
             domains = lookups;
         }
+        let fed = fed.lock().map(|f| *f).unwrap_or_default();
         let run = Arc::new(fleet::Run {
             progress: progress && units.len() == 1,
             plan: plan.clone(),
@@ -207,8 +214,9 @@ fn collect(
             events.push(e);
         }
         let ended = engine.await.unwrap_or_default();
-        (run.domains.clone(), events, ended)
+        (run.domains.clone(), events, ended, fed)
     });
+    no_host(&plan, &fed)?;
     let domains = Arc::try_unwrap(domains).unwrap_or_else(|shared| (*shared).clone());
     let mut hosts = Vec::new();
     let mut lost = false;
@@ -292,8 +300,9 @@ fn stream(
         failed: false,
         summary: report::Summary::new(exit::OK, plan.fail_on),
     };
-    let (ended, input) = runtime.block_on(async {
-        let (units, controls) = fleet::units_of(&plan);
+    let (ended, fed) = runtime.block_on(async {
+        let (units_tx, units_rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
+        let (controls, fed) = fleet::feed(plan.clone(), units_tx);
         let run = Arc::new(fleet::Run {
             progress: false,
             plan: plan.clone(),
@@ -304,25 +313,30 @@ fn stream(
             deadline: None,
             domains: Arc::new(Vec::new()),
         });
-        let (units_tx, units_rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
-        let feeder = tokio::spawn(async move {
-            for u in units {
-                if units_tx.send(u).await.is_err() {
-                    break;
-                }
-            }
-            report::InputCounts::default()
-        });
         let (events_tx, mut events_rx) = mpsc::channel(16);
         let engine = tokio::spawn(fleet::run(run, controls, units_rx, events_tx, stop));
         while let Some(e) = events_rx.recv().await {
             sink.event(e)?;
         }
         let ended = engine.await.unwrap_or_default();
-        let input = feeder.await.unwrap_or_default();
-        anyhow::Ok((ended, input))
+        // Read when the run is over; the feeder may still wait on stdin after Ctrl-C.
+        let fed = fed.lock().map(|f| *f).unwrap_or_default();
+        anyhow::Ok((ended, fed))
     })?;
-    sink.finish(&plan, ended, input, started, clock)
+    no_host(&plan, &fed)?;
+    sink.finish(&plan, ended, fed.input, started, clock)
+}
+
+/// A --hosts-file that gave no host, with no HOST argument: a usage error.
+fn no_host(plan: &plan::Plan, fed: &fleet::Fed) -> Result<()> {
+    let given = fed.hosts + fed.input.duplicates + fed.input.other_shards;
+    match &plan.hosts_file {
+        Some(file) if given == 0 && plan.command == plan::Command::Check => bail!(
+            "--hosts-file {} lists no host (one per line; # starts a comment)",
+            file.shown()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Where a streamed run's events are written, and what it counts of them.

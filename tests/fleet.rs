@@ -297,3 +297,233 @@ fn jsonl_with_mx_writes_each_domain_then_its_mx_hosts() {
             .sum::<usize>()
     );
 }
+
+/// `--hosts-file -`: hosts on stdin, one per line; a duplicate is skipped,
+/// a bad line is reported with its number and the run goes on.
+#[test]
+fn hosts_on_stdin_skip_duplicates_and_report_bad_lines() {
+    let input = "# customers\n127.0.1.1\n127.0.1.2\nnot a host\n\n127.0.1.1\nhttps://mail.example.org/\n127.0.1.3\n";
+    let run = Mailport::new()
+        .arg("check")
+        .at(closed_port(), "smtp")
+        .fast_timeouts()
+        .jsonl()
+        .hosts_on_stdin(input)
+        .run();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = run.lines();
+    let mut hosts: Vec<&str> = lines
+        .hosts()
+        .iter()
+        .map(|h| h.target.host.as_str())
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["127.0.1.1", "127.0.1.2", "127.0.1.3"]);
+    let i = lines.summary().input;
+    assert_eq!(
+        (i.lines, i.bad_lines, i.duplicates, i.other_shards),
+        (8, 2, 1, 0)
+    );
+    assert!(
+        run.stderr
+            .contains("--hosts-file - (stdin) line 4: 'not a host' is not a valid host name"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 7: 'https://mail.example.org/' is a URL"),
+        "{}",
+        run.stderr
+    );
+    // Text says it too, under the run's summary.
+    let text = Mailport::new()
+        .arg("check")
+        .at(closed_port(), "smtp")
+        .fast_timeouts()
+        .hosts_on_stdin(input)
+        .run();
+    assert!(
+        text.stdout.contains(
+            "--hosts-file: 8 lines; skipped: 2 bad (see above), 1 duplicates, 0 in other\nshards"
+        ),
+        "{}",
+        text.stdout
+    );
+}
+
+/// The hosts file is read as the run goes, not first: the first host is
+/// checked and written while stdin is still open.
+#[test]
+fn hosts_on_stdin_are_checked_before_the_input_ends() {
+    let port = closed_port();
+    let cmd = Mailport::new()
+        .arg("check")
+        .at(port, "smtp")
+        .fast_timeouts()
+        .jsonl()
+        .args(["--hosts-file", "-"]);
+    let mut first = String::new();
+    let run = cmd.run_with(|child| {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "127.0.1.1").unwrap();
+        stdin.flush().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        // Blocks until mailport writes the host: stdin is still open.
+        out.read_line(&mut first).unwrap();
+        writeln!(stdin, "127.0.1.2").unwrap();
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        first.push_str(&rest);
+    });
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines = crate::support::schema::valid_lines(&first);
+    let hosts: Vec<&str> = lines
+        .hosts()
+        .iter()
+        .map(|h| h.target.host.as_str())
+        .collect();
+    assert_eq!(hosts, ["127.0.1.1", "127.0.1.2"]);
+}
+
+/// --shard I/N: N runs split a list without coordination; their hosts are
+/// disjoint and together the whole list (with `env/N` too, as a Kubernetes
+/// Indexed Job runs it).
+#[test]
+fn the_shards_of_a_list_are_disjoint_and_cover_it() {
+    let list: Vec<String> = (1..=60).map(|i| format!("127.0.3.{i}")).collect();
+    let input = list.join("\n") + "\n";
+    let port = closed_port();
+    let shard = |spec: &str, index: Option<&str>| {
+        let mut cmd = Mailport::new()
+            .arg("check")
+            .at(port, "smtp")
+            .fast_timeouts()
+            .jsonl()
+            .args(["--shard", spec])
+            .hosts_on_stdin(input.clone());
+        if let Some(i) = index {
+            cmd = cmd.env("JOB_COMPLETION_INDEX", i);
+        }
+        let run = cmd.run();
+        let lines = run.lines();
+        let hosts: Vec<String> = lines
+            .hosts()
+            .iter()
+            .map(|h| h.target.host.clone())
+            .collect();
+        let s = lines.summary();
+        assert_eq!(s.input.other_shards + s.hosts, 60, "{spec}: {:?}", s.input);
+        hosts
+    };
+    let mut all = Vec::new();
+    for i in 0..3 {
+        let mine = shard(&format!("{i}/3"), None);
+        assert!(!mine.is_empty() && mine.len() < 60, "shard {i}: {mine:?}");
+        assert_eq!(mine, {
+            let mut again = shard("env/3", Some(&i.to_string()));
+            let mut m = mine.clone();
+            m.sort();
+            again.sort();
+            assert_eq!(m, again, "env/3 with index {i} is shard {i}/3");
+            mine.clone()
+        });
+        all.extend(mine);
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "no host in two shards");
+    let mut expected = list.clone();
+    expected.sort();
+    assert_eq!(all, expected, "the shards cover the list");
+    // Bad shards are usage errors.
+    for (spec, env, words) in [
+        ("3/3", None, "from 0 to N-1"),
+        ("1/0", None, "from 0 to N-1"),
+        ("x", None, "expected I/N"),
+        ("env/3", None, "JOB_COMPLETION_INDEX is not set"),
+        ("env/3", Some("two"), "not a number"),
+    ] {
+        let mut cmd = Mailport::check("127.0.0.1")
+            .at(port, "smtp")
+            .args(["--shard", spec])
+            .env_remove("JOB_COMPLETION_INDEX");
+        if let Some(v) = env {
+            cmd = cmd.env("JOB_COMPLETION_INDEX", v);
+        }
+        let run = cmd.run();
+        assert_eq!(run.code, 2, "{spec}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{spec}: {}", run.stderr);
+    }
+}
+
+/// Ctrl-C: mailport starts nothing more, ends the probes under way within
+/// about a second, writes what it has (every line whole) and exits 130.
+#[test]
+fn ctrl_c_ends_the_run_within_a_second_with_valid_lines_and_status_130() {
+    let silent = TcpListener::bind("127.0.0.5:0").expect("bind 127.0.0.5:0");
+    let port = silent.local_addr().unwrap().port();
+    // A host that refuses, then 20 silent ones that would take 30 s each.
+    let silent_hosts: Vec<String> = (1..=20).map(|i| format!("s{i}.fleet.test")).collect();
+    let input = format!("127.0.0.6\n{}\n", silent_hosts.join("\n"));
+    let mut cmd = Mailport::new()
+        .arg("check")
+        .at(port, "smtp")
+        .timeouts("30s")
+        .args(["--deadline", "60s", "--max-probes", "4"])
+        .jsonl()
+        .args(["--hosts-file", "-"]);
+    for h in &silent_hosts {
+        cmd = cmd.resolve(h, "127.0.0.5");
+    }
+    let mut interrupted_at = None;
+    let run = cmd.run_with(|child| {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: a signal to our own child, by its pid.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        assert_eq!(rc, 0);
+        interrupted_at = Some(Instant::now());
+    });
+    let took = interrupted_at.unwrap().elapsed();
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < Duration::from_secs(3), "ended {took:?} after SIGINT");
+    assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
+    let lines = run.lines();
+    let s = lines.summary();
+    assert!(s.interrupted);
+    assert_eq!(s.exit_code, 130);
+    assert!(
+        s.hosts < 21,
+        "the hosts after those under way were not checked: {}",
+        s.hosts
+    );
+    assert!(s.unfinished > 0, "the probes under way were cut: {s:?}");
+    for h in lines
+        .hosts()
+        .iter()
+        .filter(|h| h.target.host != "127.0.0.6")
+    {
+        // A host written after Ctrl-C had its probe waiting: not run, and said why.
+        assert_eq!(h.target.probes[0].outcome, "not_run", "{h:?}");
+        assert!(
+            h.target.probes[0]
+                .detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("interrupted"),
+            "{h:?}"
+        );
+    }
+    assert!(
+        lines.hosts().iter().any(|h| h.target.host == "127.0.0.6"),
+        "the host done before Ctrl-C is written"
+    );
+    drop(silent);
+}

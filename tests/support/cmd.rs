@@ -131,6 +131,12 @@ impl Mailport {
         self.args(["--format", "jsonl"])
     }
 
+    /// `--hosts-file -` with `input` on stdin.
+    pub fn hosts_on_stdin(mut self, input: impl Into<Vec<u8>>) -> Mailport {
+        self.stdin = Some(input.into());
+        self.args(["--hosts-file", "-"])
+    }
+
     /// `--timeout`, `--greeting-timeout` and `--reply-timeout`, all `value`.
     pub fn timeouts(mut self, value: &str) -> Mailport {
         self.timeout = Some(value.to_string());
@@ -246,18 +252,20 @@ impl Mailport {
         Run::new(out.status, out.stdout, out.stderr)
     }
 
-    /// Start mailport and hand it to `during` while it runs (e.g. to send it
-    /// a signal), then wait for its end.
+    /// Start mailport and hand it to `during` while it runs (to write to its
+    /// stdin, read its stdout as it comes, send it a signal), then close its
+    /// stdin and wait for its end.
     #[track_caller]
     pub fn run_with(&self, during: impl FnOnce(&mut std::process::Child)) -> Run {
         let mut child = self
             .command()
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
         during(&mut child);
+        drop(child.stdin.take());
         let out = child.wait_with_output().expect("wait for mailport");
         Run::new(out.status, out.stdout, out.stderr)
     }
