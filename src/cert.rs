@@ -9,6 +9,65 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Most SAN entries kept per certificate; the rest are counted, not listed.
 pub const MAX_SANS: usize = 100;
+/// Most characters kept of a subject, an issuer or one SAN; longer ones end in "…".
+pub const MAX_NAME_CHARS: usize = 512;
+
+/// Escaped outside text, cut to [`MAX_NAME_CHARS`] with "…".
+fn capped(text: &str) -> String {
+    let mut out = crate::escape::escape(text.as_bytes());
+    if out.chars().count() > MAX_NAME_CHARS {
+        out = out.chars().take(MAX_NAME_CHARS).collect();
+        out.push('…');
+    }
+    out
+}
+
+/// A distinguished name as text (`C=DE, O=Example, CN=mail.example.org`),
+/// whatever its attributes hold: a value that is not a readable string
+/// (invalid UTF-8, a BMPString…) is shown as its bytes, escaped.
+fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
+    if let Ok(text) = name.to_string_with_registry(oid_registry()) {
+        return capped(&text);
+    }
+    let parts: Vec<String> = name
+        .iter_attributes()
+        .map(|attr| {
+            let key = oid2sn(attr.attr_type(), oid_registry())
+                .map(|k| match k {
+                    "commonName" => "CN".to_string(),
+                    "countryName" => "C".to_string(),
+                    "organizationName" => "O".to_string(),
+                    "organizationalUnitName" => "OU".to_string(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|_| attr.attr_type().to_id_string());
+            let value = match attr.as_str() {
+                Ok(v) => v.to_string(),
+                Err(_) => crate::escape::escape(attr.as_slice()),
+            };
+            format!("{key}={value}")
+        })
+        .collect();
+    capped(&parts.join(", "))
+}
+
+/// One SAN as openssl prints it.
+fn san_text(name: &GeneralName<'_>) -> String {
+    match name {
+        GeneralName::DNSName(d) => format!("DNS:{d}"),
+        GeneralName::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
+        GeneralName::RFC822Name(m) => format!("email:{m}"),
+        GeneralName::URI(u) => format!("URI:{u}"),
+        GeneralName::DirectoryName(n) => format!("DirName:{}", name_text(n)),
+        GeneralName::RegisteredID(oid) => format!("Registered ID:{}", oid.to_id_string()),
+        GeneralName::OtherName(oid, _) => format!("othername:{}:<unsupported>", oid.to_id_string()),
+        GeneralName::X400Address(_) => "X400Name:<unsupported>".to_string(),
+        GeneralName::EDIPartyName(_) => "EdiPartyName:<unsupported>".to_string(),
+        GeneralName::Invalid(_, bytes) => {
+            format!("invalid:{}", crate::escape::escape(bytes))
+        }
+    }
+}
 
 /// RFC 3339 text for a UNIX time.
 pub fn rfc3339(unix: i64) -> String {
@@ -46,15 +105,8 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
     let mut extra = 0usize;
     if let Ok(Some(ext)) = cert.subject_alternative_name() {
         for name in &ext.value.general_names {
-            let text = match name {
-                GeneralName::DNSName(d) => format!("DNS:{d}"),
-                GeneralName::IPAddress(ip) => format!("IP:{}", ip_text(ip)),
-                GeneralName::RFC822Name(m) => format!("email:{m}"),
-                GeneralName::URI(u) => format!("URI:{u}"),
-                other => format!("{other:?}"),
-            };
             if sans.len() < MAX_SANS {
-                sans.push(crate::net::escape(text.as_bytes()));
+                sans.push(capped(&san_text(name)));
             } else {
                 extra += 1;
             }
@@ -86,8 +138,8 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
         .map(|bc| bc.value.ca)
         .unwrap_or(false);
     CertFacts {
-        subject: crate::net::escape(cert.subject().to_string().as_bytes()),
-        issuer: crate::net::escape(cert.issuer().to_string().as_bytes()),
+        subject: name_text(cert.subject()),
+        issuer: name_text(cert.issuer()),
         serial: cert.raw_serial_as_string(),
         sans,
         not_before: rfc3339(cert.validity().not_before.timestamp()),
@@ -151,6 +203,71 @@ pub fn ca_issuers_url(der: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A certificate made by rcgen with `cn` as its common name and `sans`.
+    fn made(cn: &str, sans: Vec<rcgen::SanType>) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.subject_alt_names = sans;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    /// r14: a subject that is not valid UTF-8 is shown as its bytes, escaped.
+    #[test]
+    fn an_invalid_utf8_subject_is_shown_as_escaped_bytes() {
+        let mut der = made("MAILPORTXX", vec![]);
+        // The issuer and the subject (self-signed) both hold it.
+        while let Some(at) = der.windows(10).position(|w| w == b"MAILPORTXX") {
+            der[at] = 0xff;
+            der[at + 1] = 0xfe;
+        }
+        let f = facts(&der, 0);
+        assert!(f.subject.contains("\\xff\\xfeILPORTXX"), "{}", f.subject);
+        assert!(f.subject.starts_with("CN="), "{}", f.subject);
+        assert!(!f.subject.contains("X509Error"), "{}", f.subject);
+    }
+
+    /// r14: a huge subject is cut, with "…".
+    #[test]
+    fn a_huge_subject_is_cut() {
+        let f = facts(&made(&"a".repeat(40_000), vec![]), 0);
+        assert!(
+            f.subject.chars().count() <= MAX_NAME_CHARS + 1,
+            "{}",
+            f.subject.len()
+        );
+        assert!(f.subject.ends_with('…'));
+    }
+
+    /// r14: SANs of every kind are printed as openssl prints them, never as a debug dump.
+    #[test]
+    fn every_kind_of_san_is_printed_as_openssl_does() {
+        let other = rcgen::SanType::OtherName((
+            vec![1, 3, 6, 1, 4, 1, 311, 20, 2, 3],
+            rcgen::OtherNameValue::Utf8String("user@example.test".into()),
+        ));
+        let f = facts(&made("x", vec![other]), 0);
+        assert_eq!(f.sans, ["othername:1.3.6.1.4.1.311.20.2.3:<unsupported>"]);
+        let der = made("dir.example.test", vec![]);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let dir = GeneralName::DirectoryName(cert.subject().clone());
+        assert_eq!(san_text(&dir), "DirName:CN=dir.example.test");
+        let oid = x509_parser::der_parser::oid!(1.2.3 .4);
+        assert_eq!(
+            san_text(&GeneralName::RegisteredID(oid)),
+            "Registered ID:1.2.3.4"
+        );
+        for g in [
+            dir,
+            GeneralName::RegisteredID(x509_parser::der_parser::oid!(1.2.3 .4)),
+        ] {
+            assert!(!san_text(&g).contains("Oid"), "{}", san_text(&g));
+        }
+    }
 
     #[test]
     fn garbage_is_reported_not_panicked_on() {

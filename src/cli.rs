@@ -59,8 +59,85 @@ pub enum Command {
     /// receivers such as Gmail and Yahoo require). Same verdicts, JSON and exit
     /// status as the reverse-DNS part of `mailport check`.
     Ptr(PtrArgs),
+    /// Run on the mail server or on the machine that cannot send: what blocks mail here.
+    ///
+    /// Reads, without sending anything: which mail ports (25, 465, 587, 143,
+    /// 993, 110, 995) listen on which addresses (/proc/net/tcp and tcp6, no
+    /// root needed); ConfigServer Firewall's csf.conf (SMTP_BLOCK,
+    /// SMTP_ALLOWLOCAL, SMTP_ALLOWUSER, SMTP_ALLOWGROUP, SMTP_PORTS, TCP_IN,
+    /// TCP_OUT), with who may send out and whether the user running mailport
+    /// may; and the iptables and nftables rules that drop or reject a mail
+    /// port, owner matches included (iptables-save, ip6tables-save, nft list
+    /// ruleset: they need root; without it mailport says what it could not
+    /// read). Run it as the user whose mail fails (e.g. the web server's user
+    /// for webmail), and as root to include the firewall rules. Same findings,
+    /// JSON and exit status as `mailport check`.
+    #[command(after_long_help = LOCAL_EXAMPLES)]
+    Local(LocalArgs),
     /// Explain an outcome or finding code: what it means, its usual causes, what to do.
     Explain(ExplainArgs),
+}
+
+const LOCAL_EXAMPLES: &str = "\
+Examples:
+  On a cPanel server whose webmail cannot send, as root (firewall rules too):
+    mailport local
+
+  As the user webmail runs as, with its verdict for that user:
+    sudo -u nobody mailport local
+
+  Another csf.conf, and no nftables:
+    mailport local --csf-conf /tmp/csf.conf --nft none
+
+Each place can also be set in the environment, which `mailport check` reads
+too: MAILPORT_CSF_CONF, MAILPORT_PROC_NET, MAILPORT_IPTABLES_SAVE,
+MAILPORT_IP6TABLES_SAVE, MAILPORT_NFT.
+
+Exit status: 0 nothing failed (at the --fail-on level), 1 something failed,
+2 mailport could not do its job.";
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// ConfigServer Firewall's configuration file. [env: MAILPORT_CSF_CONF]
+    /// [default: /etc/csf/csf.conf]
+    #[arg(long, value_name = "PATH")]
+    pub csf_conf: Option<PathBuf>,
+
+    /// The directory that holds the kernel's socket tables `tcp` and `tcp6`.
+    /// [env: MAILPORT_PROC_NET] [default: /proc/net]
+    #[arg(long, value_name = "DIR")]
+    pub proc_net: Option<PathBuf>,
+
+    /// The command that prints the IPv4 firewall rules in iptables-save
+    /// format (split on spaces; `none` to skip). [env: MAILPORT_IPTABLES_SAVE]
+    /// [default: iptables-save]
+    #[arg(long, value_name = "CMD")]
+    pub iptables_save: Option<String>,
+
+    /// The same for IPv6. [env: MAILPORT_IP6TABLES_SAVE] [default: ip6tables-save]
+    #[arg(long, value_name = "CMD")]
+    pub ip6tables_save: Option<String>,
+
+    /// The command that prints the nftables ruleset (`none` to skip).
+    /// [env: MAILPORT_NFT] [default: nft list ruleset]
+    #[arg(long, value_name = "CMD")]
+    pub nft: Option<String>,
+
+    /// Exit with status 1 when a finding of at least this severity is present.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
+    pub fail_on: FailOn,
+
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Print the report as JSON (same as --format json).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
 }
 
 /// Where DNS questions go; shared by `check` and `ptr`.
@@ -266,6 +343,20 @@ pub struct CheckArgs {
     /// When to colour the text output. Colour is never used with NO_COLOR set.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
+
+    /// Trace the path to every port whose connection failed: connections
+    /// with rising TTL to the port and, beside it, to a port of the same
+    /// address that connected, compared hop by hop to say where the port is
+    /// blocked (this machine, a hop on the way, or the destination). The
+    /// walks take at most 6 s and naming their hops (PTR) at most 2 s more,
+    /// within --deadline. [default: only for a port that timed out while
+    /// another port of its address connected]
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+
+    /// Never trace, not even a port that timed out while another connected.
+    #[arg(long)]
+    pub no_trace: bool,
 
     /// Show each probe's details: phases and times, greeting, capabilities,
     /// TLS and the certificate chain.

@@ -318,6 +318,64 @@ codes! {
         "The server speaks only TLS 1.0 or 1.1 (or SSL 3.0), which RFC 8996 deprecated: mailport, current mail clients and current mail servers refuse them, so every TLS handshake fails. After rustls's TLS 1.2/1.3 handshake failed, mailport sent a ClientHello of its own offering TLS 1.0 to 1.2 and the server chose the older version (the probe's tls_versions).",
         "A TLS library too old for TLS 1.2 (OpenSSL before 1.0.1, an old Windows SCHANNEL or Java), an old appliance or hosted service, or protocol settings that list only TLSv1 and TLSv1.1.",
         "Enable TLS 1.2 (and 1.3) in the service's TLS protocol settings; if it has no such setting, its TLS library is too old: upgrade the software or the system it runs on. Check again with mailport afterwards.";
+    // ---- this machine (mailport local; check when a mail port failed) -----
+    LocalLoopbackOnly = "local_loopback_only", Finding, Warn,
+        "A mail port of this machine listens on loopback only (127.0.0.1, ::1): programs on this machine can connect, other machines are refused.",
+        "The mail server bound to loopback on purpose (a null client that only sends: Postfix inet_interfaces = loopback-only, Exim local_interfaces = 127.0.0.1 ; ::1, Debian's dc_local_interfaces) or by mistake on a server that should receive mail.",
+        "If other machines should reach the port, bind the service to the public address or to all addresses (Postfix inet_interfaces = all, Exim local_interfaces = <; 0.0.0.0 ; ::, Dovecot listen = *, ::) and restart it; if this machine only sends mail, nothing is wrong.";
+    LocalNotListening = "local_not_listening", Finding, Info,
+        "Nothing listens on a mail port of this machine. Information only: on a machine that only sends mail (webmail or scripts handing mail to a relay) that is right; on the mail server, the service is stopped or not installed.",
+        "The service is not offered here, is stopped, or failed to start (a configuration error, a port taken by another program).",
+        "If the service should run here, start it and read its log (`systemctl status postfix dovecot exim4`, `journalctl -u NAME`); `ss -ltnp` shows what listens where.";
+    CsfSmtpBlock = "csf_smtp_block", Finding, Info,
+        "ConfigServer Firewall's SMTP_BLOCK is on: only root, the users in SMTP_ALLOWUSER and the groups in SMTP_ALLOWGROUP may open connections to the SMTP ports (SMTP_PORTS) of other machines; with SMTP_ALLOWLOCAL = \"1\" everyone may still reach this machine's own mail server. The user running mailport passes.",
+        "Set on purpose on shared hosting (cPanel's \"SMTP Tweak\"): scripts must hand mail to the local MTA instead of sending it themselves.",
+        "Nothing, if programs send through this machine's MTA. A program that must connect out itself (an application sending through an external smarthost) needs its user in SMTP_ALLOWUSER (or its group in SMTP_ALLOWGROUP) in /etc/csf/csf.conf, then `csf -r`.";
+    CsfSmtpBlockedUser = "csf_smtp_blocked_user", Finding, Fail,
+        "ConfigServer Firewall's SMTP_BLOCK drops or rejects this user's SMTP: the user running mailport is not root, not in SMTP_ALLOWUSER, and its group is not in SMTP_ALLOWGROUP, so its connections to the SMTP ports (SMTP_PORTS) of other machines fail (\"Connection timed out\" with DROP_OUT = \"DROP\", \"Connection refused\" with REJECT), and with SMTP_ALLOWLOCAL = \"0\" also those to this machine's own mail server. Root would pass.",
+        "SMTP_BLOCK = \"1\" in /etc/csf/csf.conf (cPanel's SMTP Tweak), which exempts only root (uid 0), SMTP_ALLOWUSER and SMTP_ALLOWGROUP (iptables --gid-owner: the process's own group, not its supplementary groups).",
+        "Send through this machine's MTA (the sendmail binary, or 127.0.0.1 with SMTP_ALLOWLOCAL = \"1\"); or add the user to SMTP_ALLOWUSER (or its group to SMTP_ALLOWGROUP); or set SMTP_BLOCK = \"0\". Edit /etc/csf/csf.conf, then `csf -r`. Testing as root proves nothing here: root always passes.";
+    CsfSmtpAllowlocalOff = "csf_smtp_allowlocal_off", Finding, Fail,
+        "ConfigServer Firewall has SMTP_BLOCK = \"1\" with SMTP_ALLOWLOCAL = \"0\": users other than root and those allowed cannot connect even to this machine's own mail server on 127.0.0.1. Webmail (Roundcube, Horde, SquirrelMail) and scripts that send over SMTP to localhost fail with \"Connection timed out\" / \"Can't open SMTP stream\".",
+        "SMTP_ALLOWLOCAL turned off (or left off) when SMTP_BLOCK was turned on; cPanel's webmail needs it on.",
+        "In /etc/csf/csf.conf set SMTP_ALLOWLOCAL = \"1\" (and keep SMTP_BLOCK = \"1\" if outgoing SMTP should stay blocked), then `csf -r`.";
+    CsfMtaBlocked = "csf_mta_blocked", Finding, Fail,
+        "The user this machine's MTA delivers as (exim, mailnull, Debian-exim or postfix) does not pass ConfigServer Firewall's SMTP_BLOCK: the mail server itself cannot connect to other mail servers, so outgoing mail stays in its queue.",
+        "SMTP_ALLOWUSER and SMTP_ALLOWGROUP do not name the MTA's user or its primary group (cPanel's default SMTP_ALLOWGROUP = \"mail,mailman\" covers Exim's mailnull through group mail; other systems need their own).",
+        "Add the MTA's user to SMTP_ALLOWUSER or its primary group to SMTP_ALLOWGROUP in /etc/csf/csf.conf, then `csf -r`; the mail queue (`exim -bp`, `postqueue -p`) then drains.";
+    CsfPortClosed = "csf_port_closed", Finding, Warn,
+        "ConfigServer Firewall's port lists leave out a mail port: a port missing from TCP_OUT (TCP6_OUT) is dropped outgoing for every user, root included; a listening mail port missing from TCP_IN (TCP6_IN) cannot be reached from other machines.",
+        "The port was never added (587 and 465 are often missing from old configurations), or was removed to stop spam from scripts (SMTP_BLOCK is the better tool).",
+        "Add the port to the list named in the finding in /etc/csf/csf.conf, then `csf -r`.";
+    FirewallBlocksMail = "firewall_blocks_mail", Finding, Fail,
+        "A firewall rule on this machine (iptables or nftables) drops or rejects mail connections: outgoing ones of the user running mailport (OUTPUT), or incoming ones to a mail port that listens here (INPUT). The rule is quoted.",
+        "A rule written by hand or by a firewall manager (ConfigServer Firewall's SMTP_BLOCK builds owner-match rules in chain SMTPOUTPUT; ufw, firewalld, a hosting panel), often with an owner match (-m owner ! --uid-owner 0, meta skuid != 0) that spares root.",
+        "Change or delete the rule where it is made (csf.conf, ufw, firewalld, the panel), not only in the live tables, which the firewall manager rewrites; `iptables -L -v -n --line-numbers` and `nft list ruleset` show it with its counters.";
+    FirewallBlocksOtherUsers = "firewall_blocks_other_users", Finding, Warn,
+        "A firewall rule on this machine drops or rejects SMTP for users other than the one running mailport (an owner match): mailport passes, but webmail, PHP and scripts running as other users do not. A check run as root says nothing about them.",
+        "An owner-match rule (-m owner ! --uid-owner 0, meta skuid != 0), typically ConfigServer Firewall's SMTP_BLOCK, that exempts root and a few users.",
+        "Run mailport as the user whose mail fails (e.g. `sudo -u www-data mailport check HOST`); let that user through where the rule is made (SMTP_ALLOWUSER in csf.conf) or have it send through the local MTA.";
+    FirewallUnreadable = "firewall_unreadable", Finding, Info,
+        "mailport could not read this machine's firewall rules (iptables-save, nft list ruleset): reading them needs root (CAP_NET_ADMIN). Nothing is assumed about them; what csf.conf says is reported separately.",
+        "mailport runs as an ordinary user.",
+        "Run `sudo mailport local` to include the rules, or save them as root (`iptables-save > rules.txt`) and point mailport at them (--iptables-save 'cat rules.txt').";
+    SmtpBlockedForUser = "smtp_blocked_for_user", Finding, Fail,
+        "A connection to an SMTP port failed because this machine's own firewall drops or rejects SMTP for the user running mailport (ConfigServer Firewall's SMTP_BLOCK, or an owner-match rule): the server was never asked. Root would pass, so the same check as root succeeds.",
+        "ConfigServer Firewall with SMTP_BLOCK = \"1\" (and SMTP_ALLOWLOCAL = \"0\" for this machine's own addresses), or an iptables/nftables rule with -m owner ! --uid-owner 0 / meta skuid != 0 in OUTPUT.",
+        "See the finding's lines and rule: let this user through (SMTP_ALLOWUSER, SMTP_ALLOWLOCAL = \"1\" for local webmail) or send through this machine's MTA; `mailport local` lists who passes. Then `csf -r`.";
+    // ---- where is it blocked? (trace.rs, diagnose/trace.rs) -----------------
+    BlockedLocally = "blocked_locally", Finding, Fail,
+        "A TCP trace of the port got no answer at any TTL, not even 1, while a working port of the same address was answered by the first router: the SYN never left this machine. Limits: a first router that filters the port before it counts hops (rare, some home routers) looks the same, and so does a lost ICMP answer at TTL 1 (routers rate-limit them); a second run that agrees is good evidence.",
+        "A firewall on this machine drops the port: an OUTPUT rule (iptables, nftables, ufw, firewalld), ConfigServer Firewall's SMTP_BLOCK with DROP_OUT = DROP, or an owner match (-m owner ! --uid-owner, meta skuid) that lets only root or the mail user out, so the verdict depends on the user that runs mailport.",
+        "List this machine's OUTPUT rules with their counters (`iptables -L OUTPUT -v -n`, `nft list ruleset`) and look for the port and for owner matches; check /etc/csf/csf.conf (SMTP_BLOCK, SMTP_ALLOWUSER, SMTP_ALLOWGROUP) and run mailport again as the user that sends the mail.";
+    BlockedAtHop = "blocked_at_hop", Finding, Fail,
+        "A TCP trace of the port was answered up to a router on the way (the hop named, with its PTR name when it has one) and was silent after it, while a working port of the same address went on to the destination; or a router on the way rejected the port (ICMP prohibited). A filter at that hop, or just after it, blocks the port. Limits: routers that never answer or rate-limit ICMP leave holes, which are compared with the working port's at the same TTL; load balancing (ECMP) can send two ports different ways (each walk keeps one source port); a firewall may answer with an address other than its own.",
+        "An early hop (the first few) is your own network, your ISP or your VPS/cloud provider: an outbound port block (port 25 on residential lines, Google Cloud, Azure, DigitalOcean, Hetzner and others). A hop near the end is the destination's provider or its firewall.",
+        "Look up who owns the hop's address (`whois ADDR`). If it is your ISP or VPS provider, ask them to lift the block (many have a form) or submit mail on 587/465 and relay through a smarthost; if it is on the destination's side, tell its admin which port is filtered and where.";
+    BlockedAtDestination = "blocked_at_destination", Finding, Fail,
+        "A TCP trace of the port was answered by every router up to the last one and was silent at the hop where a working port of the same address connects: the destination, or its last router, drops the port. Limits: a trace cannot tell the destination's own firewall from its last router's (both are on the destination's side); a destination next to this machine (one hop) cannot be told from this machine's own firewall.",
+        "The server's firewall (INPUT rules, ConfigServer Firewall's TCP_IN), a cloud security group, or the provider's edge in front of the server drops the port; or the service's listener is limited to some networks.",
+        "Open the port on the server's firewall and in its cloud security group (from the networks that must reach it); if you do not run the server, tell its admin which port is filtered.";
 }
 
 impl Code {

@@ -2,13 +2,16 @@
 
 use crate::codes::Code;
 use crate::report::{
-    CertVerdict, ConnectResult, Finding, Outcome, ProbeResult, Role, Severity, TargetReport,
+    CertVerdict, ConnectResult, Finding, IcmpFacts, IcmpKind, Outcome, ProbeResult, Role, Severity,
+    TargetReport,
 };
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
 mod limits;
+pub mod local;
 mod names;
+mod trace;
 pub use names::mail_domains;
 
 /// A greeting slower than this is a finding.
@@ -64,6 +67,7 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
     }
     limits::limit_findings(t, &mut out);
     cross_port_findings(t, (controls.verdict, &controls.names), &mut out);
+    trace::trace_findings(t, &mut out);
     names::target_findings(t, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
@@ -115,10 +119,16 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                 Code::ServiceNotOffered,
                 format!(
                     "port {} ({}) of {addr} refused the connection while other ports of the address answered: \
-                     {} is not offered here (nothing listens, or a firewall rejects it); if it should run here, it is down",
-                    p.port, p.service, p.service
+                     {} is not offered here ({}); if it should run here, it is down",
+                    p.port,
+                    p.service,
+                    p.service,
+                    refusal_words(p)
                 ),
             ));
+        }
+        Outcome::Refused | Outcome::Unreachable if icmp(p).is_some() => {
+            out.push(finding(t, Some(p), p.outcome.code(), connect_words(p)));
         }
         Outcome::StarttlsUnavailable if p.preauth => {
             out.push(finding(t, Some(p), Code::PreauthPlaintext, detail));
@@ -491,6 +501,33 @@ enum Control {
     Port25Blocked,
 }
 
+/// The ICMP error a probe's connect drew, if any.
+fn icmp(p: &ProbeResult) -> Option<&IcmpFacts> {
+    p.connect.as_ref().and_then(|c| c.icmp.as_ref())
+}
+
+/// Why a port refused, as far as the socket said: a firewall's ICMP
+/// port-unreachable (naming who sent it), or a TCP RST.
+fn refusal_words(p: &ProbeResult) -> String {
+    match icmp(p) {
+        Some(i) if i.kind() == IcmpKind::PortUnreachable => format!(
+            "a firewall rule rejects it: ICMP port-unreachable from {}",
+            i.sender()
+        ),
+        Some(i) => format!("ICMP {} from {}", i.name, i.sender()),
+        None => "the host answered with a TCP RST: nothing listens, or a firewall rejects it with a reset".to_string(),
+    }
+}
+
+/// A failed connect in words, from its facts: who answered with which ICMP
+/// error (the offender's PTR name when it has one), and the errno.
+fn connect_words(p: &ProbeResult) -> String {
+    match (icmp(p), &p.connect) {
+        (Some(i), Some(c)) => format!("{} ({})", i.words(p.address), c.result.as_str()),
+        _ => p.detail.clone().unwrap_or_default(),
+    }
+}
+
 fn is_relay(p: &ProbeResult) -> bool {
     p.role() == Some(ServiceRole::Relay)
 }
@@ -580,10 +617,28 @@ fn cross_port_findings(t: &TargetReport, control: (Control, &[String]), out: &mu
                 format!("all {} ports of {addr} timed out", probes.len()),
             );
         } else if all(Outcome::Refused) {
+            let rejected = probes
+                .iter()
+                .filter(|p| icmp(p).is_some_and(|i| i.kind() == IcmpKind::PortUnreachable))
+                .count();
+            let why = match rejected {
+                0 => " (each with a TCP RST: nothing listens)".to_string(),
+                n if n == probes.len() => format!(
+                    " (each with an ICMP port-unreachable: a firewall rule rejects them; {})",
+                    probes
+                        .iter()
+                        .find_map(|p| icmp(p))
+                        .map(|i| format!("from {}", i.sender()))
+                        .unwrap_or_default()
+                ),
+                n => format!(
+                    " ({n} of them with an ICMP port-unreachable: a firewall rule rejects those)"
+                ),
+            };
             f(
                 Code::NoServiceListening,
                 format!(
-                    "all {} ports of {addr} refused the connection",
+                    "all {} ports of {addr} refused the connection{why}",
                     probes.len()
                 ),
             );
@@ -647,6 +702,7 @@ mod tests {
                 },
                 errno: None,
                 ms: 1,
+                icmp: None,
             }),
             ..ProbeResult::new(service, port, Some("192.0.2.1".parse().unwrap()))
         }
@@ -668,6 +724,7 @@ mod tests {
             },
             probes,
             dns: None,
+            traces: Vec::new(),
         }
     }
 
@@ -1081,6 +1138,96 @@ mod tests {
             probe(587, Outcome::GreetingTimeout),
         ]);
         assert!(!codes(&diagnose(&[t])).contains(&"greeting_withheld"));
+    }
+
+    fn with_icmp(
+        mut p: ProbeResult,
+        ty: u8,
+        code: u8,
+        from: &str,
+        name: Option<&str>,
+    ) -> ProbeResult {
+        let mut icmp = IcmpFacts::new(
+            crate::report::IcmpProtocol::Icmp,
+            ty,
+            code,
+            Some(from.parse().unwrap()),
+        );
+        icmp.from_name = name.map(String::from);
+        if let Some(c) = p.connect.as_mut() {
+            c.icmp = Some(icmp);
+            if ty == 3 && code == 13 {
+                c.result = ConnectResult::Error("EHOSTUNREACH".into());
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn an_icmp_refusal_is_a_firewall_rule_and_a_rst_is_nothing_listening() {
+        let mut asked = with_icmp(probe(25, Outcome::Refused), 3, 3, "192.0.2.1", None);
+        asked.requested = true;
+        let f = diagnose(&[target(vec![asked, probe(587, Outcome::Ok)])]);
+        let r = f.iter().find(|f| f.code == Code::Refused).unwrap();
+        assert!(
+            r.message.contains("refused by a firewall rule"),
+            "{}",
+            r.message
+        );
+        assert!(
+            r.message.contains("port-unreachable from 192.0.2.1"),
+            "{}",
+            r.message
+        );
+        assert!(r.message.contains("the host itself"), "{}", r.message);
+
+        // Not asked for: not offered, with the same evidence.
+        let swept = with_icmp(probe(110, Outcome::Refused), 3, 3, "192.0.2.1", None);
+        let f = diagnose(&[target(vec![swept, probe(587, Outcome::Ok)])]);
+        let n = f
+            .iter()
+            .find(|f| f.code == Code::ServiceNotOffered)
+            .unwrap();
+        assert!(
+            n.message
+                .contains("a firewall rule rejects it: ICMP port-unreachable from 192.0.2.1"),
+            "{}",
+            n.message
+        );
+        let f = diagnose(&[target(vec![
+            probe(110, Outcome::Refused),
+            probe(587, Outcome::Ok),
+        ])]);
+        let n = f
+            .iter()
+            .find(|f| f.code == Code::ServiceNotOffered)
+            .unwrap();
+        assert!(n.message.contains("TCP RST"), "{}", n.message);
+    }
+
+    #[test]
+    fn an_admin_prohibited_names_the_device_and_its_ptr_name() {
+        let p = with_icmp(
+            probe(25, Outcome::Unreachable),
+            3,
+            13,
+            "10.0.2.2",
+            Some("r1.isp.example"),
+        );
+        let f = diagnose(&[target(vec![p, probe(587, Outcome::Ok)])]);
+        let u = f.iter().find(|f| f.code == Code::Unreachable).unwrap();
+        assert!(
+            u.message
+                .contains("administratively prohibited by 10.0.2.2 (r1.isp.example)"),
+            "{}",
+            u.message
+        );
+        assert!(
+            u.message.contains("a device on the path, not the server"),
+            "{}",
+            u.message
+        );
+        assert!(u.message.ends_with("(EHOSTUNREACH)"), "{}", u.message);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The run of a check over its hosts, host by host: each host goes resolve →
-//! probe (and its DNS checks beside) → diagnose on its own, concurrently
-//! with the others, and comes out as an [`Event`] as soon as it is done, so
+//! probe (and its DNS checks beside) → trace → diagnose on its own,
+//! concurrently with the others, and comes out as an [`Event`] as soon as it
+//! is done, so
 //! that the caller can print it and drop it. Memory stays flat however many
 //! hosts a run checks: hosts are taken from the input only as slots free up
 //! ([`Run::units_in_flight`]), all of them share one bound on probes
@@ -15,23 +16,33 @@
 //! has one deadline for everything (`Run::deadline`); a run that prints host
 //! by host gives each unit its own --deadline from the moment it starts.
 //!
+//! The trace is a step of each host, after its probes, under the host's
+//! deadline (`trace::paths` on that one host: its bounds are per host).
+//! This machine's facts (`local::gather`) are the run's, not a host's: they
+//! are read at most once, by the first host that has a failed SMTP probe
+//! (`local::wanted`), kept in [`Run::facts`], and every such host is then
+//! explained by them (`smtp_blocked_for_user`).
+//!
 //! When `stop` turns true (Ctrl-C) no unit and no probe is started any more
 //! (a probe waiting for its slot ends as not run); units still under way get
 //! [`GRACE`] to end, then they are cut and counted, never half-reported.
 
+use crate::codes::Code;
 use crate::diagnose::{self, Controls};
 use crate::dns::{self, Dns};
 use crate::exit;
+use crate::local;
 use crate::plan::{HostLine, Plan, Role, Target};
 use crate::rdns;
-use crate::report::{self, Finding, InputCounts, MxLookup, TargetReport};
+use crate::report::{self, Finding, InputCounts, LocalFacts, MxLookup, TargetReport};
 use crate::resolve;
 use crate::runner::{self, Bounds};
 use crate::tls::Trust;
+use crate::trace;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OnceCell};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -52,6 +63,8 @@ pub struct Run {
     pub domains: Arc<Vec<MxLookup>>,
     /// Progress of the probes on stderr (a run of one host on a terminal).
     pub progress: bool,
+    /// This machine's facts, read when a host first needs them (see [`Run::facts`]).
+    pub local_facts: OnceCell<Arc<LocalFacts>>,
 }
 
 /// One unit of work.
@@ -83,6 +96,9 @@ pub enum Event {
         findings: Vec<Finding>,
         /// The exit status this host alone leads to.
         exit_code: u8,
+        /// This machine's facts, when they explain a failed probe of this
+        /// host (`smtp_blocked_for_user`); the same for every host of a run.
+        local: Option<Arc<LocalFacts>>,
     },
     /// An --mx mail domain's MX lookup, sent before its hosts.
     Domain {
@@ -117,6 +133,23 @@ impl Run {
         self.deadline
             .unwrap_or_else(|| Instant::now() + self.plan.limits.deadline)
     }
+
+    /// This machine's facts (without its listeners: `check` is about
+    /// connecting out), read once for the run by the first host that asks.
+    /// They are read on a blocking thread (files, `iptables-save`, `nft`).
+    pub async fn facts(&self) -> Arc<LocalFacts> {
+        self.local_facts
+            .get_or_init(|| async {
+                let plan = self.plan.clone();
+                match tokio::task::spawn_blocking(move || local::gather(&plan.local, false)).await {
+                    Ok(facts) => Arc::new(facts),
+                    // A bug of mailport's: the host is lost (Event::Lost), as any panic.
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            })
+            .await
+            .clone()
+    }
 }
 
 /// Check `controls` and every unit that `units` yields, sending each part to
@@ -135,9 +168,9 @@ pub async fn run(
     if controls.is_empty() {
         let _ = evidence_tx.send(Some(Arc::new(diagnose::controls(&[]))));
     } else {
-        let r = run.clone();
+        let (r, s) = (run.clone(), stop.clone());
         let id = set
-            .spawn(async move { check_controls(r, controls, evidence_tx).await })
+            .spawn(async move { check_controls(r, controls, evidence_tx, s).await })
             .id();
         names.insert(id, "the control hosts".into());
     }
@@ -170,7 +203,8 @@ pub async fn run(
                             Unit::Host(t) | Unit::Domain(t) => t.host.clone(),
                         };
                         let (r, e, i) = (run.clone(), evidence.clone(), unit_index);
-                        let id = set.spawn(async move { check_unit(r, unit, i, e).await }).id();
+                        let s = stop.clone();
+                        let id = set.spawn(async move { check_unit(r, unit, i, e, s).await }).id();
                         names.insert(id, name);
                         unit_index += 1;
                     }
@@ -240,12 +274,13 @@ async fn check_controls(
     run: Arc<Run>,
     controls: Vec<Target>,
     evidence: watch::Sender<Option<Arc<Controls>>>,
+    stop: watch::Receiver<bool>,
 ) -> Vec<Event> {
     let deadline = run.deadline();
     let mut set = JoinSet::new();
     for (i, t) in controls.into_iter().enumerate() {
-        let r = run.clone();
-        set.spawn(async move { (i, check_host(&r, t, &[], deadline, false).await) });
+        let (r, s) = (run.clone(), stop.clone());
+        set.spawn(async move { (i, check_host(&r, t, &[], deadline, false, s).await) });
     }
     let mut reports = Vec::new();
     while let Some(joined) = set.join_next().await {
@@ -268,6 +303,7 @@ async fn check_controls(
             report: Box::new(report),
             findings: Vec::new(),
             exit_code: exit::OK,
+            local: None,
         })
         .collect()
 }
@@ -278,6 +314,7 @@ async fn check_unit(
     unit: Unit,
     index: u64,
     evidence: watch::Receiver<Option<Arc<Controls>>>,
+    stop: watch::Receiver<bool>,
 ) -> Vec<Event> {
     let deadline = run.deadline();
     let order = |sub| Order {
@@ -287,9 +324,9 @@ async fn check_unit(
     };
     match unit {
         Unit::Host(t) => {
-            let report = check_host(&run, t, &run.domains, deadline, run.progress).await;
+            let report = check_host(&run, t, &run.domains, deadline, run.progress, stop).await;
             let controls = controls_of(evidence).await;
-            vec![host_event(&run, order(0), report, &controls)]
+            vec![host_event(&run, order(0), report, &controls).await]
         }
         Unit::Domain(domain) => {
             let lookup = dns::mx(&run.dns, &domain.host, deadline).await;
@@ -298,8 +335,8 @@ async fn check_unit(
             let lookups = Arc::new(vec![lookup.clone()]);
             let mut set = JoinSet::new();
             for (i, t) in targets.into_iter().enumerate() {
-                let (r, l) = (run.clone(), lookups.clone());
-                set.spawn(async move { (i, check_host(&r, t, &l, deadline, false).await) });
+                let (r, l, s) = (run.clone(), lookups.clone(), stop.clone());
+                set.spawn(async move { (i, check_host(&r, t, &l, deadline, false, s).await) });
             }
             let mut reports = Vec::new();
             while let Some(joined) = set.join_next().await {
@@ -318,7 +355,7 @@ async fn check_unit(
                 exit_code,
             }];
             for (i, report) in reports {
-                out.push(host_event(&run, order(i + 1), report, &controls));
+                out.push(host_event(&run, order(i + 1), report, &controls).await);
             }
             out
         }
@@ -335,8 +372,28 @@ async fn controls_of(mut evidence: watch::Receiver<Option<Arc<Controls>>>) -> Ar
     }
 }
 
-fn host_event(run: &Run, order: Order, mut report: TargetReport, controls: &Controls) -> Event {
-    let findings = diagnose::diagnose_target(&report, controls);
+/// One host diagnosed: the rules, then, for a mail port that did not
+/// connect, what this machine's own firewall says (read once for the run).
+async fn host_event(
+    run: &Run,
+    order: Order,
+    mut report: TargetReport,
+    controls: &Controls,
+) -> Event {
+    let mut findings = diagnose::diagnose_target(&report, controls);
+    let mut local = None;
+    let one = std::slice::from_ref(&report);
+    if local::wanted(one) {
+        let facts = run.facts().await;
+        findings = diagnose::local::explain_failures(findings, one, &facts);
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        // Shown only when they explain a failure; otherwise they would only
+        // repeat, for every host with a closed port 25, what `mailport local` says.
+        local = findings
+            .iter()
+            .any(|f| f.code == Code::SmtpBlockedForUser)
+            .then_some(facts);
+    }
     report::set_verdicts(&mut report, &findings);
     let exit_code = exit::status(&findings, run.plan.fail_on);
     Event::Host {
@@ -344,16 +401,20 @@ fn host_event(run: &Run, order: Order, mut report: TargetReport, controls: &Cont
         report: Box::new(report),
         findings,
         exit_code,
+        local,
     }
 }
 
-/// One host: resolve, then its probes and its DNS checks at once.
+/// One host: resolve, then its probes and its DNS checks at once, then the
+/// trace of the ports the probes found failing (cut short by `stop`: the
+/// host is reported without it).
 async fn check_host(
     run: &Run,
     t: Target,
     domains: &[MxLookup],
     deadline: Instant,
     progress: bool,
+    mut stop: watch::Receiver<bool>,
 ) -> TargetReport {
     let plan = &run.plan;
     let resolved = resolve::resolve_target(t, plan.family, &run.dns, deadline, &run.local).await;
@@ -370,6 +431,19 @@ async fn check_host(
         rdns::ask(questions, &run.dns, deadline),
     );
     report.dns = names.for_target(&report, domains);
+    // Where a failing port is blocked, after the probes found it failing.
+    let one = std::slice::from_ref(&report);
+    let stopped = async {
+        if stop.wait_for(|s| *s).await.is_err() {
+            // Nobody can stop this run (`ptr`, or no Ctrl-C handler).
+            std::future::pending::<()>().await;
+        }
+    };
+    let paths = tokio::select! {
+        paths = trace::paths(plan, one, &run.dns, deadline) => paths,
+        () = stopped => trace::Paths::default(),
+    };
+    paths.fill(0, &mut report);
     report
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `run` is the whole program, one stage after the other, each a module that
 //! takes values and returns new ones: plan → resolve → probe (and the DNS
-//! checks beside it) → report → diagnose → render → exit status. Failures of
+//! checks beside it) → trace → report → diagnose → render → exit status,
+//! host by host (`fleet.rs`). Failures of
 //! the target are data in the report; only failures of the tool itself are
 //! errors (exit status 2). ARCHITECTURE.md maps the stages to their files.
 
@@ -14,6 +15,7 @@ pub mod dns;
 pub mod escape;
 pub mod exit;
 pub mod fleet;
+pub mod local;
 pub mod net;
 pub mod phase;
 pub mod plan;
@@ -25,10 +27,13 @@ pub mod resolve;
 pub mod runner;
 pub mod service;
 pub mod tls;
+pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
-use cli::{CheckArgs, CheckFormat, Cli, ColorChoice, Command, ExplainArgs, Format, PtrArgs};
+use cli::{
+    CheckArgs, CheckFormat, Cli, ColorChoice, Command, ExplainArgs, Format, LocalArgs, PtrArgs,
+};
 use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -61,6 +66,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Ptr(args) => ptr(&args),
+        Command::Local(args) => local(&args),
         Command::Explain(args) => explain(&args),
     }
 }
@@ -111,6 +117,39 @@ fn ptr(args: &PtrArgs) -> Result<u8> {
         stream: false,
     };
     execute(plan, &output)
+}
+
+/// `mailport local`: this machine's facts, diagnosed, with no probes.
+fn local(args: &LocalArgs) -> Result<u8> {
+    let plan = plan::Plan::for_local(args)?;
+    let output = Output {
+        format: if args.json || args.format == Format::Json {
+            CheckFormat::Json
+        } else {
+            CheckFormat::Text
+        },
+        color: args.color,
+        verbose: false,
+        stream: false,
+    };
+    let started = time::OffsetDateTime::now_utc();
+    let clock = std::time::Instant::now();
+    let facts = local::gather(&plan.local, true);
+    let mut findings = diagnose::local::findings(&facts);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let code = exit::status(&findings, plan.fail_on);
+    let mut report = Report::assemble(
+        &plan,
+        started,
+        clock.elapsed(),
+        Vec::new(),
+        Vec::new(),
+        findings,
+        code,
+    );
+    report.local = Some(facts);
+    show(&report, &output)?;
+    Ok(code)
 }
 
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
@@ -201,6 +240,7 @@ fn collect(
             local: Arc::new(net::local_addresses()),
             deadline: Some(deadline),
             domains: Arc::new(domains),
+            local_facts: Default::default(),
         });
         let (units_tx, units_rx) = mpsc::channel(units.len().max(1));
         for u in units {
@@ -226,8 +266,9 @@ fn collect(
                 order,
                 report,
                 findings,
+                local,
                 ..
-            } => hosts.push((order, *report, findings)),
+            } => hosts.push((order, *report, findings, local)),
             fleet::Event::Domain { .. } => {}
             fleet::Event::Lost { host, why } => {
                 eprintln!("mailport: error: {host}: {why}");
@@ -238,13 +279,17 @@ fn collect(
     hosts.sort_by_key(|(order, ..)| *order);
     let mut findings = diagnose::mail_domains(&domains);
     let mut targets = Vec::with_capacity(hosts.len());
-    for (_, report, f) in hosts {
+    // This machine's facts, gathered once for the run, shown when a host's
+    // failed SMTP probe is explained by them (`smtp_blocked_for_user`).
+    let mut local = None;
+    for (_, report, f, facts) in hosts {
         findings.extend(f);
         targets.push(report);
+        local = local.or(facts);
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
-    let report = Report::assemble(
+    let mut report = Report::assemble(
         &plan,
         started,
         clock.elapsed(),
@@ -253,18 +298,8 @@ fn collect(
         findings,
         code,
     );
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if output.format == CheckFormat::Text {
-        let style = render::text::Style {
-            color: use_color(output.color, stdout.is_terminal()),
-            verbose: output.verbose,
-        };
-        render::text::render(&report, &mut out, style)?;
-    } else {
-        render::json::render(&report, &mut out)?;
-    }
-    out.flush()?;
+    report.local = local.map(Arc::unwrap_or_clone);
+    show(&report, output)?;
     Ok(if ended.interrupted {
         exit::INTERRUPTED
     } else if lost {
@@ -272,6 +307,23 @@ fn collect(
     } else {
         code
     })
+}
+
+/// Write the report as the user asked.
+fn show(report: &Report, output: &Output) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if output.format == CheckFormat::Text {
+        let style = render::text::Style {
+            color: use_color(output.color, stdout.is_terminal()),
+            verbose: output.verbose,
+        };
+        render::text::render(report, &mut out, style)?;
+    } else {
+        render::json::render(report, &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// A run that prints host by host: each host is written when it is done, then dropped.
@@ -298,6 +350,7 @@ fn stream(
         domains: 0,
         lost: 0,
         failed: false,
+        local_shown: false,
         summary: report::Summary::new(exit::OK, plan.fail_on),
     };
     let (ended, fed) = runtime.block_on(async {
@@ -312,6 +365,7 @@ fn stream(
             local: Arc::new(net::local_addresses()),
             deadline: None,
             domains: Arc::new(Vec::new()),
+            local_facts: Default::default(),
         });
         let (events_tx, mut events_rx) = mpsc::channel(16);
         let engine = tokio::spawn(fleet::run(run, controls, units_rx, events_tx, stop));
@@ -353,6 +407,8 @@ struct Sink<'a> {
     lost: u64,
     /// A host or domain leads to exit status 1.
     failed: bool,
+    /// This machine's facts were written (with the first host they explain).
+    local_shown: bool,
     summary: report::Summary,
 }
 
@@ -364,8 +420,12 @@ impl Sink<'_> {
                 report,
                 findings,
                 exit_code,
+                local,
                 ..
             } => {
+                // This machine's facts are written once, with the first host they explain.
+                let local = local.filter(|_| !self.local_shown);
+                self.local_shown |= local.is_some();
                 self.summary.add_probes(&report);
                 self.summary.add_findings(&findings);
                 self.failed |= exit_code != exit::OK;
@@ -377,6 +437,7 @@ impl Sink<'_> {
                         schema_version: report::SCHEMA_VERSION,
                         kind: report::RecordType::Host,
                         target: *report,
+                        local: local.map(Arc::unwrap_or_clone),
                         findings,
                         exit_code,
                     };
@@ -384,6 +445,7 @@ impl Sink<'_> {
                 } else {
                     render::text::host(
                         &report,
+                        local.as_deref(),
                         &findings,
                         first,
                         &mut self.hinted,
@@ -606,8 +668,9 @@ mod layers {
         &["tls"],
         &["dns"],
         &["resolve"],
-        &["probe", "rdns"],
+        &["probe", "rdns", "local"],
         &["runner"],
+        &["trace"],
         &["diagnose"],
         &["render"],
         &["exit"],

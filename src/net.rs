@@ -4,14 +4,14 @@
 
 pub use crate::escape::{escape, quote};
 use crate::phase::Failure;
-use crate::report::Outcome;
+use crate::report::{IcmpFacts, Outcome};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Longest line accepted from a server, terminator included.
 pub const MAX_LINE_BYTES: usize = 4096;
@@ -22,23 +22,135 @@ pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// How many leading bytes of a connection are kept to name the protocol it speaks.
 const SNIFF_BYTES: usize = 256;
 
+pub mod errqueue;
+
+/// How a connection is made: a probe's defaults, or, for a trace, a TTL
+/// (hop limit) and a fixed source port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    pub ttl: Option<u32>,
+    pub source_port: Option<u16>,
+}
+
+/// A connection attempt under way: the SYN is sent, the socket kept, so
+/// that when the attempt fails (or the caller gives up waiting) the ICMP
+/// error it drew can still be read from the socket's error queue.
+pub struct Connecting {
+    stream: TcpStream,
+    dest: SocketAddr,
+}
+
+impl Connecting {
+    /// Make the socket (ICMP errors queued: IP_RECVERR / IPV6_RECVERR, set
+    /// before connect) and send the SYN. An error the kernel returns at once
+    /// (no route, a local policy) is the failure.
+    pub fn start(dest: SocketAddr, opts: ConnectOptions) -> Result<Connecting, Failure> {
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        use std::os::fd::AsRawFd;
+        let fail = |e: io::Error| connect_failure(&e, None, dest.ip());
+        let socket = Socket::new(Domain::for_address(dest), Type::STREAM, Some(Protocol::TCP))
+            .map_err(fail)?;
+        socket.set_nonblocking(true).map_err(fail)?;
+        // Without it the connection still works; only the ICMP details are missing.
+        let _ = errqueue::enable(socket.as_raw_fd(), dest.is_ipv6());
+        if let Some(ttl) = opts.ttl {
+            if dest.is_ipv6() {
+                socket.set_unicast_hops_v6(ttl).map_err(fail)?;
+            } else {
+                socket.set_ttl_v4(ttl).map_err(fail)?;
+            }
+        }
+        if let Some(port) = opts.source_port {
+            // The port of the trace's previous attempt, closed a moment ago.
+            socket.set_reuse_address(true).map_err(fail)?;
+            let any: IpAddr = if dest.is_ipv6() {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            };
+            socket
+                .bind(&SockAddr::from(SocketAddr::new(any, port)))
+                .map_err(fail)?;
+        }
+        match socket.connect(&SockAddr::from(dest)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => {
+                let icmp = errqueue::icmp(socket.as_raw_fd());
+                return Err(connect_failure(&e, icmp, dest.ip()));
+            }
+        }
+        let stream = TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(fail)?;
+        Ok(Connecting { stream, dest })
+    }
+
+    /// Wait until the handshake completes or fails; a failure carries the
+    /// ICMP error that caused it, when one was queued. The caller bounds
+    /// the time.
+    pub async fn established(&self) -> Result<(), Failure> {
+        loop {
+            self.stream
+                .writable()
+                .await
+                .map_err(|e| connect_failure(&e, None, self.dest.ip()))?;
+            let error = match self.stream.take_error() {
+                Ok(None) => match self.stream.peer_addr() {
+                    Ok(_) => return Ok(()),
+                    // Woken before the handshake ended: wait again.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                        let _ = self.stream.try_io(tokio::io::Interest::WRITABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
+                        continue;
+                    }
+                    Err(e) => e,
+                },
+                Ok(Some(e)) | Err(e) => e,
+            };
+            return Err(connect_failure(&error, self.icmp(), self.dest.ip()));
+        }
+    }
+
+    /// The ICMP error queued on the socket, if any (read once: the queue is drained).
+    pub fn icmp(&self) -> Option<IcmpFacts> {
+        use std::os::fd::AsRawFd;
+        errqueue::icmp(self.stream.as_raw_fd())
+    }
+
+    /// The local port the kernel chose (or the one asked for).
+    pub fn local_port(&self) -> Option<u16> {
+        self.stream.local_addr().ok().map(|a| a.port())
+    }
+
+    pub fn into_stream(self) -> TcpStream {
+        // Small commands must leave at once: with Nagle, an EHLO sent right after
+        // the TLS Finished waits for a delayed ACK (~40 ms) and skews the timings.
+        let _ = self.stream.set_nodelay(true);
+        self.stream
+    }
+}
+
 /// Open a TCP connection; socket errors are classified into outcomes.
 /// The caller bounds the time (a SYN that is never answered).
 pub async fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
+    let attempt = Connecting::start(addr, ConnectOptions::default())?;
+    attempt.established().await?;
+    Ok(attempt.into_stream())
+}
+
+/// A connect that timed out, though an ICMP error was queued meanwhile (a
+/// kernel that treats it as a soft error and keeps retrying): the failure
+/// says who answered.
+pub fn timeout_with_icmp(f: Failure, icmp: IcmpFacts, dest: IpAddr) -> Failure {
+    Failure {
+        detail: format!(
+            "{}; an ICMP error came back meanwhile: {}",
+            f.detail,
+            icmp.words(Some(dest))
+        ),
+        icmp: Some(Box::new(icmp)),
+        ..f
     }
-    .map_err(|e| connect_failure(&e))?;
-    let stream = socket
-        .connect(addr)
-        .await
-        .map_err(|e| connect_failure(&e))?;
-    // Small commands must leave at once: with Nagle, an EHLO sent right after
-    // the TLS Finished waits for a delayed ACK (~40 ms) and skews the timings.
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
 }
 
 /// The addresses of this machine's interfaces (getifaddrs); empty if unreadable.
@@ -94,12 +206,17 @@ pub fn errno_name(errno: i32) -> Option<&'static str> {
     })
 }
 
-fn connect_failure(e: &io::Error) -> Failure {
+fn connect_failure(e: &io::Error, icmp: Option<IcmpFacts>, dest: IpAddr) -> Failure {
     let errno = e.raw_os_error();
     let (outcome, words) = match errno {
         Some(libc::ECONNREFUSED) => (
             Outcome::Refused,
-            "connection refused: nothing listens on the port, or a firewall rejects it",
+            // With IP_RECVERR set, an ICMP port-unreachable would have been queued.
+            if cfg!(target_os = "linux") {
+                "connection refused: the host answered with a TCP RST, so nothing listens on the port (or a firewall rejects it with a TCP reset)"
+            } else {
+                "connection refused: nothing listens on the port, or a firewall rejects it"
+            },
         ),
         Some(libc::EHOSTUNREACH) => (
             Outcome::Unreachable,
@@ -125,9 +242,15 @@ fn connect_failure(e: &io::Error) -> Failure {
         ),
         _ => (Outcome::Unreachable, "the connection failed"),
     };
+    // Who answered, and what, says more than the errno's own words.
+    let words = match &icmp {
+        Some(i) if outcome != Outcome::Reset => i.words(Some(dest)),
+        _ => words.to_string(),
+    };
     let name = errno.and_then(errno_name);
     Failure {
         errno,
+        icmp: icmp.map(Box::new),
         ..Failure::new(
             outcome,
             match name {

@@ -2,7 +2,7 @@
 //! phase, capped by the probe's deadline, one [`PhaseRecord`] appended, and a
 //! failure classified by the phase it happened in.
 
-use crate::report::{Outcome, Phase, PhaseRecord};
+use crate::report::{IcmpFacts, Outcome, Phase, PhaseRecord};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -19,6 +19,8 @@ pub struct Failure {
     /// The server's answer, escaped, when that answer is the failure (a
     /// refused STARTTLS): the report keeps it as a fact of its own.
     pub reply: Option<String>,
+    /// The ICMP error a failed connect drew (from the socket's error queue).
+    pub icmp: Option<Box<IcmpFacts>>,
 }
 
 impl Failure {
@@ -29,6 +31,7 @@ impl Failure {
             peer_protocol: None,
             errno: None,
             reply: None,
+            icmp: None,
         }
     }
 

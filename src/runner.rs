@@ -432,6 +432,7 @@ fn target_report(plan: &Plan, t: ResolvedTarget, mut probes: Vec<ProbeResult>) -
         local_addresses: t.local_addresses,
         probes,
         dns: None,
+        traces: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ mod http;
 mod imap;
 mod json;
 mod limits;
+mod local;
 mod netns;
 mod old_tls;
 mod pop3;

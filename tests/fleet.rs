@@ -89,7 +89,7 @@ fn the_jsonl_host_record_is_the_report_target_plus_findings() {
     };
     let mut expected = props(target);
     expected.extend(
-        ["schema_version", "type", "findings", "exit_code"]
+        ["schema_version", "type", "local", "findings", "exit_code"]
             .iter()
             .map(|s| s.to_string()),
     );

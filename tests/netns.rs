@@ -76,7 +76,7 @@ while True:
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// A set of namespaces and the servers inside them, removed on drop.
-struct Lab {
+pub(crate) struct Lab {
     prefix: String,
     namespaces: Vec<String>,
     servers: Vec<Child>,
@@ -96,7 +96,7 @@ fn run_ok(args: &[&str]) {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
         assert_eq!(
@@ -122,7 +122,7 @@ impl Lab {
         }
     }
 
-    fn ns(&mut self, name: &str) -> String {
+    pub(crate) fn ns(&mut self, name: &str) -> String {
         let full = format!("{}{name}", self.prefix);
         run_ok(&["ip", "netns", "add", &full]);
         self.namespaces.push(full.clone());
@@ -130,7 +130,7 @@ impl Lab {
         full
     }
 
-    fn exec(&self, ns: &str, cmd: &[&str]) {
+    pub(crate) fn exec(&self, ns: &str, cmd: &[&str]) {
         let mut args = vec!["ip", "netns", "exec", ns];
         args.extend_from_slice(cmd);
         run_ok(&args);
@@ -172,7 +172,7 @@ impl Lab {
     }
 
     /// Run a python `script` with `args` in `ns` and wait for its "ready" line.
-    fn python(&mut self, ns: &str, script: &str, args: &[String]) {
+    pub(crate) fn python(&mut self, ns: &str, script: &str, args: &[String]) {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-c", script])
             .args(args)
@@ -208,7 +208,7 @@ impl Drop for Lab {
 }
 
 /// A client and a server namespace on one link, the server on 25, 587, 465.
-fn client_server(lab: &mut Lab) -> (String, String) {
+pub(crate) fn client_server(lab: &mut Lab) -> (String, String) {
     let cli = lab.ns("c");
     let srv = lab.ns("s");
     lab.link(&cli, "10.254.1.1/30", &srv, "10.254.1.2/30");
@@ -216,7 +216,7 @@ fn client_server(lab: &mut Lab) -> (String, String) {
     (cli, srv)
 }
 
-fn probe_on(run: &Run, port: u16) -> Probe {
+pub(crate) fn probe_on(run: &Run, port: u16) -> Probe {
     run.report()
         .probes()
         .iter()
@@ -476,4 +476,509 @@ fn r12_ptr_asks_dns_not_the_hosts_file() {
     let codes = run.finding_codes();
     assert_eq!(codes, ["ptr_missing", "ptr_missing"], "{}", run.stdout);
     assert_eq!(run.code, 1);
+}
+
+// ---- Where is it blocked? (issue 13) ------------------------------------
+
+/// A DNS server on 127.0.0.1:53 with a few PTR and A records (argv: pairs
+/// of address and name), NXDOMAIN for everything else.
+const LAB_DNS: &str = r#"
+import socket, sys
+pairs = sys.argv[1:]
+ptr, a = {}, {}
+for i in range(0, len(pairs), 2):
+    addr, name = pairs[i], pairs[i + 1]
+    ptr[".".join(reversed(addr.split("."))) + ".in-addr.arpa"] = name
+    a[name] = addr
+def encode(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    if len(data) < 12:
+        continue
+    i, labels = 12, []
+    while i < len(data) and data[i] != 0:
+        labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+        i += 1 + data[i]
+    qname = ".".join(labels).lower()
+    qtype = int.from_bytes(data[i + 1:i + 3], "big")
+    question = data[12:i + 5]
+    answer = b""
+    if qtype == 12 and qname in ptr:
+        rdata = encode(ptr[qname])
+        answer = b"\xc0\x0c\x00\x0c\x00\x01\x00\x00\x00\x3c" + len(rdata).to_bytes(2, "big") + rdata
+    elif qtype == 1 and qname in a:
+        rdata = socket.inet_aton(a[qname])
+        answer = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + rdata
+    known = qname in ptr or qname in a
+    flags = b"\x81\x80" if known else b"\x81\x83"
+    header = data[:2] + flags + b"\x00\x01" + (b"\x00\x01" if answer else b"\x00\x00") + b"\x00\x00\x00\x00"
+    s.sendto(header + question + answer, peer)
+"#;
+
+/// client → r1 → r2 → server, each link a /30; the server listens on 25
+/// and 587. The client has a DNS server with the routers' PTR names.
+struct Chain {
+    cli: String,
+    r1: String,
+    srv: String,
+}
+
+const R1: &str = "10.253.1.2";
+const R2: &str = "10.253.2.2";
+const SRV: &str = "10.253.3.2";
+
+fn chain(lab: &mut Lab) -> Chain {
+    let cli = lab.ns("c");
+    let r1 = lab.ns("r");
+    let r2 = lab.ns("q");
+    let srv = lab.ns("s");
+    lab.link(&cli, "10.253.1.1/30", &r1, "10.253.1.2/30");
+    lab.link(&r1, "10.253.2.1/30", &r2, "10.253.2.2/30");
+    lab.link(&r2, "10.253.3.1/30", &srv, "10.253.3.2/30");
+    lab.exec(&cli, &["ip", "route", "add", "default", "via", R1]);
+    lab.exec(&r1, &["ip", "route", "add", "default", "via", R2]);
+    lab.exec(
+        &r2,
+        &["ip", "route", "add", "10.253.1.0/30", "via", "10.253.2.1"],
+    );
+    lab.exec(
+        &srv,
+        &["ip", "route", "add", "default", "via", "10.253.3.1"],
+    );
+    for r in [&r1, &r2] {
+        lab.exec(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    }
+    lab.server(&srv, &[25, 587]);
+    let names: Vec<String> = [
+        (R1, "r1.isp.lab.test"),
+        (R2, "r2.lab.test"),
+        (SRV, "srv.lab.test"),
+    ]
+    .iter()
+    .flat_map(|(a, n)| [a.to_string(), n.to_string()])
+    .collect();
+    lab.python(&cli, LAB_DNS, &names);
+    Chain { cli, r1, srv }
+}
+
+/// `check SRV` on 25 and 587 from the client, with the lab's DNS.
+fn check_chain(lab: &Lab, c: &Chain, extra: &[&str]) -> (Run, std::time::Duration) {
+    let mut args = vec![
+        "check",
+        SRV,
+        "--service",
+        "smtp,submission",
+        "--timeout",
+        "1s",
+        "--dns-server",
+        "127.0.0.1",
+    ];
+    args.extend_from_slice(extra);
+    let start = std::time::Instant::now();
+    let run = lab.mailport(&c.cli, &args);
+    (run, start.elapsed())
+}
+
+fn drop_25(lab: &Lab, ns: &str, chain: &str) {
+    lab.exec(
+        ns,
+        &[
+            "iptables", "-A", chain, "-p", "tcp", "--dport", "25", "-j", "DROP",
+        ],
+    );
+}
+
+/// The trace of port 25, its wall time printed and held to its bound.
+fn trace_25(run: &Run, label: &str, wall: std::time::Duration) -> crate::support::report::Trace {
+    let report = crate::support::schema::valid_report(run);
+    let traces = report.targets[0].traces.clone().unwrap_or_default();
+    let t = traces
+        .iter()
+        .find(|t| t.port == 25)
+        .unwrap_or_else(|| panic!("no trace of port 25: {}", run.stdout))
+        .clone();
+    println!(
+        "{label}: trace {} ms (bound {} ms, {} hops of 25, {} of {}), whole run {} ms",
+        t.ms,
+        t.bound_ms,
+        t.hops.len(),
+        t.control_hops.len(),
+        t.control_port.unwrap_or(0),
+        wall.as_millis()
+    );
+    assert!(t.bound_ms <= 6000, "{t}");
+    // The bound, and a little for the last round's bookkeeping.
+    assert!(t.ms <= t.bound_ms + 250, "the trace overran its bound: {t}");
+    assert_eq!(t.control_port, Some(587), "{t}");
+    assert_eq!(t.reason, "auto", "{t}");
+    t
+}
+
+/// The text report: the finding, the trace table, 80 columns.
+fn assert_text(lab: &Lab, c: &Chain, code: &str, rows: &[&str]) {
+    let (run, _) = check_chain(lab, c, &["--color", "never"]);
+    let text = &run.stdout;
+    println!("{text}");
+    assert!(text.contains(code), "{text}");
+    assert!(
+        text.contains(&format!("Trace to {SRV} port 25 (smtp) beside 587")),
+        "{text}"
+    );
+    for row in rows {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == *row),
+            "no row {row:?} in:\n{text}"
+        );
+    }
+    for l in text.lines() {
+        assert!(l.chars().count() <= 80, "longer than 80 columns: {l}");
+    }
+}
+
+#[test]
+fn trace_a_drop_in_the_clients_output_is_blocked_locally() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.cli, "OUTPUT");
+    let (run, wall) = check_chain(&lab, &c, &["--json"]);
+    let t = trace_25(&run, "blocked_locally", wall);
+    assert_eq!(t.hops[0].reply, "silent", "{t}");
+    assert!(t.hops.iter().all(|h| h.reply == "silent"), "{t}");
+    assert_eq!(t.control_hops[0].reply, "time_exceeded", "{t}");
+    assert_eq!(t.control_hops[0].from.as_deref(), Some(R1), "{t}");
+    assert_eq!(
+        t.control_hops[0].from_name.as_deref(),
+        Some("r1.isp.lab.test"),
+        "{t}"
+    );
+    assert_eq!(t.control_hops.last().unwrap().reply, "connected", "{t}");
+    assert_eq!(t.control_hops.len(), 3, "{t}");
+    let report = run.report();
+    let f = report.finding("blocked_locally");
+    assert_eq!((f.port, f.severity.as_str()), (Some(25), "fail"));
+    assert!(
+        f.message.contains("never left this machine"),
+        "{}",
+        f.message
+    );
+    assert!(!run.finding_codes().contains(&"blocked_at_hop".to_string()));
+    assert_text(
+        &lab,
+        &c,
+        "blocked_locally",
+        &[
+            "1 * 10.253.1.2 r1.isp.lab.test",
+            "2 * 10.253.2.2 r2.lab.test",
+            "3 connected",
+        ],
+    );
+}
+
+#[test]
+fn trace_a_drop_at_the_first_router_is_blocked_at_hop_1() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.r1, "FORWARD");
+    let (run, wall) = check_chain(&lab, &c, &["--json"]);
+    let t = trace_25(&run, "blocked_at_hop", wall);
+    assert_eq!(t.hops[0].reply, "time_exceeded", "{t}");
+    assert_eq!(t.hops[0].from.as_deref(), Some(R1), "{t}");
+    assert_eq!(t.hops[1].reply, "silent", "{t}");
+    assert!(
+        t.source_port.is_some() && t.control_source_port.is_some(),
+        "{t}"
+    );
+    let report = run.report();
+    let f = report.finding("blocked_at_hop");
+    assert!(
+        f.message
+            .contains("up to hop 1 (10.253.1.2 (r1.isp.lab.test))"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("destination at hop 3"), "{}", f.message);
+    assert!(f.message.contains("ECMP"), "{}", f.message);
+    assert_text(
+        &lab,
+        &c,
+        "blocked_at_hop",
+        &[
+            "1 10.253.1.2 r1.isp.lab.test 10.253.1.2 r1.isp.lab.test",
+            "2 * 10.253.2.2 r2.lab.test",
+        ],
+    );
+}
+
+#[test]
+fn trace_a_drop_at_the_server_is_blocked_at_destination() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.srv, "INPUT");
+    let (run, wall) = check_chain(&lab, &c, &["--json"]);
+    let t = trace_25(&run, "blocked_at_destination", wall);
+    let replies: Vec<&str> = t.hops.iter().map(|h| h.reply.as_str()).collect();
+    assert_eq!(replies, ["time_exceeded", "time_exceeded", "silent"], "{t}");
+    assert_eq!(t.end, "done", "{t}");
+    let report = run.report();
+    let f = report.finding("blocked_at_destination");
+    assert!(
+        f.message.contains("hop 2 (10.253.2.2 (r2.lab.test))"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("cannot tell those two apart"),
+        "{}",
+        f.message
+    );
+    assert_text(&lab, &c, "blocked_at_destination", &["3 * connected"]);
+}
+
+/// A run written host by host traces each host after its own probes:
+/// the JSON Lines record of the blocked host has its trace and finding,
+/// the router (nothing listens: refused, no trace) has none, and the text
+/// shows the trace table under its host.
+#[test]
+fn trace_in_a_run_of_several_hosts_is_each_hosts_own() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.srv, "INPUT");
+    let args = |format: &'static str| {
+        vec![
+            "check",
+            SRV,
+            R1,
+            "--service",
+            "smtp,submission",
+            "--timeout",
+            "1s",
+            "--dns-server",
+            "127.0.0.1",
+            "--format",
+            format,
+        ]
+    };
+    let run = lab.mailport(&c.cli, &args("jsonl"));
+    let lines = run.lines();
+    let hosts = lines.hosts();
+    assert_eq!(hosts.len(), 2, "{}", run.stdout);
+    let srv = hosts.iter().find(|h| h.target.host == SRV).unwrap();
+    let traces = srv.target.traces.clone().unwrap_or_default();
+    let t = traces.iter().find(|t| t.port == 25).expect("a trace of 25");
+    assert_eq!(t.control_port, Some(587), "{t}");
+    assert_eq!(t.hops[1].from_name.as_deref(), Some("r2.lab.test"), "{t}");
+    assert!(
+        srv.findings
+            .iter()
+            .any(|f| f.code == "blocked_at_destination"),
+        "{:?}",
+        srv.findings
+    );
+    let r1 = hosts.iter().find(|h| h.target.host == R1).unwrap();
+    assert!(r1.target.traces.is_none(), "{:?}", r1.target.traces);
+
+    let text = lab.mailport(&c.cli, &args("text")).stdout;
+    println!("{text}");
+    assert!(
+        text.contains(&format!("Trace to {SRV} port 25 (smtp) beside 587")),
+        "{text}"
+    );
+    assert!(text.contains("blocked_at_destination"), "{text}");
+}
+
+#[test]
+fn a_router_rejecting_with_admin_prohibited_is_named_in_the_connect_facts() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    lab.exec(
+        &c.r1,
+        &[
+            "iptables",
+            "-A",
+            "FORWARD",
+            "-p",
+            "tcp",
+            "--dport",
+            "25",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "icmp-admin-prohibited",
+        ],
+    );
+    let (run, _) = check_chain(&lab, &c, &["--json", "--trace"]);
+    let report = crate::support::schema::valid_report(&run);
+    let p25 = probe_on(&run, 25);
+    assert_eq!(p25.outcome, "unreachable", "{p25:#}");
+    let connect = p25.connect.as_ref().unwrap();
+    assert_eq!(connect.result, "EHOSTUNREACH");
+    let icmp = connect.icmp.as_ref().expect("the ICMP error");
+    assert_eq!(
+        (icmp.protocol.as_str(), icmp.icmp_type, icmp.code),
+        ("icmp", 3, 13)
+    );
+    assert_eq!(icmp.name, "admin-prohibited");
+    assert_eq!(icmp.from.as_deref(), Some(R1));
+    assert_eq!(icmp.from_name.as_deref(), Some("r1.isp.lab.test"));
+    assert!(
+        p25.detail()
+            .contains("administratively prohibited by 10.253.1.2")
+            && p25
+                .detail()
+                .contains("a device on the path, not the server"),
+        "{}",
+        p25.detail()
+    );
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "unreachable")
+        .expect("unreachable finding");
+    assert!(
+        f.message
+            .contains("administratively prohibited by 10.253.1.2 (r1.isp.lab.test)"),
+        "{}",
+        f.message
+    );
+    // --trace: the walk shows the reject by hop 1 (its TTL runs out
+    // there before its forwarding rules are read: TTL 1 is time-exceeded).
+    let t = &report.targets[0].traces.as_ref().expect("a trace")[0];
+    assert_eq!(t.reason, "asked", "{t}");
+    assert_eq!(t.hops[0].reply, "time_exceeded", "{t}");
+    assert_eq!(t.hops[1].reply, "rejected", "{t}");
+    assert_eq!(t.hops[1].from.as_deref(), Some(R1), "{t}");
+    assert_eq!(t.hops[1].icmp.as_deref(), Some("admin-prohibited"), "{t}");
+    assert_eq!(t.hops.len(), 2, "the walk ends at the reject: {t}");
+    let hop = report.finding("blocked_at_hop");
+    assert!(
+        hop.message
+            .contains("rejected at hop 1 by 10.253.1.2 (r1.isp.lab.test)"),
+        "{}",
+        hop.message
+    );
+    // Text: the detail in --verbose names the sender.
+    let (text, _) = check_chain(&lab, &c, &["--verbose", "--no-trace"]);
+    println!("{}", text.stdout);
+    let words = text.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains(
+            "connect: EHOSTUNREACH; ICMP admin-prohibited (type 3 code 13) from 10.253.1.2 (r1.isp.lab.test)"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains("Trace to"),
+        "--no-trace: {}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_reject_on_the_server_is_told_apart_from_nothing_listening() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    lab.exec(
+        &c.srv,
+        &[
+            "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "25", "-j", "REJECT",
+        ],
+    );
+    // 25 is rejected (ICMP port-unreachable); nothing listens on 2626 (RST).
+    let (run, _) = check_chain(&lab, &c, &["--json", "--port", "2626/smtp"]);
+    let _ = crate::support::schema::valid_report(&run);
+    let rejected = probe_on(&run, 25);
+    let closed = probe_on(&run, 2626);
+    assert_eq!(
+        (rejected.outcome.as_str(), closed.outcome.as_str()),
+        ("refused", "refused")
+    );
+    let icmp = rejected
+        .connect
+        .as_ref()
+        .unwrap()
+        .icmp
+        .as_ref()
+        .expect("ICMP");
+    assert_eq!(
+        (icmp.icmp_type, icmp.code, icmp.name.as_str()),
+        (3, 3, "port-unreachable")
+    );
+    assert_eq!(icmp.from.as_deref(), Some(SRV));
+    assert_eq!(icmp.from_name.as_deref(), Some("srv.lab.test"));
+    assert!(
+        rejected
+            .detail()
+            .contains("refused by a firewall rule (ICMP port-unreachable from 10.253.3.2"),
+        "{}",
+        rejected.detail()
+    );
+    assert!(
+        closed.connect.as_ref().unwrap().icmp.is_none(),
+        "{closed:#}"
+    );
+    assert!(
+        closed.detail().contains("TCP RST, so nothing listens"),
+        "{}",
+        closed.detail()
+    );
+    let report = run.report();
+    let messages: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "refused")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("refused by a firewall rule")
+                && m.contains("10.253.3.2 (srv.lab.test)")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("TCP RST")),
+        "{messages:#?}"
+    );
+    // No trace: nothing timed out.
+    assert!(report.targets[0].traces.is_none(), "{}", run.stdout);
+    let (text, _) = check_chain(&lab, &c, &["--port", "2626/smtp", "--color", "never"]);
+    println!("{}", text.stdout);
+    assert!(
+        text.stdout.contains("refused by a firewall rule"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("nothing listens"), "{}", text.stdout);
+}
+
+/// The trace keeps the run's --deadline when it comes before its own bound.
+#[test]
+fn trace_keeps_the_runs_deadline() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.r1, "FORWARD");
+    let (run, wall) = check_chain(&lab, &c, &["--json", "--deadline", "2s"]);
+    let report = crate::support::schema::valid_report(&run);
+    let t = &report.targets[0].traces.as_ref().expect("a trace")[0];
+    println!(
+        "deadline 2s: trace {} ms (bound {} ms, end {}), whole run {} ms",
+        t.ms,
+        t.bound_ms,
+        t.end,
+        wall.as_millis()
+    );
+    assert!(t.bound_ms < 1500, "the deadline, not 6 s, bounds it: {t}");
+    assert!(t.ms <= t.bound_ms + 250, "{t}");
+    assert!(
+        ["time_bound", "done", "no_time"].contains(&t.end.as_str()),
+        "{t}"
+    );
+    // The whole run: its deadline, and slack for starting the process.
+    assert!(wall.as_millis() < 3500, "{} ms", wall.as_millis());
 }

@@ -75,6 +75,7 @@ mod tests {
             local_addresses: Vec::new(),
             probes,
             dns: None,
+            traces: Vec::new(),
         }
     }
 

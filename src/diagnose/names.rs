@@ -525,6 +525,7 @@ mod tests {
                 mx_of: None,
                 mx: None,
             }),
+            traces: Vec::new(),
         }
     }
 

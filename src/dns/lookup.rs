@@ -126,6 +126,17 @@ pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
     }
 }
 
+/// The first PTR name of `addr` (in name order), asked of DNS itself, with
+/// no forward confirmation: the cheap name of a router or an ICMP sender.
+pub async fn ptr_name(dns: &Dns, addr: IpAddr, deadline: Instant) -> Option<String> {
+    let answer = dns
+        .query_dns(&reverse_name(addr), RecordType::PTR, deadline)
+        .await;
+    let mut names = answer.ptr_names();
+    names.sort();
+    names.into_iter().next()
+}
+
 /// Does `name` resolve back to `addr`? Asks A for an IPv4 address, AAAA for IPv6.
 pub async fn forward(dns: &Dns, name: String, addr: IpAddr, deadline: Instant) -> PtrName {
     let rtype = if addr.is_ipv4() {

@@ -15,7 +15,7 @@
 mod lookup;
 mod wire;
 
-pub use lookup::{forward, host_addresses, mx, reverse};
+pub use lookup::{forward, host_addresses, mx, ptr_name, reverse};
 
 use crate::plan::DnsConfig;
 use crate::report::DnsStatus;

@@ -12,7 +12,7 @@ pub use input::{
     HOSTS_LINE_MAX_BYTES,
 };
 
-use crate::cli::{self, CheckArgs, DnsArgs, FailOn, PtrArgs};
+use crate::cli::{self, CheckArgs, DnsArgs, FailOn, LocalArgs, PtrArgs};
 use crate::codes::Severity;
 use crate::service::{self, Service};
 use anyhow::{anyhow, bail, Result};
@@ -31,6 +31,7 @@ pub enum Command {
     #[default]
     Check,
     Ptr,
+    Local,
 }
 
 /// Why a host is in the plan and the report.
@@ -60,6 +61,18 @@ impl Family {
             Family::V6 => addr.is_ipv6(),
         }
     }
+}
+
+/// When the path to a failing port is traced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// A port that timed out while another port of its address connected.
+    #[default]
+    Auto,
+    /// --trace: every port whose connection failed.
+    Always,
+    /// --no-trace.
+    Never,
 }
 
 /// Per-phase time limits of a probe.
@@ -226,6 +239,66 @@ pub struct Plan {
     pub fail_on: Severity,
     /// Reverse DNS, MX, and where DNS questions go.
     pub names: NameChecks,
+    /// Where this machine's facts are read (`mailport local`, and `check`
+    /// when a mail port failed to connect).
+    pub local: LocalPaths,
+    pub trace: TraceMode,
+}
+
+/// Where `mailport local` reads this machine's facts. Each comes from its
+/// option, else its environment variable, else the system's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPaths {
+    /// ConfigServer Firewall's configuration (MAILPORT_CSF_CONF).
+    pub csf_conf: PathBuf,
+    /// The directory with the kernel's socket tables `tcp` and `tcp6` (MAILPORT_PROC_NET).
+    pub proc_net: PathBuf,
+    /// Commands that print firewall rules, as program and arguments; empty:
+    /// not run (MAILPORT_IPTABLES_SAVE, MAILPORT_IP6TABLES_SAVE, MAILPORT_NFT).
+    pub iptables_save: Vec<String>,
+    pub ip6tables_save: Vec<String>,
+    pub nft: Vec<String>,
+}
+
+impl LocalPaths {
+    /// The places from the environment, else the system's (`check` has no options for them).
+    pub fn from_env() -> LocalPaths {
+        LocalPaths::choose(None, None, None, None, None)
+    }
+
+    fn choose(
+        csf_conf: Option<&PathBuf>,
+        proc_net: Option<&PathBuf>,
+        iptables_save: Option<&str>,
+        ip6tables_save: Option<&str>,
+        nft: Option<&str>,
+    ) -> LocalPaths {
+        let env = |name: &str| std::env::var(name).ok();
+        let path = |given: Option<&PathBuf>, var: &str, default: &str| {
+            given
+                .cloned()
+                .or_else(|| env(var).filter(|v| !v.is_empty()).map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(default))
+        };
+        let command = |given: Option<&str>, var: &str, default: &str| {
+            let text = given
+                .map(str::to_string)
+                .or_else(|| env(var))
+                .unwrap_or_else(|| default.to_string());
+            if text.trim() == "none" {
+                Vec::new()
+            } else {
+                text.split_whitespace().map(str::to_string).collect()
+            }
+        };
+        LocalPaths {
+            csf_conf: path(csf_conf, "MAILPORT_CSF_CONF", "/etc/csf/csf.conf"),
+            proc_net: path(proc_net, "MAILPORT_PROC_NET", "/proc/net"),
+            iptables_save: command(iptables_save, "MAILPORT_IPTABLES_SAVE", "iptables-save"),
+            ip6tables_save: command(ip6tables_save, "MAILPORT_IP6TABLES_SAVE", "ip6tables-save"),
+            nft: command(nft, "MAILPORT_NFT", "nft list ruleset"),
+        }
+    }
 }
 
 impl Plan {
@@ -344,6 +417,14 @@ impl Plan {
                 overrides,
                 ..name_checks(&args.dns)?
             },
+            local: LocalPaths::from_env(),
+            trace: if args.trace {
+                TraceMode::Always
+            } else if args.no_trace {
+                TraceMode::Never
+            } else {
+                TraceMode::Auto
+            },
         })
     }
 
@@ -401,6 +482,56 @@ impl Plan {
                 FailOn::Fail => Severity::Fail,
             },
             names,
+            local: LocalPaths::from_env(),
+            trace: TraceMode::Never,
+        })
+    }
+
+    /// The plan of `mailport local`: no targets, no probes; this machine's facts.
+    pub fn for_local(args: &LocalArgs) -> Result<Plan> {
+        let local = LocalPaths::choose(
+            args.csf_conf.as_ref(),
+            args.proc_net.as_ref(),
+            args.iptables_save.as_deref(),
+            args.ip6tables_save.as_deref(),
+            args.nft.as_deref(),
+        );
+        let dns = DnsConfig {
+            server: None,
+            timeout: Duration::from_secs(5),
+        };
+        Ok(Plan {
+            command: Command::Local,
+            targets: Vec::new(),
+            hosts_file: None,
+            tls_name: None,
+            shard: None,
+            probes: Vec::new(),
+            family: Family::Any,
+            timeouts: Timeouts {
+                connect: dns.timeout,
+                greeting: dns.timeout,
+                reply: dns.timeout,
+            },
+            limits: Limits {
+                deadline: dns.timeout,
+                max_probes: usize::from(cli::DEFAULT_MAX_PROBES),
+                max_per_address: usize::from(cli::DEFAULT_MAX_PER_ADDRESS),
+            },
+            ehlo: Ehlo::AddressLiteral,
+            ca: None,
+            fail_on: match args.fail_on {
+                FailOn::Warn => Severity::Warn,
+                FailOn::Fail => Severity::Fail,
+            },
+            names: NameChecks {
+                dns,
+                every_address: false,
+                mx: false,
+                overrides: BTreeMap::new(),
+            },
+            local,
+            trace: TraceMode::Never,
         })
     }
 

@@ -73,11 +73,34 @@ impl<'a> Session<'a> {
         self.res.notes.push(text);
     }
 
-    /// The connect phase, with the socket-level facts recorded.
+    /// The connect phase, with the socket-level facts recorded: how it
+    /// ended, and the ICMP error it drew, read from the socket's error queue.
     pub async fn connect(&mut self) -> Result<TcpStream, Failure> {
         let start = Instant::now();
         let (addr, limit) = (self.spec.addr, self.spec.timeouts.connect);
-        let result = self.step(Phase::Connect, limit, net::connect(addr)).await;
+        let attempt = net::Connecting::start(addr, net::ConnectOptions::default());
+        let waited = self
+            .step(Phase::Connect, limit, async {
+                match &attempt {
+                    Ok(a) => a.established().await,
+                    Err(f) => Err(f.clone()),
+                }
+            })
+            .await;
+        let result = match (attempt, waited) {
+            (Ok(a), Ok(())) => Ok(a.into_stream()),
+            // Our limit passed; an ICMP error may still have been queued.
+            (Ok(a), Err(f)) if f.icmp.is_none() && f.errno.is_none() => match a.icmp() {
+                Some(icmp) => {
+                    let f = net::timeout_with_icmp(f, icmp, addr.ip());
+                    self.rec.fail_current(&f.detail);
+                    Err(f)
+                }
+                None => Err(f),
+            },
+            (_, Err(f)) => Err(f),
+            (Err(f), Ok(())) => Err(f),
+        };
         let ms = start.elapsed().as_millis() as u64;
         self.res.connect = Some(match &result {
             Ok(stream) => ConnectFacts {
@@ -85,6 +108,7 @@ impl<'a> Session<'a> {
                 result: ConnectResult::Connected,
                 errno: None,
                 ms,
+                icmp: None,
             },
             Err(f) => ConnectFacts {
                 local_addr: None,
@@ -98,6 +122,7 @@ impl<'a> Session<'a> {
                 },
                 errno: f.errno,
                 ms,
+                icmp: f.icmp.as_deref().cloned(),
             },
         });
         result

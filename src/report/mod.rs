@@ -3,16 +3,21 @@
 //! Every stage fills a part of it, so it sits low in the pipeline: it imports
 //! only the plan, the codes table and the services table.
 //!
-//! `probe.rs` holds what one probe found, `names.rs` the DNS facts; this file
+//! `probe.rs` holds what one probe found, `names.rs` the DNS facts,
+//! `local.rs` what this machine says about itself; this file
 //! the targets, the findings and the report as a whole, and its assembly.
 
+mod local;
 mod names;
 mod probe;
 mod stream;
+mod trace;
 
+pub use local::*;
 pub use names::*;
 pub use probe::*;
 pub use stream::*;
+pub use trace::*;
 
 use crate::codes::Code;
 pub use crate::codes::Severity;
@@ -67,6 +72,10 @@ pub struct TargetReport {
     /// domain, its MX. Absent for a control host.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dns: Option<TargetDns>,
+    /// TCP traces of the ports that failed, beside a port that worked
+    /// (--trace, or a port that timed out while another connected).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub traces: Vec<Trace>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +224,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub domains: Vec<MxLookup>,
     pub targets: Vec<TargetReport>,
+    /// What this machine says about its own mail ports: `mailport local`,
+    /// and `check` when they explain why a probe of 25, 465 or 587 did not
+    /// connect (`smtp_blocked_for_user`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub local: Option<LocalFacts>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
 }
@@ -253,6 +267,7 @@ impl Report {
             duration_ms: duration.as_millis() as u64,
             domains,
             targets,
+            local: None,
             findings,
             summary,
         }

@@ -1,10 +1,11 @@
 //! The records of `--format jsonl`: one JSON object per line, each standing
 //! alone (`schema_version` first, then `type`). A host's record is its target
-//! of the JSON report with that host's findings and exit status; an --mx mail
-//! domain's record is its MX lookup with its findings; the last record sums
+//! of the JSON report with that host's findings and exit status (and on the
+//! first host whose failed SMTP probe they explain, this machine's facts, the
+//! report's `local`, once a run); an --mx mail domain's record is its MX lookup with its findings; the last record sums
 //! the run up. Described by `src/report.jsonl.schema.json`.
 
-use super::{Finding, MxLookup, Summary, TargetReport, ToolInfo};
+use super::{Finding, LocalFacts, MxLookup, Summary, TargetReport, ToolInfo};
 use crate::plan::Command;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,11 @@ pub struct HostRecord {
     pub kind: RecordType,
     #[serde(flatten)]
     pub target: TargetReport,
+    /// What this machine says about its own mail ports, as the JSON
+    /// report's `local`: on the first host of the run whose failed probe of
+    /// 25, 465 or 587 they explain (`smtp_blocked_for_user`), and on no other.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub local: Option<LocalFacts>,
     /// The findings about this host, worst first (none for a control host).
     pub findings: Vec<Finding>,
     /// The exit status this host alone leads to (0, 1).

@@ -19,6 +19,7 @@
 //! the schemas (to read JSON Lines) and [`super::rss`]. The other processes the tests start are not mailport
 //! and are started where they are used: `ip`, `iptables` and the lab
 //! servers of tests/netns.rs, `scripts/interop-{up,down}` in tests/interop.rs.
+//! Running mailport as another user (`setpriv`) is a wrapper here too.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -42,6 +43,8 @@ pub struct Mailport {
     netns: Option<String>,
     /// What mailport reads on stdin (none: stdin is /dev/null).
     stdin: Option<Vec<u8>>,
+    /// Run as this uid and gid, with no supplementary groups (`setpriv`; needs root).
+    user: Option<(u32, u32)>,
 }
 
 impl Mailport {
@@ -59,6 +62,7 @@ impl Mailport {
             ],
             netns: None,
             stdin: None,
+            user: None,
         }
     }
 
@@ -67,6 +71,11 @@ impl Mailport {
         let mut cmd = Mailport::new().args(["check", host]);
         cmd.host = Some(host.to_string());
         cmd
+    }
+
+    /// `mailport local`.
+    pub fn local() -> Mailport {
+        Mailport::new().arg("local")
     }
 
     /// `mailport ptr ADDR...`.
@@ -184,6 +193,18 @@ impl Mailport {
         self
     }
 
+    /// Run as `uid`/`gid` with no supplementary groups (`setpriv --reuid
+    /// --regid --clear-groups`, inside the namespace if there is one; needs root).
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Mailport {
+        self.user = Some((uid, gid));
+        self
+    }
+
+    /// Run as user nobody (65534) and group nogroup (65534).
+    pub fn run_as_nobody(self) -> Mailport {
+        self.run_as(65534, 65534)
+    }
+
     /// The arguments as they are passed (for messages).
     pub fn argv(&self) -> Vec<OsString> {
         let mut argv = self.args.clone();
@@ -202,14 +223,19 @@ impl Mailport {
 
     fn command(&self) -> Command {
         let bin = assert_cmd::cargo::cargo_bin("mailport");
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns]).arg(bin);
-                cmd
-            }
-            None => Command::new(bin),
-        };
+        let mut argv: Vec<OsString> = Vec::new();
+        if let Some(ns) = &self.netns {
+            argv.extend(["ip", "netns", "exec", ns].map(OsString::from));
+        }
+        if let Some((uid, gid)) = self.user {
+            argv.push("setpriv".into());
+            argv.push(format!("--reuid={uid}").into());
+            argv.push(format!("--regid={gid}").into());
+            argv.push("--clear-groups".into());
+        }
+        argv.push(bin.into());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.args(self.argv());
         for (name, value) in &self.env {
             match value {

@@ -25,8 +25,71 @@ pub struct Report {
     /// With `--mx`: the MX lookup of each mail domain given.
     pub domains: Option<Vec<MxLookup>>,
     pub targets: Vec<Target>,
+    /// `mailport local`, and `check` when an SMTP port did not connect.
+    pub local: Option<Local>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+}
+
+/// This machine's facts; the parts tests read are typed, the rest kept as JSON.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Local {
+    pub host: String,
+    pub process: Process,
+    pub listeners: Option<Listeners>,
+    pub csf: Csf,
+    pub firewall: Vec<RuleSource>,
+    pub accounts: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    pub uid: u32,
+    pub user: Option<String>,
+    pub gid: u32,
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRead {
+    pub source: String,
+    /// `read`, `not_found`, `denied`, `failed`, `skipped`.
+    pub status: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    pub sources: Vec<SourceRead>,
+    pub sockets: Vec<Socket>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Socket {
+    pub port: u16,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Csf {
+    pub path: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub settings: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSource {
+    pub read: SourceRead,
+    pub family: String,
+    pub rules: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -49,6 +112,45 @@ pub struct Target {
     pub local_addresses: Option<Vec<String>>,
     pub probes: Vec<Probe>,
     pub dns: Option<TargetDns>,
+    /// TCP traces of failing ports; omitted when there is none.
+    pub traces: Option<Vec<Trace>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trace {
+    pub address: String,
+    pub service: String,
+    pub port: u16,
+    pub source_port: Option<u16>,
+    pub hops: Vec<Hop>,
+    pub control_service: Option<String>,
+    pub control_port: Option<u16>,
+    pub control_source_port: Option<u16>,
+    /// Omitted when there is no control port.
+    #[serde(default)]
+    pub control_hops: Vec<Hop>,
+    /// `asked` or `auto`.
+    pub reason: String,
+    /// `done`, `max_hops`, `time_bound` or `no_time`.
+    pub end: String,
+    pub ms: u64,
+    pub bound_ms: u64,
+    pub hop_wait_ms: u64,
+    pub max_hops: u8,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hop {
+    pub ttl: u8,
+    /// `time_exceeded`, `connected`, `refused`, `rejected`, `unreachable`, `silent` or `error`.
+    pub reply: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub icmp: Option<String>,
+    pub error: Option<String>,
+    pub ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -194,6 +296,20 @@ pub struct Connect {
     pub result: String,
     pub errno: Option<i32>,
     pub ms: u64,
+    pub icmp: Option<Icmp>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Icmp {
+    /// `icmp` or `icmp6`.
+    pub protocol: String,
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+    pub name: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -309,6 +425,12 @@ impl fmt::Display for Probe {
     }
 }
 
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        pretty(self, f)
+    }
+}
+
 impl fmt::Display for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         pretty(self, f)
@@ -418,6 +540,8 @@ pub struct HostRecord {
     pub schema_version: u32,
     #[serde(flatten)]
     pub target: Target,
+    /// This machine's facts, on the first host of the run they explain.
+    pub local: Option<Local>,
     pub findings: Vec<Finding>,
     pub exit_code: u8,
 }
