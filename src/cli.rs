@@ -188,6 +188,15 @@ pub enum Format {
     Json,
 }
 
+/// The output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// JSON Lines: one object per host as it is done, then a summary.
+    Jsonl,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Warn,
@@ -207,10 +216,21 @@ pub struct CheckArgs {
     #[arg(value_name = "HOST", required_unless_present = "hosts_file")]
     pub hosts: Vec<String>,
 
-    /// Read more hosts from PATH, one per line; blank lines and lines
-    /// starting with # are skipped.
+    /// Read more hosts from PATH (- for stdin), one per line, while the run
+    /// goes (a file of any length: lines are read as hosts get checked).
+    /// Blank lines and lines starting with # are skipped; a host seen before
+    /// is skipped; a line that is not a host is reported on stderr with its
+    /// number and skipped, and the run goes on.
     #[arg(long, value_name = "PATH")]
     pub hosts_file: Option<PathBuf>,
+
+    /// Check only shard I of N of the hosts (I from 0 to N-1): those whose
+    /// FNV-1a 64 hash of the host name (lower case, as written in the
+    /// report) modulo N is I. N runs with I = 0..N-1 split a list without
+    /// coordination; `env/N` takes I from $JOB_COMPLETION_INDEX (a
+    /// Kubernetes Indexed Job). Control hosts are checked by every shard.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 
     /// Services to probe, by name or standard port, comma-separated (smtp,
     /// submission, submissions, imap, imaps, pop3, pop3s, http, https,
@@ -251,7 +271,10 @@ pub struct CheckArgs {
     pub reply_timeout: Duration,
 
     /// Overall limit for the whole check; probes still running then are cut short
-    /// and reported as timed out, and probes not started yet as not_run.
+    /// and reported as timed out, and probes not started yet as not_run. When
+    /// the output is written host by host (--format jsonl, or text for several
+    /// hosts), each host (each --mx domain with its MX hosts) has this limit
+    /// from the moment its check starts.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: Duration,
 
@@ -307,9 +330,11 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
     pub fail_on: FailOn,
 
-    /// Output format.
+    /// Output format: text, one JSON report, or JSON Lines (one object per
+    /// host, written as soon as the host is done, then a summary line).
+    /// With several hosts, text is also written host by host.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: CheckFormat,
 
     /// Print the report as JSON (same as --format json).
     #[arg(long, conflicts_with = "format")]

@@ -20,29 +20,55 @@ pub const SLOW_GREETING_MS: u64 = 5_000;
 pub const EXPIRY_WARN_DAYS: i64 = 21;
 
 pub fn diagnose(targets: &[TargetReport]) -> Vec<Finding> {
+    let evidence = controls(targets);
     let mut out = Vec::new();
-    let (control, control_names) = control_verdict(targets);
-    // Control hosts are evidence, not subjects: their own problems raise no finding.
-    for t in targets.iter().filter(|t| t.role == Role::Target) {
-        if t.addresses.is_empty() {
-            // One finding for the name, not one per probe that could not run.
-            let words = t
-                .resolution
-                .detail
-                .clone()
-                .unwrap_or_else(|| t.resolution.status.as_str().to_string());
-            let words = names::with_mx_suggestion(t, words);
-            out.push(finding(t, None, Code::DnsFailed, words));
-            continue;
-        }
-        for p in &t.probes {
-            probe_findings(t, p, &mut out);
-        }
-        limits::limit_findings(t, &mut out);
-        cross_port_findings(t, (control, &control_names), &mut out);
-        trace::trace_findings(t, &mut out);
-        names::target_findings(t, &mut out);
+    for t in targets {
+        out.extend(diagnose_target(t, &evidence));
     }
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    out
+}
+
+/// What the control hosts (--control) say, read once for a run: the rules
+/// about one host compare it with them.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    verdict: Control,
+    names: Vec<String>,
+}
+
+/// The evidence of the control hosts among `reports` (other reports are ignored).
+pub fn controls(reports: &[TargetReport]) -> Controls {
+    let (verdict, names) = control_verdict(reports);
+    Controls { verdict, names }
+}
+
+/// The findings about one host, worst first, given what the control hosts
+/// say. Control hosts are evidence, not subjects: their own problems raise
+/// no finding.
+pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if t.role != Role::Target {
+        return out;
+    }
+    if t.addresses.is_empty() {
+        // One finding for the name, not one per probe that could not run.
+        let words = t
+            .resolution
+            .detail
+            .clone()
+            .unwrap_or_else(|| t.resolution.status.as_str().to_string());
+        let words = names::with_mx_suggestion(t, words);
+        out.push(finding(t, None, Code::DnsFailed, words));
+        return out;
+    }
+    for p in &t.probes {
+        probe_findings(t, p, &mut out);
+    }
+    limits::limit_findings(t, &mut out);
+    cross_port_findings(t, (controls.verdict, &controls.names), &mut out);
+    trace::trace_findings(t, &mut out);
+    names::target_findings(t, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }

@@ -2,7 +2,8 @@
 //!
 //! `run` is the whole program, one stage after the other, each a module that
 //! takes values and returns new ones: plan → resolve → probe (and the DNS
-//! checks beside it) → report → diagnose → render → exit status. Failures of
+//! checks beside it) → trace → report → diagnose → render → exit status,
+//! host by host (`fleet.rs`). Failures of
 //! the target are data in the report; only failures of the tool itself are
 //! errors (exit status 2). ARCHITECTURE.md maps the stages to their files.
 
@@ -13,6 +14,7 @@ pub mod diagnose;
 pub mod dns;
 pub mod escape;
 pub mod exit;
+pub mod fleet;
 pub mod local;
 pub mod net;
 pub mod phase;
@@ -29,11 +31,14 @@ pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Parser;
-use cli::{CheckArgs, Cli, ColorChoice, Command, ExplainArgs, Format, LocalArgs, PtrArgs};
+use cli::{
+    CheckArgs, CheckFormat, Cli, ColorChoice, Command, ExplainArgs, Format, LocalArgs, PtrArgs,
+};
 use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 
 /// Parse the command line, run, and turn the result into an exit status.
 pub fn main() -> ExitCode {
@@ -68,17 +73,32 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// How a report is shown.
 struct Output {
-    json: bool,
+    format: CheckFormat,
     color: ColorChoice,
     verbose: bool,
+    /// Host by host, each as soon as it is done (JSON Lines, or text for several hosts).
+    stream: bool,
 }
 
 fn check(args: &CheckArgs) -> Result<u8> {
     let plan = plan::Plan::from_args(args)?;
+    let format = if args.json {
+        CheckFormat::Json
+    } else {
+        args.format
+    };
+    let several = plan
+        .targets
+        .iter()
+        .filter(|t| t.role == plan::Role::Target)
+        .count()
+        > 1
+        || args.hosts_file.is_some();
     let output = Output {
-        json: args.json || args.format == Format::Json,
+        format,
         color: args.color,
         verbose: args.verbose,
+        stream: format == CheckFormat::Jsonl || (format == CheckFormat::Text && several),
     };
     execute(plan, &output)
 }
@@ -87,9 +107,14 @@ fn check(args: &CheckArgs) -> Result<u8> {
 fn ptr(args: &PtrArgs) -> Result<u8> {
     let plan = plan::Plan::for_ptr(args)?;
     let output = Output {
-        json: args.json || args.format == Format::Json,
+        format: if args.json || args.format == Format::Json {
+            CheckFormat::Json
+        } else {
+            CheckFormat::Text
+        },
         color: args.color,
         verbose: false,
+        stream: false,
     };
     execute(plan, &output)
 }
@@ -98,9 +123,14 @@ fn ptr(args: &PtrArgs) -> Result<u8> {
 fn local(args: &LocalArgs) -> Result<u8> {
     let plan = plan::Plan::for_local(args)?;
     let output = Output {
-        json: args.json || args.format == Format::Json,
+        format: if args.json || args.format == Format::Json {
+            CheckFormat::Json
+        } else {
+            CheckFormat::Text
+        },
         color: args.color,
         verbose: false,
+        stream: false,
     };
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
@@ -125,41 +155,137 @@ fn local(args: &LocalArgs) -> Result<u8> {
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
     let trust = Arc::new(tls::Trust::load(ca)?);
-    let progress = std::io::stderr().is_terminal();
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (domains, mut targets, names, paths) = runtime.block_on(async {
+    let (stop_tx, stop) = watch::channel(false);
+    if plan.command == plan::Command::Check {
+        runtime.spawn(interrupt(stop_tx));
+    }
+    let plan = Arc::new(plan);
+    let result = if output.stream {
+        stream(&runtime, plan, trust, output, stop, (started, clock))
+    } else {
+        collect(&runtime, plan, trust, output, stop, (started, clock))
+    };
+    // Probes that outlive the deadline are cut off here rather than awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
+}
+
+/// On Ctrl-C: tell the run to stop (it ends within a second); on a second one, quit at once.
+async fn interrupt(stop: watch::Sender<bool>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        let _ = stop.send(true);
+        eprintln!(
+            "mailport: interrupted: ending the probes under way (Ctrl-C again to quit at once)"
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    }
+}
+
+/// When the run started: the wall clock for the report, the monotonic clock for its duration.
+type Started = (time::OffsetDateTime, std::time::Instant);
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A run that prints one report: every host is kept until the end.
+fn collect(
+    runtime: &tokio::runtime::Runtime,
+    plan: Arc<plan::Plan>,
+    trust: Arc<tls::Trust>,
+    output: &Output,
+    stop: watch::Receiver<bool>,
+    (started, clock): Started,
+) -> Result<u8> {
+    let progress = std::io::stderr().is_terminal();
+    let (domains, events, ended, fed) = runtime.block_on(async {
         // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
         let deadline = tokio::time::Instant::now() + plan.limits.deadline;
         let dns = dns::Dns::new(&plan.names.dns);
-        let resolved = resolve::resolve(&plan, &dns, deadline).await;
-        let questions = rdns::questions(&plan.names, plan.family, &resolved.targets);
-        let (targets, names) = tokio::join!(
-            runner::probe_all(&plan, resolved.targets, trust, progress, deadline),
-            rdns::ask(questions, &dns, deadline),
-        );
-        // Where a failing port is blocked, after the probes found it failing.
-        let paths = trace::paths(&plan, &targets, &dns, deadline).await;
-        (resolved.domains, targets, names, paths)
+        // The hosts, all of them: this run keeps them all anyway.
+        let (tx, mut rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
+        let (controls, fed) = fleet::feed(plan.clone(), tx);
+        let mut units = Vec::new();
+        while let Some(u) = rx.recv().await {
+            units.push(u);
+        }
+        let mut domains = Vec::new();
+        if plan.names.mx {
+            let subjects: Vec<plan::Target> = units
+                .into_iter()
+                .map(|u| match u {
+                    fleet::Unit::Host(t) | fleet::Unit::Domain(t) => t,
+                })
+                .collect();
+            let (targets, lookups) = resolve::expand_mx(&plan, &subjects, &dns, deadline).await;
+            units = targets.into_iter().map(fleet::Unit::Host).collect();
+            domains = lookups;
+        }
+        let fed = fed.lock().map(|f| *f).unwrap_or_default();
+        let run = Arc::new(fleet::Run {
+            progress: progress && units.len() == 1,
+            plan: plan.clone(),
+            dns,
+            trust,
+            bounds: Arc::new(runner::Bounds::new(plan.limits)),
+            local: Arc::new(net::local_addresses()),
+            deadline: Some(deadline),
+            domains: Arc::new(domains),
+            local_facts: Default::default(),
+        });
+        let (units_tx, units_rx) = mpsc::channel(units.len().max(1));
+        for u in units {
+            let _ = units_tx.try_send(u);
+        }
+        drop(units_tx);
+        let (events_tx, mut events_rx) = mpsc::channel(64);
+        let engine = tokio::spawn(fleet::run(run.clone(), controls, units_rx, events_tx, stop));
+        let mut events = Vec::new();
+        while let Some(e) = events_rx.recv().await {
+            events.push(e);
+        }
+        let ended = engine.await.unwrap_or_default();
+        (run.domains.clone(), events, ended, fed)
     });
-    // Probes that outlive the deadline are cut off here rather than awaited.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    for (i, t) in targets.iter_mut().enumerate() {
-        t.dns = names.for_target(t, &domains);
-        paths.fill(i, t);
+    no_host(&plan, &fed)?;
+    let domains = Arc::try_unwrap(domains).unwrap_or_else(|shared| (*shared).clone());
+    let mut hosts = Vec::new();
+    let mut lost = false;
+    for e in events {
+        match e {
+            fleet::Event::Host {
+                order,
+                report,
+                findings,
+                local,
+                ..
+            } => hosts.push((order, *report, findings, local)),
+            fleet::Event::Domain { .. } => {}
+            fleet::Event::Lost { host, why } => {
+                eprintln!("mailport: error: {host}: {why}");
+                lost = true;
+            }
+        }
     }
-
-    // A mail port that did not connect: what this machine's own firewall says.
-    let local = local::wanted(&targets).then(|| local::gather(&plan.local, false));
-
+    hosts.sort_by_key(|(order, ..)| *order);
     let mut findings = diagnose::mail_domains(&domains);
-    findings.extend(diagnose::diagnose(&targets));
-    if let Some(facts) = &local {
-        findings = diagnose::local::explain_failures(findings, &targets, facts);
+    let mut targets = Vec::with_capacity(hosts.len());
+    // This machine's facts, gathered once for the run, shown when a host's
+    // failed SMTP probe is explained by them (`smtp_blocked_for_user`).
+    let mut local = None;
+    for (_, report, f, facts) in hosts {
+        findings.extend(f);
+        targets.push(report);
+        local = local.or(facts);
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
@@ -172,33 +298,244 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         findings,
         code,
     );
-    // The facts are shown when they explain a failure; otherwise they would
-    // only repeat, on every check with a closed port 25, what `mailport local` says.
-    report.local = local.filter(|_| {
-        report
-            .findings
-            .iter()
-            .any(|f| f.code == codes::Code::SmtpBlockedForUser)
-    });
+    report.local = local.map(Arc::unwrap_or_clone);
     show(&report, output)?;
-    Ok(code)
+    Ok(if ended.interrupted {
+        exit::INTERRUPTED
+    } else if lost {
+        exit::ERROR
+    } else {
+        code
+    })
 }
 
 /// Write the report as the user asked.
 fn show(report: &Report, output: &Output) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if output.json {
-        render::json::render(report, &mut out)?;
-    } else {
+    if output.format == CheckFormat::Text {
         let style = render::text::Style {
             color: use_color(output.color, stdout.is_terminal()),
             verbose: output.verbose,
         };
         render::text::render(report, &mut out, style)?;
+    } else {
+        render::json::render(report, &mut out)?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// A run that prints host by host: each host is written when it is done, then dropped.
+fn stream(
+    runtime: &tokio::runtime::Runtime,
+    plan: Arc<plan::Plan>,
+    trust: Arc<tls::Trust>,
+    output: &Output,
+    stop: watch::Receiver<bool>,
+    (started, clock): Started,
+) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let style = render::text::Style {
+        color: use_color(output.color, stdout.is_terminal()),
+        verbose: output.verbose,
+    };
+    let mut sink = Sink {
+        out: stdout.lock(),
+        jsonl: output.format == CheckFormat::Jsonl,
+        style,
+        hinted: Vec::new(),
+        written: 0,
+        hosts: 0,
+        domains: 0,
+        lost: 0,
+        failed: false,
+        local_shown: false,
+        summary: report::Summary::new(exit::OK, plan.fail_on),
+    };
+    let (ended, fed) = runtime.block_on(async {
+        let (units_tx, units_rx) = mpsc::channel(fleet::Run::units_in_flight(&plan));
+        let (controls, fed) = fleet::feed(plan.clone(), units_tx);
+        let run = Arc::new(fleet::Run {
+            progress: false,
+            plan: plan.clone(),
+            dns: dns::Dns::new(&plan.names.dns),
+            trust,
+            bounds: Arc::new(runner::Bounds::new(plan.limits)),
+            local: Arc::new(net::local_addresses()),
+            deadline: None,
+            domains: Arc::new(Vec::new()),
+            local_facts: Default::default(),
+        });
+        let (events_tx, mut events_rx) = mpsc::channel(16);
+        let engine = tokio::spawn(fleet::run(run, controls, units_rx, events_tx, stop));
+        while let Some(e) = events_rx.recv().await {
+            sink.event(e)?;
+        }
+        let ended = engine.await.unwrap_or_default();
+        // Read when the run is over; the feeder may still wait on stdin after Ctrl-C.
+        let fed = fed.lock().map(|f| *f).unwrap_or_default();
+        anyhow::Ok((ended, fed))
+    })?;
+    no_host(&plan, &fed)?;
+    sink.finish(&plan, ended, fed.input, started, clock)
+}
+
+/// A --hosts-file that gave no host, with no HOST argument: a usage error.
+fn no_host(plan: &plan::Plan, fed: &fleet::Fed) -> Result<()> {
+    let given = fed.hosts + fed.input.duplicates + fed.input.other_shards;
+    match &plan.hosts_file {
+        Some(file) if given == 0 && plan.command == plan::Command::Check => bail!(
+            "--hosts-file {} lists no host (one per line; # starts a comment)",
+            file.shown()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Where a streamed run's events are written, and what it counts of them.
+struct Sink<'a> {
+    out: std::io::StdoutLock<'a>,
+    jsonl: bool,
+    style: render::text::Style,
+    /// The codes whose hint was written already (text).
+    hinted: Vec<codes::Code>,
+    /// Parts written so far (text: a blank line between them).
+    written: u64,
+    hosts: u64,
+    domains: u64,
+    lost: u64,
+    /// A host or domain leads to exit status 1.
+    failed: bool,
+    /// This machine's facts were written (with the first host they explain).
+    local_shown: bool,
+    summary: report::Summary,
+}
+
+impl Sink<'_> {
+    fn event(&mut self, e: fleet::Event) -> Result<()> {
+        let first = self.written == 0;
+        match e {
+            fleet::Event::Host {
+                report,
+                findings,
+                exit_code,
+                local,
+                ..
+            } => {
+                // This machine's facts are written once, with the first host they explain.
+                let local = local.filter(|_| !self.local_shown);
+                self.local_shown |= local.is_some();
+                self.summary.add_probes(&report);
+                self.summary.add_findings(&findings);
+                self.failed |= exit_code != exit::OK;
+                if report.role == plan::Role::Target {
+                    self.hosts += 1;
+                }
+                if self.jsonl {
+                    let record = report::HostRecord {
+                        schema_version: report::SCHEMA_VERSION,
+                        kind: report::RecordType::Host,
+                        target: *report,
+                        local: local.map(Arc::unwrap_or_clone),
+                        findings,
+                        exit_code,
+                    };
+                    render::json::line(&record, &mut self.out)?;
+                } else {
+                    render::text::host(
+                        &report,
+                        local.as_deref(),
+                        &findings,
+                        first,
+                        &mut self.hinted,
+                        &mut self.out,
+                        self.style,
+                    )?;
+                }
+            }
+            fleet::Event::Domain {
+                lookup,
+                findings,
+                exit_code,
+                ..
+            } => {
+                self.summary.add_findings(&findings);
+                self.failed |= exit_code != exit::OK;
+                self.domains += 1;
+                if self.jsonl {
+                    let record = report::DomainRecord {
+                        schema_version: report::SCHEMA_VERSION,
+                        kind: report::RecordType::Domain,
+                        lookup,
+                        findings,
+                        exit_code,
+                    };
+                    render::json::line(&record, &mut self.out)?;
+                } else {
+                    render::text::domain(
+                        &lookup,
+                        &findings,
+                        first,
+                        &mut self.hinted,
+                        &mut self.out,
+                        self.style,
+                    )?;
+                }
+            }
+            fleet::Event::Lost { host, why } => {
+                eprintln!("mailport: error: {}: {why}", escape::shown(&host));
+                self.lost += 1;
+                return Ok(());
+            }
+        }
+        self.written += 1;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        plan: &plan::Plan,
+        ended: fleet::Ended,
+        input: report::InputCounts,
+        started: time::OffsetDateTime,
+        clock: std::time::Instant,
+    ) -> Result<u8> {
+        self.summary.exit_code = if self.failed { exit::FAILED } else { exit::OK };
+        let exit_code = if ended.interrupted {
+            exit::INTERRUPTED
+        } else if self.lost > 0 {
+            exit::ERROR
+        } else {
+            self.summary.exit_code
+        };
+        let record = report::RunRecord {
+            schema_version: report::SCHEMA_VERSION,
+            kind: report::RecordType::Summary,
+            tool: report::ToolInfo {
+                name: "mailport".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            command: plan.command,
+            started_at: rfc3339(started),
+            duration_ms: clock.elapsed().as_millis() as u64,
+            hosts: self.hosts,
+            domains: self.domains,
+            summary: self.summary,
+            input,
+            interrupted: ended.interrupted,
+            unfinished: ended.unfinished,
+            exit_code,
+        };
+        if self.jsonl {
+            render::json::line(&record, &mut self.out)?;
+        } else {
+            render::text::run_summary(&record, &mut self.out, self.style)?;
+        }
+        self.out.flush()?;
+        Ok(exit_code)
+    }
 }
 
 /// Colour only on a terminal, never with NO_COLOR set (https://no-color.org).
@@ -337,6 +674,7 @@ mod layers {
         &["diagnose"],
         &["render"],
         &["exit"],
+        &["fleet"],
     ];
 
     fn floor(module: &str) -> Option<usize> {

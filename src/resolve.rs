@@ -21,49 +21,23 @@ pub struct ResolvedTarget {
     pub resolution: Resolution,
 }
 
-/// What the resolve stage found.
-#[derive(Debug, Clone, Default)]
-pub struct Resolved {
-    /// --mx: the MX lookup of each mail domain, in the order given.
-    pub domains: Vec<MxLookup>,
-    /// The targets to probe (MX hosts with --mx), then the control hosts.
-    pub targets: Vec<ResolvedTarget>,
-}
-
-/// Resolve the plan's hosts, everything answered by `deadline`.
-pub async fn resolve(plan: &Plan, dns: &Dns, deadline: Instant) -> Resolved {
-    let (targets, domains) = if plan.names.mx {
-        expand_mx(plan, dns, deadline).await
+/// Resolve one target: its address, its --resolve overrides, or A/AAAA,
+/// keeping the addresses of `family`. `local`: this machine's addresses.
+pub async fn resolve_target(
+    t: Target,
+    family: Family,
+    dns: &Dns,
+    deadline: Instant,
+    local: &[IpAddr],
+) -> ResolvedTarget {
+    let (addrs, resolution) = if let Some(ip) = t.literal {
+        (vec![ip], fixed(ResolutionSource::Literal))
+    } else if !t.overrides.is_empty() {
+        (t.overrides.clone(), fixed(ResolutionSource::Override))
     } else {
-        (plan.targets.clone(), Vec::new())
+        dns::host_addresses(dns, &t.host, deadline).await
     };
-    let local = crate::net::local_addresses();
-    let mut set = JoinSet::new();
-    for (i, t) in targets.into_iter().enumerate() {
-        let dns = dns.clone();
-        set.spawn(async move {
-            let (addrs, resolution) = if let Some(ip) = t.literal {
-                (vec![ip], fixed(ResolutionSource::Literal))
-            } else if !t.overrides.is_empty() {
-                (t.overrides.clone(), fixed(ResolutionSource::Override))
-            } else {
-                dns::host_addresses(&dns, &t.host, deadline).await
-            };
-            (i, t, addrs, resolution)
-        });
-    }
-    let mut done = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            done.push(r);
-        }
-    }
-    done.sort_by_key(|(i, ..)| *i);
-    let targets = done
-        .into_iter()
-        .map(|(_, t, addrs, resolution)| in_family(t, addrs, resolution, plan.family, &local))
-        .collect();
-    Resolved { domains, targets }
+    in_family(t, addrs, resolution, family, local)
 }
 
 fn fixed(source: ResolutionSource) -> Resolution {
@@ -105,16 +79,16 @@ fn in_family(
     }
 }
 
-/// --mx: look up the MX of each mail domain; its MX hosts are the targets, in
-/// preference order. A domain without MX records is checked itself (the
+/// --mx: look up the MX of each mail domain (all at once); its MX hosts are
+/// the targets, in preference order, each once. A domain without MX records is checked itself (the
 /// implicit MX of RFC 5321 5.1); a null MX, or a failed lookup, leaves nothing
 /// to probe for that domain (diagnosis reports it from the lookups).
-async fn expand_mx(plan: &Plan, dns: &Dns, deadline: Instant) -> (Vec<Target>, Vec<MxLookup>) {
-    let domains: Vec<&Target> = plan
-        .targets
-        .iter()
-        .filter(|t| t.role == Role::Target)
-        .collect();
+pub async fn expand_mx(
+    plan: &Plan,
+    domains: &[Target],
+    dns: &Dns,
+    deadline: Instant,
+) -> (Vec<Target>, Vec<MxLookup>) {
     let mut set = JoinSet::new();
     for (i, t) in domains.iter().enumerate() {
         let dns = dns.clone();
@@ -130,39 +104,40 @@ async fn expand_mx(plan: &Plan, dns: &Dns, deadline: Instant) -> (Vec<Target>, V
     lookups.sort_by_key(|(i, _)| *i);
     let mut targets: Vec<Target> = Vec::new();
     for (i, lookup) in &lookups {
-        let domain = domains[*i];
-        let explicit_tls = (domain.tls_name != domain.host).then(|| domain.tls_name.clone());
-        match lookup.status {
-            DnsStatus::Found => {
-                for r in lookup.records.iter().filter(|r| r.exchange != ".") {
-                    if targets.iter().any(|t| t.host == r.exchange) {
-                        continue;
-                    }
-                    targets.push(Target {
-                        host: r.exchange.clone(),
-                        literal: None,
-                        overrides: plan
-                            .names
-                            .overrides
-                            .get(&r.exchange)
-                            .cloned()
-                            .unwrap_or_default(),
-                        tls_name: explicit_tls.clone().unwrap_or_else(|| r.exchange.clone()),
-                        role: Role::Target,
-                    });
-                }
-            }
-            DnsStatus::NoData if !targets.iter().any(|t| t.host == domain.host) => {
-                targets.push(domain.clone());
-            }
-            _ => {}
-        }
+        mx_targets(plan, &domains[*i], lookup, &mut targets);
     }
-    targets.extend(
-        plan.targets
-            .iter()
-            .filter(|t| t.role != Role::Target)
-            .cloned(),
-    );
     (targets, lookups.into_iter().map(|(_, l)| l).collect())
+}
+
+/// --mx: the targets one mail domain's MX lookup gives, in preference order,
+/// added to `targets` unless already there: its MX hosts, or the domain
+/// itself when it has no MX records (the implicit MX of RFC 5321 5.1); a
+/// null MX, or a failed lookup, adds nothing.
+pub fn mx_targets(plan: &Plan, domain: &Target, lookup: &MxLookup, targets: &mut Vec<Target>) {
+    let explicit_tls = (domain.tls_name != domain.host).then(|| domain.tls_name.clone());
+    match lookup.status {
+        DnsStatus::Found => {
+            for r in lookup.records.iter().filter(|r| r.exchange != ".") {
+                if targets.iter().any(|t| t.host == r.exchange) {
+                    continue;
+                }
+                targets.push(Target {
+                    host: r.exchange.clone(),
+                    literal: None,
+                    overrides: plan
+                        .names
+                        .overrides
+                        .get(&r.exchange)
+                        .cloned()
+                        .unwrap_or_default(),
+                    tls_name: explicit_tls.clone().unwrap_or_else(|| r.exchange.clone()),
+                    role: Role::Target,
+                });
+            }
+        }
+        DnsStatus::NoData if !targets.iter().any(|t| t.host == domain.host) => {
+            targets.push(domain.clone());
+        }
+        _ => {}
+    }
 }

@@ -15,7 +15,7 @@ use crate::tls::Trust;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -45,6 +45,15 @@ fn not_run(spec: &ProbeSpec, limits: Limits) -> ProbeResult {
     }
 }
 
+/// A probe that had not started when the run was interrupted (Ctrl-C).
+fn interrupted(spec: &ProbeSpec) -> ProbeResult {
+    ProbeResult {
+        outcome: Outcome::NotRun,
+        detail: Some("mailport was interrupted (Ctrl-C) before this probe could start".into()),
+        ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
+    }
+}
+
 /// A probe task that panicked: a bug in mailport, reported as such rather than
 /// left out of the report.
 fn panicked(spec: &ProbeSpec, why: &str) -> ProbeResult {
@@ -67,11 +76,21 @@ fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
     }
 }
 
-/// The bounds every probe runs under: one semaphore for the run, one per address.
-struct Bounds {
+/// The bounds every probe of a run runs under, shared by all its hosts: one
+/// semaphore for the run (--max-probes), one per address
+/// (--max-per-address). An address's semaphore lives while a probe holds
+/// it, so the table stays as small as the addresses in use, however many
+/// hosts a run checks.
+pub struct Bounds {
     all: Arc<Semaphore>,
-    per_address: HashMap<IpAddr, Arc<Semaphore>>,
+    per_address: Mutex<AddressTable>,
     limits: Limits,
+}
+
+struct AddressTable {
+    map: HashMap<IpAddr, Weak<Semaphore>>,
+    /// When the table grows past this, the entries nobody holds are dropped.
+    sweep_at: usize,
 }
 
 /// The slots one probe needs: one of its address's, one of the run's.
@@ -83,35 +102,65 @@ struct Slots {
 }
 
 impl Bounds {
-    fn new(limits: Limits) -> Bounds {
+    pub fn new(limits: Limits) -> Bounds {
         Bounds {
             all: Arc::new(Semaphore::new(limits.max_probes)),
-            per_address: HashMap::new(),
+            per_address: Mutex::new(AddressTable {
+                map: HashMap::new(),
+                sweep_at: 64,
+            }),
             limits,
         }
     }
 
-    fn slots(&mut self, addr: IpAddr) -> Slots {
+    fn slots(&self, addr: IpAddr) -> Slots {
         let per = self.limits.max_per_address;
+        let mut table = self
+            .per_address
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let address = match table.map.get(&addr).and_then(Weak::upgrade) {
+            Some(s) => s,
+            None => {
+                let s = Arc::new(Semaphore::new(per));
+                table.map.insert(addr, Arc::downgrade(&s));
+                s
+            }
+        };
+        if table.map.len() >= table.sweep_at {
+            table.map.retain(|_, s| s.strong_count() > 0);
+            table.sweep_at = (table.map.len() * 2).max(64);
+        }
         Slots {
             all: self.all.clone(),
-            address: self
-                .per_address
-                .entry(addr)
-                .or_insert_with(|| Arc::new(Semaphore::new(per)))
-                .clone(),
+            address,
             limits: self.limits,
         }
+    }
+
+    /// Start no more probes: those waiting for a slot end as not run
+    /// (Ctrl-C). Probes already running go on.
+    pub fn close(&self) {
+        self.all.close();
+    }
+
+    /// How many addresses the table holds (for the tests).
+    #[cfg(test)]
+    fn addresses(&self) -> usize {
+        self.per_address.lock().map(|t| t.map.len()).unwrap_or(0)
     }
 }
 
 impl Slots {
     /// Run `spec` once it holds a slot for its address and one of the run's;
-    /// a probe whose slots came too late for the deadline did not run.
+    /// a probe whose slots came too late for the deadline did not run, nor
+    /// one that was waiting when the run was interrupted.
     async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
         // The address first: a probe waiting for its address holds no slot of the run.
         let _address = self.address.clone().acquire_owned().await;
-        let _all = self.all.clone().acquire_owned().await;
+        let Ok(_all) = self.all.clone().acquire_owned().await else {
+            return interrupted(spec);
+        };
         // A probe that waited for a slot past the deadline did not run:
         // it must not pass for a server that never answered.
         if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
@@ -195,15 +244,55 @@ fn retried(first: ProbeResult, mut retry: ProbeResult, others: bool) -> ProbeRes
     retry
 }
 
-/// Run every probe of `plan` on `targets`; the reports come back in the order
-/// of `targets`, each with its probes ordered by address, then by the plan's probes.
+/// Run every probe of `plan` on `targets`, within the run's `bounds`; the
+/// reports come back in the order of `targets`, each with its probes ordered
+/// by address, then by the plan's probes.
 pub async fn probe_all(
     plan: &Plan,
     targets: Vec<ResolvedTarget>,
     trust: Arc<Trust>,
+    bounds: &Bounds,
     progress: bool,
     deadline: Instant,
 ) -> Vec<TargetReport> {
+    let mut results = run_jobs(plan, &targets, trust, bounds, progress, deadline)
+        .await
+        .into_iter()
+        .peekable();
+    let mut reports = Vec::with_capacity(targets.len());
+    for (ti, t) in targets.into_iter().enumerate() {
+        let mut probes = Vec::new();
+        while let Some((_, r)) = results.next_if(|((i, _, _), _)| *i == ti) {
+            probes.push(r);
+        }
+        reports.push(target_report(plan, t, probes));
+    }
+    reports
+}
+
+/// Run every probe of `plan` on one target, within the run's `bounds`.
+pub async fn probe_target(
+    plan: &Plan,
+    target: ResolvedTarget,
+    trust: Arc<Trust>,
+    bounds: &Bounds,
+    progress: bool,
+    deadline: Instant,
+) -> TargetReport {
+    let targets = std::slice::from_ref(&target);
+    let results = run_jobs(plan, targets, trust, bounds, progress, deadline).await;
+    target_report(plan, target, results.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Every probe of every target, sorted by (target, address, probe).
+async fn run_jobs(
+    plan: &Plan,
+    targets: &[ResolvedTarget],
+    trust: Arc<Trust>,
+    bounds: &Bounds,
+    progress: bool,
+    deadline: Instant,
+) -> Vec<(Key, ProbeResult)> {
     let mut jobs = Vec::new();
     for (ti, t) in targets.iter().enumerate() {
         for (ai, addr) in t.addresses.iter().enumerate() {
@@ -222,7 +311,6 @@ pub async fn probe_all(
         }
     }
     let total = jobs.len();
-    let mut bounds = Bounds::new(plan.limits);
     // How many first attempts to each address have not ended yet (and, in
     // `sizes`, how many there are in all); the probes a connection limit
     // turned away, waiting for them.
@@ -318,36 +406,34 @@ pub async fn probe_all(
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     results.sort_by_key(|(k, _)| *k);
-    let mut results = results.into_iter().peekable();
-    let mut reports = Vec::with_capacity(targets.len());
-    for (ti, t) in targets.into_iter().enumerate() {
-        let mut probes = Vec::new();
-        while let Some(((_, _, pi), mut r)) = results.next_if(|((i, _, _), _)| *i == ti) {
-            r.requested = plan.probes[pi].requested;
-            probes.push(r);
-        }
-        // Every probe is present in the report, even one that could not run.
-        if t.addresses.is_empty() {
-            probes.extend(
-                plan.probes
-                    .iter()
-                    .map(|p| unresolved(p, t.resolution.detail.clone())),
-            );
-        }
-        reports.push(TargetReport {
-            host_unicode: crate::plan::unicode_form(&t.target.host),
-            host: t.target.host,
-            role: t.target.role,
-            tls_name: t.target.tls_name,
-            addresses: t.addresses,
-            resolution: t.resolution,
-            local_addresses: t.local_addresses,
-            probes,
-            dns: None,
-            traces: Vec::new(),
-        });
+    for ((_, _, pi), r) in &mut results {
+        r.requested = plan.probes[*pi].requested;
     }
-    reports
+    results
+}
+
+/// A target's report with its probes; a target without an address gets a
+/// `dns_failed` row for each probe of the plan (every probe is present).
+fn target_report(plan: &Plan, t: ResolvedTarget, mut probes: Vec<ProbeResult>) -> TargetReport {
+    if t.addresses.is_empty() {
+        probes.extend(
+            plan.probes
+                .iter()
+                .map(|p| unresolved(p, t.resolution.detail.clone())),
+        );
+    }
+    TargetReport {
+        host_unicode: crate::plan::unicode_form(&t.target.host),
+        host: t.target.host,
+        role: t.target.role,
+        tls_name: t.target.tls_name,
+        addresses: t.addresses,
+        resolution: t.resolution,
+        local_addresses: t.local_addresses,
+        probes,
+        dns: None,
+        traces: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -392,7 +478,8 @@ mod tests {
         };
         let trust = Arc::new(Trust::load(None).unwrap());
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        let reports = probe_all(&plan, vec![resolved], trust, false, deadline).await;
+        let bounds = Bounds::new(plan.limits);
+        let reports = probe_all(&plan, vec![resolved], trust, &bounds, false, deadline).await;
         let probes = &reports[0].probes;
         assert_eq!(probes.len(), 2, "every probe has its row: {probes:#?}");
         for p in probes {
@@ -403,6 +490,26 @@ mod tests {
             );
             assert_eq!(p.port, 9);
         }
+    }
+
+    /// The table of per-address bounds forgets the addresses nobody probes
+    /// any more: a run of many hosts does not keep one entry per host.
+    #[test]
+    fn the_address_table_stays_as_small_as_the_addresses_in_use() {
+        let bounds = Bounds::new(Limits {
+            max_probes: 4,
+            max_per_address: 2,
+            deadline: Duration::from_secs(1),
+        });
+        let held = bounds.slots("127.0.0.1".parse().unwrap());
+        for i in 0..10_000u32 {
+            let addr = IpAddr::from(std::net::Ipv4Addr::from(0x7f01_0000 + i));
+            drop(bounds.slots(addr));
+        }
+        assert!(bounds.addresses() <= 128, "{}", bounds.addresses());
+        // A bound in use is kept, and shared.
+        let again = bounds.slots("127.0.0.1".parse().unwrap());
+        assert!(Arc::ptr_eq(&held.address, &again.address));
     }
 
     #[test]

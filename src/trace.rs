@@ -16,11 +16,14 @@
 //! TTL per round. A walk stops at the destination, at an answer from a
 //! filter, or after [`SILENT_IN_A_ROW`] silent hops where the control port's
 //! walk got answers; the control's walk goes on to the destination. The
-//! whole stage keeps [`TRACE_BOUND`] (within the run's --deadline), and
+//! whole stage keeps [`TRACE_BOUND`] (within --deadline), and
 //! naming the hops that answered (PTR, only with --dns-server or for public
 //! addresses, like the reverse-DNS checks) keeps [`NAMES_BOUND`] after it.
 //!
 //! This stage also names the senders of the probes' own ICMP errors.
+//!
+//! A run of several hosts traces each host on its own (`fleet.rs`), after
+//! that host's probes and within its deadline: the bounds above are a host's.
 
 use crate::dns::{self, Dns};
 use crate::net::{errno_name, ConnectOptions, Connecting};
@@ -48,7 +51,8 @@ pub const NAMES_BOUND: Duration = Duration::from_secs(2);
 /// A failing port's walk stops after this many silent hops in a row (where
 /// the control port's walk was answered).
 pub const SILENT_IN_A_ROW: usize = 2;
-/// At most this many addresses are traced in one run…
+/// At most this many addresses of a host are traced (each host of a run is
+/// traced on its own, after its probes)…
 pub const MAX_ADDRESSES: usize = 4;
 /// …and at most this many failing ports of one address.
 pub const MAX_PORTS: usize = 3;

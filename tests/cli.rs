@@ -7,6 +7,7 @@ mod certificates;
 mod dns;
 mod exit_codes;
 mod findings;
+mod fleet;
 mod full_check;
 mod hostile;
 mod hostile_matrix;

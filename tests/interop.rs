@@ -31,6 +31,7 @@ mod support {
     pub mod cmd;
     pub mod report;
     mod rss;
+    pub mod schema;
 }
 
 use std::net::{SocketAddr, TcpStream};

@@ -604,3 +604,87 @@ fn r13_a_refused_port_25_not_explained_here_shows_no_local_facts() {
     assert!(valid_report(&run).local.is_none(), "{}", run.stdout);
     assert!(!codes(&run).contains(&"smtp_blocked_for_user".into()));
 }
+
+/// A run of several hosts reads this machine's facts once, when the first
+/// host has a failed SMTP probe, explains every such host by them, and
+/// shows them once: on the first host's JSON Lines record, once in the
+/// text written host by host, once in the JSON report.
+#[test]
+fn r13_a_run_of_several_hosts_reads_this_machine_once_and_shows_it_once() {
+    let mut lab = Lab::new();
+    let (cli, _srv) = client_server(&mut lab);
+    lab.exec(
+        &cli,
+        &[
+            "iptables", "-A", "OUTPUT", "-p", "tcp", "--dport", "25", "-j", "DROP",
+        ],
+    );
+    // `nft` is a script that counts its runs: one per reading of the facts.
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("runs");
+    let script = dir.path().join("nft.sh");
+    std::fs::write(&script, format!("echo run >> {}\n", counter.display())).unwrap();
+    let runs = || {
+        std::fs::read_to_string(&counter)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let check = || {
+        Mailport::new()
+            .args(["check", "10.254.1.2", "127.0.0.1", "--service", "smtp"])
+            .connect_timeout("1s")
+            .env("MAILPORT_CSF_CONF", "/nonexistent")
+            .env("MAILPORT_NFT", &format!("sh {}", script.display()))
+            .in_netns(&cli)
+    };
+    let blocked = |findings: &[Finding]| {
+        findings
+            .iter()
+            .filter(|f| f.code == "smtp_blocked_for_user")
+            .count()
+    };
+
+    let run = check().jsonl().run();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines = run.lines();
+    let hosts = lines.hosts();
+    assert_eq!(hosts.len(), 2, "{}", run.stdout);
+    for h in &hosts {
+        assert_eq!(blocked(&h.findings), 1, "{h:?}");
+        let p25 = &h.target.probes[0];
+        assert_eq!(p25.verdict_code.as_deref(), Some("smtp_blocked_for_user"));
+    }
+    let with_local: Vec<_> = hosts.iter().filter(|h| h.local.is_some()).collect();
+    assert_eq!(with_local.len(), 1, "the facts once: {}", run.stdout);
+    assert_eq!(
+        with_local[0].target.host, hosts[0].target.host,
+        "on the first host written"
+    );
+    let local = with_local[0].local.as_ref().unwrap();
+    assert!(local.listeners.is_none());
+    assert_eq!(runs(), 1, "read once for the run");
+
+    let text = check().run();
+    assert_eq!(
+        text.stdout.matches("This machine").count(),
+        1,
+        "{}",
+        text.stdout
+    );
+    assert_eq!(
+        text.stdout
+            .matches("FAIL  smtp_blocked_for_user smtp/25")
+            .count(),
+        2,
+        "{}",
+        text.stdout
+    );
+    assert_eq!(runs(), 2);
+
+    let json = check().arg("--json").run();
+    let report = valid_report(&json);
+    assert!(report.local.is_some(), "{}", json.stdout);
+    assert_eq!(blocked(&report.findings), 2, "{}", json.stdout);
+    assert_eq!(runs(), 3);
+}

@@ -739,6 +739,58 @@ fn trace_a_drop_at_the_server_is_blocked_at_destination() {
     assert_text(&lab, &c, "blocked_at_destination", &["3 * connected"]);
 }
 
+/// A run written host by host traces each host after its own probes:
+/// the JSON Lines record of the blocked host has its trace and finding,
+/// the router (nothing listens: refused, no trace) has none, and the text
+/// shows the trace table under its host.
+#[test]
+fn trace_in_a_run_of_several_hosts_is_each_hosts_own() {
+    let mut lab = Lab::new();
+    let c = chain(&mut lab);
+    drop_25(&lab, &c.srv, "INPUT");
+    let args = |format: &'static str| {
+        vec![
+            "check",
+            SRV,
+            R1,
+            "--service",
+            "smtp,submission",
+            "--timeout",
+            "1s",
+            "--dns-server",
+            "127.0.0.1",
+            "--format",
+            format,
+        ]
+    };
+    let run = lab.mailport(&c.cli, &args("jsonl"));
+    let lines = run.lines();
+    let hosts = lines.hosts();
+    assert_eq!(hosts.len(), 2, "{}", run.stdout);
+    let srv = hosts.iter().find(|h| h.target.host == SRV).unwrap();
+    let traces = srv.target.traces.clone().unwrap_or_default();
+    let t = traces.iter().find(|t| t.port == 25).expect("a trace of 25");
+    assert_eq!(t.control_port, Some(587), "{t}");
+    assert_eq!(t.hops[1].from_name.as_deref(), Some("r2.lab.test"), "{t}");
+    assert!(
+        srv.findings
+            .iter()
+            .any(|f| f.code == "blocked_at_destination"),
+        "{:?}",
+        srv.findings
+    );
+    let r1 = hosts.iter().find(|h| h.target.host == R1).unwrap();
+    assert!(r1.target.traces.is_none(), "{:?}", r1.target.traces);
+
+    let text = lab.mailport(&c.cli, &args("text")).stdout;
+    println!("{text}");
+    assert!(
+        text.contains(&format!("Trace to {SRV} port 25 (smtp) beside 587")),
+        "{text}"
+    );
+    assert!(text.contains("blocked_at_destination"), "{text}");
+}
+
 #[test]
 fn a_router_rejecting_with_admin_prohibited_is_named_in_the_connect_facts() {
     let mut lab = Lab::new();

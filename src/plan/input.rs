@@ -9,8 +9,9 @@ use crate::service::{self, PortSpec, Service};
 use anyhow::{anyhow, bail, Context as _, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use std::io::BufRead;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The port of `--dns-server` when none is given.
 pub const DEFAULT_DNS_PORT: u16 = 53;
@@ -172,32 +173,153 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
     Ok(probes)
 }
 
-/// Most bytes and hosts read from a --hosts-file.
-const HOSTS_FILE_MAX_BYTES: u64 = 1 << 20;
-const HOSTS_FILE_MAX_HOSTS: usize = 10_000;
+/// Where the lines of --hosts-file come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostsFile {
+    /// `--hosts-file -`.
+    Stdin,
+    /// A regular file or a pipe (`--hosts-file <(command)`).
+    Path(PathBuf),
+}
 
-/// The hosts listed in a --hosts-file: one per line, # comments and blank lines skipped.
-pub fn read_hosts_file(path: &std::path::Path) -> Result<Vec<String>> {
-    let shown = path.display();
-    let bytes = read_bounded(path, "--hosts-file", HOSTS_FILE_MAX_BYTES)?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| anyhow!("--hosts-file {shown} is not UTF-8 text"))?;
-    let hosts: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect();
-    if hosts.is_empty() {
-        bail!("--hosts-file {shown} lists no host (one per line; # starts a comment)");
+impl HostsFile {
+    /// Check `--hosts-file` before the run: stdin, or a file that exists and
+    /// is a regular file or a pipe (never a device or a directory: a read of
+    /// /dev/zero has no end). Its lines are read while the run goes, never
+    /// all at once, so it has no size limit.
+    pub fn check(path: &Path) -> Result<HostsFile> {
+        if path.as_os_str() == "-" {
+            return Ok(HostsFile::Stdin);
+        }
+        use std::os::unix::fs::FileTypeExt;
+        let shown = path.display();
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read --hosts-file {shown}"))?;
+        let kind = meta.file_type();
+        if !(kind.is_file() || kind.is_fifo()) {
+            bail!("--hosts-file {shown} is not a regular file");
+        }
+        Ok(HostsFile::Path(path.to_path_buf()))
     }
-    if hosts.len() > HOSTS_FILE_MAX_HOSTS {
-        bail!(
-            "--hosts-file {shown} lists {} hosts; at most {HOSTS_FILE_MAX_HOSTS}",
-            hosts.len()
-        );
+
+    /// How the file is named in messages.
+    pub fn shown(&self) -> String {
+        match self {
+            HostsFile::Stdin => "- (stdin)".into(),
+            HostsFile::Path(p) => p.display().to_string(),
+        }
     }
-    Ok(hosts)
+
+    /// Open it for reading, line by line.
+    pub fn open(&self) -> std::io::Result<HostLines<Box<dyn BufRead + Send>>> {
+        let reader: Box<dyn BufRead + Send> = match self {
+            HostsFile::Stdin => Box::new(std::io::BufReader::new(std::io::stdin())),
+            HostsFile::Path(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p)?)),
+        };
+        Ok(HostLines {
+            reader,
+            number: 0,
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// Most bytes of one line of --hosts-file; a longer line is a bad line
+/// (a host name has at most 253), read no further than its end.
+pub const HOSTS_LINE_MAX_BYTES: usize = 4096;
+
+/// One line of --hosts-file, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostLine {
+    /// Blank, or a comment (`#`).
+    Skip,
+    /// The text of a host (trimmed), still to be checked.
+    Host(String),
+    /// A line that cannot be a host: why.
+    Bad(String),
+}
+
+/// The lines of --hosts-file, read one by one, each bounded in bytes:
+/// memory does not grow with the file.
+pub struct HostLines<R> {
+    reader: R,
+    /// The number of the last line read (from 1).
+    number: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> HostLines<R> {
+    pub fn new(reader: R) -> HostLines<R> {
+        HostLines {
+            reader,
+            number: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for HostLines<R> {
+    /// The line's number and what it holds; an error of the read ends the lines.
+    type Item = std::io::Result<(u64, HostLine)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::Read;
+        self.buf.clear();
+        let limit = HOSTS_LINE_MAX_BYTES as u64 + 1;
+        match (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+        {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        self.number += 1;
+        let ended = self.buf.last() == Some(&b'\n');
+        if !ended && self.buf.len() > HOSTS_LINE_MAX_BYTES {
+            // Skip the rest of the long line, a buffer at a time.
+            loop {
+                let (skip, done) = match self.reader.fill_buf() {
+                    Ok([]) => (0, true),
+                    Ok(b) => match b.iter().position(|&c| c == b'\n') {
+                        Some(i) => (i + 1, true),
+                        None => (b.len(), false),
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Some(Err(e)),
+                };
+                self.reader.consume(skip);
+                if done {
+                    break;
+                }
+            }
+            let why = format!("longer than {HOSTS_LINE_MAX_BYTES} bytes");
+            return Some(Ok((self.number, HostLine::Bad(why))));
+        }
+        let line = match std::str::from_utf8(&self.buf) {
+            Ok(text) => {
+                let text = text.trim();
+                if text.is_empty() || text.starts_with('#') {
+                    HostLine::Skip
+                } else {
+                    HostLine::Host(text.to_string())
+                }
+            }
+            Err(_) => HostLine::Bad("not UTF-8 text".into()),
+        };
+        Some(Ok((self.number, line)))
+    }
+}
+
+/// FNV-1a, 64 bits, of the host as mailport writes it (ASCII, lower case,
+/// no trailing dot; an address in its canonical form): the stable hash of
+/// --shard and of the run's memory of hosts seen.
+pub fn host_hash(host: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    host.bytes().fold(OFFSET, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME)
+    })
 }
 
 /// Validate a host argument. Returns the host to report and, for an IP, its address.
@@ -374,8 +496,10 @@ mod tests {
         assert!(e.contains("not a regular file"), "{e}");
         let e = format!(
             "{:#}",
-            read_hosts_file(Path::new("/dev/urandom")).unwrap_err()
+            HostsFile::check(Path::new("/dev/urandom")).unwrap_err()
         );
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = format!("{:#}", HostsFile::check(Path::new("/")).unwrap_err());
         assert!(e.contains("not a regular file"), "{e}");
         let dir = std::env::temp_dir().join(format!("mailport-big-{}", std::process::id()));
         std::fs::write(&dir, vec![b'#'; (CA_FILE_MAX_BYTES + 10) as usize]).unwrap();
@@ -384,6 +508,41 @@ mod tests {
         assert!(e.contains("larger than 8 MiB"), "{e}");
     }
     use crate::plan::Ehlo;
+
+    /// r15: a hosts file is read line by line: blank lines and comments
+    /// skipped, a long line or one that is not UTF-8 a bad line with its
+    /// number, and the lines after it still read.
+    #[test]
+    fn hosts_file_lines_are_bounded_and_numbered() {
+        let mut text = b"# fleet\nmx1.example.org\n\n  MX2.example.org  \r\n".to_vec();
+        text.extend(vec![b'a'; 3 * HOSTS_LINE_MAX_BYTES]);
+        text.extend(b"\n\xff\xfe\nlast.example.org");
+        let lines: Vec<(u64, HostLine)> =
+            HostLines::new(std::io::BufReader::with_capacity(64, &text[..]))
+                .map(Result::unwrap)
+                .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (1, HostLine::Skip),
+                (2, HostLine::Host("mx1.example.org".into())),
+                (3, HostLine::Skip),
+                (4, HostLine::Host("MX2.example.org".into())),
+                (5, HostLine::Bad("longer than 4096 bytes".into())),
+                (6, HostLine::Bad("not UTF-8 text".into())),
+                (7, HostLine::Host("last.example.org".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_host_hash_is_fnv1a_64() {
+        // The published FNV-1a 64 test vectors.
+        assert_eq!(host_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(host_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(host_hash("foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(host_hash("Mail.Example.ORG"), host_hash("mail.example.org"));
+    }
 
     #[test]
     fn international_names_become_ascii_and_keep_their_unicode_form() {

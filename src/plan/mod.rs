@@ -7,8 +7,9 @@
 mod input;
 
 pub use input::{
-    local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file, read_hosts_file,
-    select_probes, unicode_form, DEFAULT_DNS_PORT,
+    host_hash, local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file,
+    select_probes, unicode_form, HostLine, HostLines, HostsFile, DEFAULT_DNS_PORT,
+    HOSTS_LINE_MAX_BYTES,
 };
 
 use crate::cli::{self, CheckArgs, DnsArgs, FailOn, LocalArgs, PtrArgs};
@@ -170,10 +171,65 @@ pub struct Probe {
     pub requested: bool,
 }
 
+/// --shard I/N: this run checks the hosts whose [`host_hash`] modulo `count` is `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// From 0 to `count` - 1.
+    pub index: u64,
+    pub count: u64,
+}
+
+/// The environment variable of `--shard env/N`: a Kubernetes Indexed Job's index.
+pub const SHARD_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+
+impl Shard {
+    /// Parse `I/N` or `env/N` (I from `env`: the value of JOB_COMPLETION_INDEX).
+    pub fn parse(text: &str, env: Option<&str>) -> Result<Shard> {
+        let bad = || {
+            anyhow!(
+                "--shard '{}': expected I/N (this run's shard I, from 0 to N-1, of N) or env/N (I from ${SHARD_INDEX_ENV})",
+                crate::escape::shown(text)
+            )
+        };
+        let (index, count) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        let index: u64 = if index.trim() == "env" {
+            let value = env.ok_or_else(|| {
+                anyhow!("--shard {text}: ${SHARD_INDEX_ENV} is not set (a Kubernetes Indexed Job sets it)")
+            })?;
+            value.trim().parse().map_err(|_| {
+                anyhow!(
+                    "--shard {text}: ${SHARD_INDEX_ENV} is '{}', not a number",
+                    crate::escape::shown(value)
+                )
+            })?
+        } else {
+            index.trim().parse().map_err(|_| bad())?
+        };
+        if count == 0 || index >= count {
+            bail!("--shard {index}/{count}: the shard must be from 0 to N-1, and N at least 1");
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether `host` (as in [`Target::host`]) belongs to this shard.
+    pub fn takes(&self, host: &str) -> bool {
+        host_hash(host) % self.count == self.index
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub command: Command,
+    /// The hosts given as arguments, then the control hosts; the lines of
+    /// --hosts-file come later, read while the run goes.
     pub targets: Vec<Target>,
+    /// --hosts-file: more hosts to check, one per line.
+    pub hosts_file: Option<HostsFile>,
+    /// --tls-name, for every host to check.
+    pub tls_name: Option<String>,
+    /// --shard: the part of the hosts to check that this run takes.
+    pub shard: Option<Shard>,
     pub probes: Vec<Probe>,
     pub family: Family,
     pub timeouts: Timeouts,
@@ -255,67 +311,63 @@ impl Plan {
                 addrs.push(addr);
             }
         }
-        let mut targets = Vec::new();
-        let from_file = match &args.hosts_file {
-            Some(path) => read_hosts_file(path)?,
-            None => Vec::new(),
+        if let Some(n) = &args.tls_name {
+            if ServerName::try_from(n.as_str()).is_err() {
+                bail!(
+                    "--tls-name: '{}' is not a valid name to verify a certificate against",
+                    crate::escape::shown(n)
+                );
+            }
+        }
+        let family = if args.ipv4 {
+            Family::V4
+        } else if args.ipv6 {
+            Family::V6
+        } else {
+            Family::Any
         };
-        let hosts = args
-            .hosts
-            .iter()
-            .chain(&from_file)
-            .map(|h| (h, Role::Target));
+        let rules = HostRules {
+            family,
+            mx: args.mx,
+            tls_name: args.tls_name.as_deref(),
+            overrides: &overrides,
+        };
+        let mut targets: Vec<Target> = Vec::new();
+        let hosts = args.hosts.iter().map(|h| (h, Role::Target));
         let controls = args.control.iter().map(|h| (h, Role::Control));
         for (raw, role) in hosts.chain(controls) {
-            let (host, literal) = parse_host(raw).map_err(|e| match role {
+            let target = rules.target(raw, role).map_err(|e| match role {
                 Role::Control => anyhow!("--control: {e:#}"),
                 Role::Target => e,
             })?;
-            match literal {
-                Some(ip) if args.ipv4 && ip.is_ipv6() => {
-                    bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
-                }
-                Some(ip) if args.ipv6 && ip.is_ipv4() => {
-                    bail!("{host} is an IPv4 address, but -6 asks for IPv6 only")
-                }
-                _ => {}
-            }
-            if args.mx && role == Role::Target {
-                if let Some(ip) = literal {
-                    bail!("--mx: {ip} is an address, not a mail domain");
-                }
-            }
-            if targets.iter().any(|t: &Target| t.host == host) {
+            if targets.iter().any(|t: &Target| t.host == target.host) {
                 if role == Role::Control {
-                    bail!("--control {host} is also a host to check: a control host must be another host");
+                    bail!(
+                        "--control {} is also a host to check: a control host must be another host",
+                        target.host
+                    );
                 }
                 continue;
             }
-            let tls_name = match &args.tls_name {
-                Some(n) if role == Role::Target => {
-                    if ServerName::try_from(n.as_str()).is_err() {
-                        bail!(
-                            "--tls-name: '{}' is not a valid name to verify a certificate against",
-                            crate::escape::shown(n)
-                        );
-                    }
-                    n.clone()
-                }
-                _ => host.clone(),
-            };
-            targets.push(Target {
-                overrides: overrides
-                    .get(&host.to_ascii_lowercase())
-                    .cloned()
-                    .unwrap_or_default(),
-                host,
-                literal,
-                tls_name,
-                role,
-            });
+            targets.push(target);
         }
-        // With --mx, --resolve may name MX hosts, which are only known later.
-        for host in overrides.keys().filter(|_| !args.mx) {
+        let hosts_file = match &args.hosts_file {
+            Some(path) => Some(HostsFile::check(path)?),
+            None => None,
+        };
+        let shard = match &args.shard {
+            Some(text) => Some(Shard::parse(
+                text,
+                std::env::var(SHARD_INDEX_ENV).ok().as_deref(),
+            )?),
+            None => None,
+        };
+        // With --mx, --resolve may name MX hosts, which are only known
+        // later; with --hosts-file, hosts of the file.
+        for host in overrides
+            .keys()
+            .filter(|_| !args.mx && args.hosts_file.is_none())
+        {
             if !targets.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
                 bail!("--resolve names {host}, which is not one of the hosts to check");
             }
@@ -339,14 +391,11 @@ impl Plan {
         Ok(Plan {
             command: Command::Check,
             targets,
+            hosts_file,
+            tls_name: args.tls_name.clone(),
+            shard,
             probes,
-            family: if args.ipv4 {
-                Family::V4
-            } else if args.ipv6 {
-                Family::V6
-            } else {
-                Family::Any
-            },
+            family,
             timeouts: Timeouts {
                 connect: args.connect_timeout,
                 greeting: args.greeting_timeout,
@@ -409,6 +458,9 @@ impl Plan {
         Ok(Plan {
             command: Command::Ptr,
             targets,
+            hosts_file: None,
+            tls_name: None,
+            shard: None,
             probes: Vec::new(),
             family: Family::Any,
             timeouts: Timeouts {
@@ -451,6 +503,9 @@ impl Plan {
         Ok(Plan {
             command: Command::Local,
             targets: Vec::new(),
+            hosts_file: None,
+            tls_name: None,
+            shard: None,
             probes: Vec::new(),
             family: Family::Any,
             timeouts: Timeouts {
@@ -480,10 +535,67 @@ impl Plan {
         })
     }
 
+    /// A host to check from a line of --hosts-file, checked like a HOST
+    /// argument; the error says why the line is not one.
+    pub fn host_of_line(&self, raw: &str) -> Result<Target> {
+        HostRules {
+            family: self.family,
+            mx: self.names.mx,
+            tls_name: self.tls_name.as_deref(),
+            overrides: &self.names.overrides,
+        }
+        .target(raw, Role::Target)
+    }
+
     pub fn needs_tls(&self) -> bool {
         self.probes
             .iter()
             .any(|p| p.service.tls != service::TlsMode::None)
+    }
+}
+
+/// What a host given by the user becomes: the checks and settings that
+/// apply to every host, whether an argument or a line of --hosts-file.
+struct HostRules<'a> {
+    family: Family,
+    mx: bool,
+    /// --tls-name (valid), for the hosts to check.
+    tls_name: Option<&'a str>,
+    overrides: &'a BTreeMap<String, Vec<IpAddr>>,
+}
+
+impl HostRules<'_> {
+    fn target(&self, raw: &str, role: Role) -> Result<Target> {
+        let (host, literal) = parse_host(raw)?;
+        match literal {
+            Some(ip) if self.family == Family::V4 && ip.is_ipv6() => {
+                bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
+            }
+            Some(ip) if self.family == Family::V6 && ip.is_ipv4() => {
+                bail!("{host} is an IPv4 address, but -6 asks for IPv6 only")
+            }
+            _ => {}
+        }
+        if self.mx && role == Role::Target {
+            if let Some(ip) = literal {
+                bail!("--mx: {ip} is an address, not a mail domain");
+            }
+        }
+        let tls_name = match self.tls_name {
+            Some(n) if role == Role::Target => n.to_string(),
+            _ => host.clone(),
+        };
+        Ok(Target {
+            overrides: self
+                .overrides
+                .get(&host.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default(),
+            host,
+            literal,
+            tls_name,
+            role,
+        })
     }
 }
 

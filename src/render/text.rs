@@ -1,7 +1,10 @@
 //! Text for a terminal: one line per probe within 80 columns, then findings with hints.
 
 use crate::codes::Code;
-use crate::report::{CertVerdict, Finding, Outcome, ProbeResult, Report, Severity, TargetReport};
+use crate::report::{
+    CertVerdict, Finding, LocalFacts, MxLookup, Outcome, ProbeResult, Report, RunRecord, Severity,
+    TargetReport,
+};
 use crate::report::{Command, Hop, HopReply, ResolutionSource, Role, Trace, TraceEnd, Verdict};
 use std::io::{self, Write};
 
@@ -135,6 +138,126 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
         s.info,
         report.duration_ms as f64 / 1000.0,
         s.exit_code
+    )
+}
+
+/// One host of a run written host by host: its table, this machine's facts
+/// when they are given (once a run, on the first host they explain), then
+/// its findings. `hinted`: the codes whose hint was written already in the run.
+pub fn host(
+    t: &TargetReport,
+    local: Option<&LocalFacts>,
+    findings: &[Finding],
+    first: bool,
+    hinted: &mut Vec<Code>,
+    out: &mut dyn Write,
+    style: Style,
+) -> io::Result<()> {
+    let p = Paint(style.color);
+    if !first {
+        writeln!(out)?;
+    }
+    target(t, out, &p)?;
+    if style.verbose {
+        for probe in &t.probes {
+            details(probe, out, &p)?;
+        }
+    }
+    if let Some(l) = local {
+        writeln!(out)?;
+        local::render(l, out, &p)?;
+        if !findings.is_empty() {
+            writeln!(out)?;
+        }
+    }
+    host_findings(findings, hinted, out, &p)
+}
+
+/// One --mx mail domain of a run written host by host: its MX lookup and its findings.
+pub fn domain(
+    d: &MxLookup,
+    findings: &[Finding],
+    first: bool,
+    hinted: &mut Vec<Code>,
+    out: &mut dyn Write,
+    style: Style,
+) -> io::Result<()> {
+    let p = Paint(style.color);
+    if !first {
+        writeln!(out)?;
+    }
+    names::domain(d, out, &p)?;
+    host_findings(findings, hinted, out, &p)
+}
+
+fn host_findings(
+    findings: &[Finding],
+    hinted: &mut Vec<Code>,
+    out: &mut dyn Write,
+    p: &Paint,
+) -> io::Result<()> {
+    for f in findings {
+        let repeat = hinted.contains(&f.code);
+        finding(f, false, repeat, out, p)?;
+        if !repeat {
+            hinted.push(f.code);
+        }
+    }
+    Ok(())
+}
+
+/// The last lines of a run written host by host.
+pub fn run_summary(r: &RunRecord, out: &mut dyn Write, style: Style) -> io::Result<()> {
+    let p = Paint(style.color);
+    let s = &r.summary;
+    let v = &s.verdicts;
+    let mut counts = vec![format!("{} ok", v.ok)];
+    if v.not_offered > 0 {
+        counts.push(format!("{} not offered", v.not_offered));
+    }
+    counts.push(format!("{} warn", v.warn));
+    counts.push(format!("{} fail", v.fail));
+    let mut hosts = format!("{} hosts", r.hosts);
+    if r.domains > 0 {
+        hosts = format!("{} domains, {hosts}", r.domains);
+    }
+    writeln!(out)?;
+    let line = format!(
+        "{} probes: {}; findings: {} fail, {} warn, {} info",
+        s.probes,
+        counts.join(", "),
+        s.fail,
+        s.warn,
+        s.info,
+    );
+    for l in wrap(&line, 0, WIDTH) {
+        writeln!(out, "{l}")?;
+    }
+    let i = &r.input;
+    if i.bad_lines + i.duplicates + i.other_shards > 0 {
+        let line = format!(
+            "--hosts-file: {} lines; skipped: {} bad (see above), {} duplicates, {} in other shards",
+            i.lines, i.bad_lines, i.duplicates, i.other_shards
+        );
+        for l in wrap(&line, 0, WIDTH) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    if r.interrupted {
+        let line = format!(
+            "{}: {} hosts under way were cut, the hosts after them were not checked",
+            p.severity(Severity::Warn, "interrupted (Ctrl-C)"),
+            r.unfinished
+        );
+        for l in wrap(&line, 0, WIDTH) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    writeln!(
+        out,
+        "{hosts}; {:.1}s; exit {}",
+        r.duration_ms as f64 / 1000.0,
+        r.exit_code
     )
 }
 

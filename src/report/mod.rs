@@ -11,12 +11,14 @@ mod connect;
 mod local;
 mod names;
 mod probe;
+mod stream;
 mod tls;
 mod trace;
 
 pub use local::*;
 pub use names::*;
 pub use probe::*;
+pub use stream::*;
 pub use trace::*;
 
 use crate::codes::Code;
@@ -109,6 +111,67 @@ pub struct Summary {
     pub fail_on: Severity,
 }
 
+impl Summary {
+    /// Nothing counted yet.
+    pub fn new(exit_code: u8, fail_on: Severity) -> Summary {
+        Summary {
+            probes: 0,
+            ok: 0,
+            not_ok: 0,
+            verdicts: VerdictCounts::default(),
+            info: 0,
+            warn: 0,
+            fail: 0,
+            exit_code,
+            fail_on,
+        }
+    }
+
+    /// Count the probes of a target (control hosts are evidence, not subjects:
+    /// they are not counted). Its verdicts must be set.
+    pub fn add_probes(&mut self, t: &TargetReport) {
+        if t.role != Role::Target {
+            return;
+        }
+        for p in &t.probes {
+            self.probes += 1;
+            if p.outcome == Outcome::Ok {
+                self.ok += 1;
+            } else {
+                self.not_ok += 1;
+            }
+            let v = &mut self.verdicts;
+            match p.verdict {
+                Verdict::Ok => v.ok += 1,
+                Verdict::NotOffered => v.not_offered += 1,
+                Verdict::Warn => v.warn += 1,
+                Verdict::Fail => v.fail += 1,
+            }
+        }
+    }
+
+    pub fn add_findings(&mut self, findings: &[Finding]) {
+        for f in findings {
+            match f.severity {
+                Severity::Info => self.info += 1,
+                Severity::Warn => self.warn += 1,
+                Severity::Fail => self.fail += 1,
+            }
+        }
+    }
+}
+
+/// Set the verdict of each probe of a target from the findings about it
+/// (control hosts keep theirs: their problems raise no finding).
+pub fn set_verdicts(t: &mut TargetReport, findings: &[Finding]) {
+    if t.role != Role::Target {
+        return;
+    }
+    for p in &mut t.probes {
+        (p.verdict, p.verdict_code) = verdict(&t.host, p, findings);
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictCounts {
     pub ok: usize,
@@ -185,35 +248,14 @@ impl Report {
         exit_code: u8,
     ) -> Report {
         let mut targets = targets;
-        for t in targets.iter_mut().filter(|t| t.role == Role::Target) {
-            for p in &mut t.probes {
-                (p.verdict, p.verdict_code) = verdict(&t.host, p, &findings);
-            }
+        for t in &mut targets {
+            set_verdicts(t, &findings);
         }
-        let probes: Vec<&ProbeResult> = targets
-            .iter()
-            .filter(|t| t.role == Role::Target)
-            .flat_map(|t| &t.probes)
-            .collect();
-        let ok = probes.iter().filter(|p| p.outcome == Outcome::Ok).count();
-        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-        let verdicts = |v: Verdict| probes.iter().filter(|p| p.verdict == v).count();
-        let summary = Summary {
-            probes: probes.len(),
-            ok,
-            not_ok: probes.len() - ok,
-            verdicts: VerdictCounts {
-                ok: verdicts(Verdict::Ok),
-                not_offered: verdicts(Verdict::NotOffered),
-                warn: verdicts(Verdict::Warn),
-                fail: verdicts(Verdict::Fail),
-            },
-            info: count(Severity::Info),
-            warn: count(Severity::Warn),
-            fail: count(Severity::Fail),
-            exit_code,
-            fail_on: plan.fail_on,
-        };
+        let mut summary = Summary::new(exit_code, plan.fail_on);
+        for t in &targets {
+            summary.add_probes(t);
+        }
+        summary.add_findings(&findings);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo {

@@ -15,8 +15,8 @@
 //!
 //! Every run has `NO_COLOR=1` and no `RUST_LOG`, and fails the test if
 //! mailport panicked. Shared by both test binaries (tests/cli.rs and
-//! tests/interop.rs); it uses nothing else of `support` but the report types
-//! and [`super::rss`]. The other processes the tests start are not mailport
+//! tests/interop.rs); it uses nothing else of `support` but the report types,
+//! the schemas (to read JSON Lines) and [`super::rss`]. The other processes the tests start are not mailport
 //! and are started where they are used: `ip`, `iptables` and the lab
 //! servers of tests/netns.rs, `scripts/interop-{up,down}` in tests/interop.rs.
 //! Running mailport as another user (`setpriv`) is a wrapper here too.
@@ -41,6 +41,8 @@ pub struct Mailport {
     env: Vec<(OsString, Option<OsString>)>,
     /// Run inside this network namespace (`ip netns exec NS mailport ...`).
     netns: Option<String>,
+    /// What mailport reads on stdin (none: stdin is /dev/null).
+    stdin: Option<Vec<u8>>,
     /// Run as this uid and gid, with no supplementary groups (`setpriv`; needs root).
     user: Option<(u32, u32)>,
 }
@@ -59,6 +61,7 @@ impl Mailport {
                 ("RUST_LOG".into(), None),
             ],
             netns: None,
+            stdin: None,
             user: None,
         }
     }
@@ -130,6 +133,17 @@ impl Mailport {
     /// `--json`.
     pub fn json(self) -> Mailport {
         self.arg("--json")
+    }
+
+    /// `--format jsonl`.
+    pub fn jsonl(self) -> Mailport {
+        self.args(["--format", "jsonl"])
+    }
+
+    /// `--hosts-file -` with `input` on stdin.
+    pub fn hosts_on_stdin(mut self, input: impl Into<Vec<u8>>) -> Mailport {
+        self.stdin = Some(input.into());
+        self.args(["--hosts-file", "-"])
     }
 
     /// `--timeout`, `--greeting-timeout` and `--reply-timeout`, all `value`.
@@ -236,10 +250,49 @@ impl Mailport {
     /// mailport's.
     #[track_caller]
     pub fn run(&self) -> Run {
-        let out = self
+        let mut child = self
             .command()
-            .output()
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        let writer = self.stdin.clone().map(|input| {
+            let mut pipe = child.stdin.take().expect("stdin piped");
+            std::thread::spawn(move || {
+                use std::io::Write;
+                // mailport may stop reading early (a bad usage): not an error here.
+                let _ = pipe.write_all(&input);
+            })
+        });
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        if let Some(w) = writer {
+            w.join().expect("stdin writer");
+        }
+        Run::new(out.status, out.stdout, out.stderr)
+    }
+
+    /// Start mailport and hand it to `during` while it runs (to write to its
+    /// stdin, read its stdout as it comes, send it a signal), then close its
+    /// stdin and wait for its end.
+    #[track_caller]
+    pub fn run_with(&self, during: impl FnOnce(&mut std::process::Child)) -> Run {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        during(&mut child);
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("wait for mailport");
         Run::new(out.status, out.stdout, out.stderr)
     }
 
@@ -320,6 +373,13 @@ impl Run {
                 self.stdout, self.stderr
             )
         })
+    }
+
+    /// The stdout read as JSON Lines, each line validated against
+    /// `src/report.jsonl.schema.json`.
+    #[track_caller]
+    pub fn lines(&self) -> super::report::Lines {
+        super::schema::valid_lines(&self.stdout)
     }
 
     /// The first probe of the first target.

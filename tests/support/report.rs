@@ -524,3 +524,110 @@ impl Probe {
         self.notes.iter().any(|n| n.contains(words))
     }
 }
+
+/// One line of `--format jsonl` (`src/report.jsonl.schema.json`), by its `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Host(Box<HostRecord>),
+    Domain(DomainRecord),
+    Summary(RunRecord),
+}
+
+/// A host's line: its target of the JSON report, its findings and exit status.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostRecord {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub target: Target,
+    /// This machine's facts, on the first host of the run they explain.
+    pub local: Option<Local>,
+    pub findings: Vec<Finding>,
+    pub exit_code: u8,
+}
+
+/// An --mx mail domain's line.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainRecord {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub lookup: MxLookup,
+    pub findings: Vec<Finding>,
+    pub exit_code: u8,
+}
+
+/// The last line of a run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub command: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub hosts: u64,
+    pub domains: u64,
+    pub summary: Summary,
+    pub input: InputCounts,
+    pub interrupted: bool,
+    pub unfinished: u64,
+    pub exit_code: u8,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputCounts {
+    pub lines: u64,
+    pub bad_lines: u64,
+    pub duplicates: u64,
+    pub other_shards: u64,
+}
+
+/// The lines of a `--format jsonl` run, read.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    pub records: Vec<Record>,
+}
+
+impl Lines {
+    /// The host records, in the order written.
+    pub fn hosts(&self) -> Vec<&HostRecord> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Host(h) => Some(&**h),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The domain records (--mx), in the order written.
+    pub fn domains(&self) -> Vec<&DomainRecord> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Domain(d) => Some(d),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The summary: the last line, and the only one.
+    #[track_caller]
+    pub fn summary(&self) -> &RunRecord {
+        let summaries: Vec<&RunRecord> = self
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Summary(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(summaries.len(), 1, "one summary line: {:#?}", self.records);
+        assert!(
+            matches!(self.records.last(), Some(Record::Summary(_))),
+            "the summary is the last line"
+        );
+        summaries[0]
+    }
+}

@@ -10,19 +10,25 @@ const TEXT_COL: usize = 2 + ADDR_COL + 2;
 /// The MX lookups of --mx, before the targets.
 pub(super) fn domains(report: &Report, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     for d in &report.domains {
-        let line = format!(
-            "{} MX (via {}): {}",
-            p.bold(&d.domain),
-            d.resolver,
-            mx_words(d)
-        );
-        for (i, l) in wrap(&line, 4, WIDTH).iter().enumerate() {
-            // The first line starts at the margin, the others are indented.
-            writeln!(out, "{}", if i == 0 { &l[4..] } else { l })?;
-        }
+        domain(d, out, p)?;
     }
     if !report.domains.is_empty() && !report.targets.is_empty() {
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// One mail domain's MX lookup.
+pub(super) fn domain(d: &MxLookup, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
+    let line = format!(
+        "{} MX (via {}): {}",
+        p.bold(&d.domain),
+        d.resolver,
+        mx_words(d)
+    );
+    for (i, l) in wrap(&line, 4, WIDTH).iter().enumerate() {
+        // The first line starts at the margin, the others are indented.
+        writeln!(out, "{}", if i == 0 { &l[4..] } else { l })?;
     }
     Ok(())
 }
