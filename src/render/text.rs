@@ -8,8 +8,13 @@ use crate::report::{
 use crate::report::{Command, Hop, HopReply, ResolutionSource, Role, Trace, TraceEnd, Verdict};
 use std::io::{self, Write};
 
+mod details;
 mod local;
 mod names;
+mod trace;
+
+use details::details;
+use trace::trace;
 
 pub const WIDTH: usize = 80;
 /// Addresses up to this long share the probe table; longer ones head their own group.
@@ -329,92 +334,6 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     Ok(())
 }
 
-/// Width of one column of a trace table: "  TTL  " and two columns in 80.
-const HOP_COL: usize = 36;
-
-/// One cell of a trace table: who answered at that TTL, and how.
-fn hop_cell(h: &Hop) -> String {
-    let who = |h: &Hop| match (&h.from, &h.from_name) {
-        (Some(a), Some(n)) => format!("{a} {n}"),
-        (Some(a), None) => a.to_string(),
-        (None, _) => "?".to_string(),
-    };
-    match h.reply {
-        HopReply::TimeExceeded => who(h),
-        HopReply::Silent => "*".to_string(),
-        HopReply::Connected => "connected".to_string(),
-        HopReply::Refused => "refused (RST)".to_string(),
-        HopReply::Rejected | HopReply::Unreachable => match (&h.icmp, &h.error) {
-            (Some(i), _) => format!("{i} from {}", who(h)),
-            (None, Some(e)) => format!("{} ({e})", h.reply.as_str()),
-            (None, None) => h.reply.as_str().to_string(),
-        },
-        HopReply::Error => format!("error ({})", h.error.as_deref().unwrap_or("?")),
-    }
-}
-
-/// A trace: the failing port's hops beside the control port's, one TTL a line.
-fn trace(tr: &Trace, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
-    writeln!(out)?;
-    let beside = match (&tr.control_service, tr.control_port) {
-        (Some(s), Some(port)) => format!(" beside {port} ({s})"),
-        _ => " (no port of the address connected to compare with)".to_string(),
-    };
-    let head = format!(
-        "{} {} port {} ({}){beside}: {}, bound {}",
-        p.bold("Trace to"),
-        tr.address,
-        tr.port,
-        tr.service,
-        ms(tr.ms),
-        ms(tr.bound_ms)
-    );
-    for line in wrap(&head, 0, WIDTH) {
-        writeln!(out, "{line}")?;
-    }
-    let col = |port: Option<u16>, source: Option<u16>| match (port, source) {
-        (Some(port), Some(s)) => format!("port {port} from :{s}"),
-        (Some(port), None) => format!("port {port}"),
-        _ => String::new(),
-    };
-    let control = tr.control_port.is_some();
-    let left = col(Some(tr.port), tr.source_port);
-    let right = col(tr.control_port, tr.control_source_port);
-    let line = |ttl: &str, a: &str, b: &str| {
-        let a = truncate(a, HOP_COL);
-        if control {
-            format!("  {ttl:>3}  {a:<HOP_COL$} {}", truncate(b, HOP_COL))
-                .trim_end()
-                .to_string()
-        } else {
-            format!("  {ttl:>3}  {a}")
-        }
-    };
-    writeln!(out, "{}", line("TTL", &left, &right))?;
-    let rows = tr
-        .hops
-        .iter()
-        .chain(&tr.control_hops)
-        .map(|h| h.ttl)
-        .max()
-        .unwrap_or(0);
-    for ttl in 1..=rows {
-        let a = tr.hop(ttl).map(hop_cell).unwrap_or_default();
-        let b = tr.control_hop(ttl).map(hop_cell).unwrap_or_default();
-        writeln!(out, "{}", line(&ttl.to_string(), &a, &b))?;
-    }
-    let end = match tr.end {
-        TraceEnd::Done => None,
-        TraceEnd::MaxHops => Some(format!("stopped after {} hops", tr.max_hops)),
-        TraceEnd::TimeBound => Some("cut short by the trace's time bound".to_string()),
-        TraceEnd::NoTime => Some("not run: too little time left before --deadline".to_string()),
-    };
-    if let Some(end) = end {
-        writeln!(out, "       ({end})")?;
-    }
-    Ok(())
-}
-
 fn header(with_addr: bool) -> String {
     let addr = if with_addr {
         format!("{:<ADDR_COL$}  ", "ADDRESS")
@@ -530,152 +449,6 @@ fn finding(
     };
     for line in wrap(&format!("hint: {hint}"), 6, WIDTH) {
         writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
-    writeln!(out)?;
-    let addr = pr
-        .address
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "-".into());
-    writeln!(
-        out,
-        "{} {} {}: {}",
-        p.bold(&pr.service),
-        pr.port,
-        addr,
-        p.outcome(pr.outcome, pr.outcome.as_str())
-    )?;
-    let mut lines: Vec<(String, String)> = Vec::new();
-    if let Some(d) = &pr.detail {
-        lines.push(("why".into(), d.clone()));
-    }
-    if !pr.phases.is_empty() {
-        let phases: Vec<String> = pr
-            .phases
-            .iter()
-            .map(|ph| {
-                format!(
-                    "{} {}{}",
-                    ph.phase.as_str(),
-                    ms(ph.ms),
-                    if ph.ok { "" } else { " ✗" }
-                )
-            })
-            .collect();
-        lines.push(("phases".into(), phases.join(", ")));
-    }
-    if let Some(c) = &pr.connect {
-        let mut s = c.result.as_str().to_string();
-        if let Some(l) = &c.local_addr {
-            s.push_str(&format!(" from {l}"));
-        }
-        if let Some(i) = &c.icmp {
-            s.push_str(&format!(
-                "; ICMP {} (type {} code {}) from {}",
-                i.name,
-                i.icmp_type,
-                i.code,
-                i.sender()
-            ));
-        }
-        lines.push(("connect".into(), s));
-    }
-    if let Some(g) = &pr.greeting {
-        lines.push(("greeting".into(), g.clone()));
-    }
-    if let Some(s) = &pr.software {
-        lines.push(("software".into(), s.clone()));
-    }
-    if let Some(h) = &pr.http {
-        let mut s = format!("{} {} {}", h.version, h.status, h.reason);
-        if let Some(l) = &h.location {
-            s.push_str(&format!("; Location: {l}"));
-        }
-        if let Some(hsts) = &h.hsts {
-            s.push_str(&format!("; Strict-Transport-Security: {hsts}"));
-        }
-        lines.push(("http".into(), s.trim_end().to_string()));
-    }
-    // SMTP keeps whole EHLO lines (code and greeting line first); IMAP and
-    // POP3 capabilities are already one per entry.
-    let smtp = pr.protocol == crate::service::Protocol::Smtp;
-    let keywords = |caps: &[String]| -> String {
-        caps.iter()
-            .skip(usize::from(smtp))
-            .map(|l| {
-                if smtp {
-                    l.get(4..).unwrap_or("")
-                } else {
-                    l.as_str()
-                }
-            })
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !pr.capabilities_plain.is_empty() {
-        lines.push(("before TLS".into(), keywords(&pr.capabilities_plain)));
-    }
-    if !pr.capabilities_tls.is_empty() {
-        lines.push(("after TLS".into(), keywords(&pr.capabilities_tls)));
-    }
-    if let Some(tls) = &pr.tls {
-        let mut s = format!("{} {}", tls.version, tls.cipher_suite);
-        if let Some(a) = &tls.alpn {
-            s.push_str(&format!(" ALPN {a}"));
-        }
-        lines.push(("tls".into(), s));
-        let mut v = format!("{} for {}", tls.verdict.as_str(), tls.verified_name);
-        if let Some(d) = &tls.verdict_detail {
-            v.push_str(&format!(": {d}"));
-        }
-        lines.push(("verdict".into(), v));
-        if let Some(n) = tls.chain_sent {
-            lines.push((
-                "chain".into(),
-                format!(
-                    "the server sent {n} certificates; the first {} are shown",
-                    tls.chain.len()
-                ),
-            ));
-        }
-        for (i, c) in tls.chain.iter().enumerate() {
-            lines.push((
-                format!("cert {i}"),
-                format!(
-                    "{}; issuer {}; {}; valid {} to {} ({} days left); {} {} bits; {}",
-                    c.subject,
-                    c.issuer,
-                    if c.sans.is_empty() {
-                        "no SANs".to_string()
-                    } else {
-                        c.sans.join(" ")
-                    },
-                    c.not_before,
-                    c.not_after,
-                    c.days_left,
-                    c.key_type,
-                    c.key_bits,
-                    c.signature_algorithm
-                ),
-            ));
-        }
-    }
-    for n in &pr.notes {
-        lines.push(("note".into(), n.clone()));
-    }
-    for (k, v) in lines {
-        let text = format!("{k:>10}: {v}");
-        let mut wrapped = wrap(&text, 12, WIDTH).into_iter();
-        if let Some(first) = wrapped.next() {
-            writeln!(out, "{first}")?;
-        }
-        for line in wrapped {
-            writeln!(out, "{line}")?;
-        }
     }
     Ok(())
 }
