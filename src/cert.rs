@@ -94,6 +94,7 @@ pub fn facts(der: &[u8], now: i64) -> CertFacts {
             signature_algorithm: String::new(),
             self_issued: false,
             is_ca: false,
+            serial_negative: false,
         },
     }
 }
@@ -149,6 +150,7 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
         key_bits,
         signature_algorithm,
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        serial_negative: cert.raw_serial().first().is_some_and(|b| b & 0x80 != 0),
         is_ca,
     }
 }
@@ -229,6 +231,23 @@ mod tests {
         assert!(f.subject.contains("\\xff\\xfeILPORTXX"), "{}", f.subject);
         assert!(f.subject.starts_with("CN="), "{}", f.subject);
         assert!(!f.subject.contains("X509Error"), "{}", f.subject);
+    }
+
+    /// r14: a negative serial (RFC 5280 says positive) is seen.
+    #[test]
+    fn a_negative_serial_is_seen() {
+        let mut params = rcgen::CertificateParams::new(vec!["x.example".to_string()]).unwrap();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7f, 0x55, 0xaa]));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut der = params.self_signed(&key).unwrap().der().to_vec();
+        // rcgen writes serials positive: set the first bit of the DER integer by hand.
+        let at = der
+            .windows(5)
+            .position(|w| w == [0x02, 0x03, 0x7f, 0x55, 0xaa])
+            .unwrap();
+        der[at + 2] = 0x80;
+        assert!(facts(&der, 0).serial_negative);
+        assert!(!facts(&made("y", vec![]), 0).serial_negative);
     }
 
     /// r14: a huge subject is cut, with "…".

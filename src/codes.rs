@@ -376,6 +376,10 @@ codes! {
         "A TCP trace of the port was answered by every router up to the last one and was silent at the hop where a working port of the same address connects: the destination, or its last router, drops the port. Limits: a trace cannot tell the destination's own firewall from its last router's (both are on the destination's side); a destination next to this machine (one hop) cannot be told from this machine's own firewall.",
         "The server's firewall (INPUT rules, ConfigServer Firewall's TCP_IN), a cloud security group, or the provider's edge in front of the server drops the port; or the service's listener is limited to some networks.",
         "Open the port on the server's firewall and in its cloud security group (from the networks that must reach it); if you do not run the server, tell its admin which port is filtered.";
+    CertSerialNegative = "cert_serial_negative", Finding, Warn,
+        "The certificate's serial number is negative (the first bit of its DER integer is set). RFC 5280 requires a positive serial; most TLS libraries accept it anyway, but some refuse the certificate (Go's crypto/x509 since Go 1.23), so some clients and monitoring tools cannot connect.",
+        "A certificate made by a home-grown CA script or an old tool that writes random bytes as the serial without clearing the first bit.",
+        "Issue the certificate again with a positive serial (e.g. openssl's default random serial, or clear the top bit of the one you generate).";
 }
 
 impl Code {

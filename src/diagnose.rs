@@ -263,6 +263,17 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+        if let Some(leaf) = tls.chain.first().filter(|l| l.serial_negative) {
+            out.push(finding(
+                t,
+                Some(p),
+                Code::CertSerialNegative,
+                format!(
+                    "the certificate's serial number {} is negative, which RFC 5280 forbids; Go programs (1.23 and later) refuse such a certificate",
+                    leaf.serial
+                ),
+            ));
+        }
     }
 }
 
@@ -1116,6 +1127,7 @@ mod tests {
                 signature_algorithm: "ecdsa-with-SHA256".into(),
                 self_issued: false,
                 is_ca: false,
+                serial_negative: false,
             }],
             verdict,
             verdict_detail: (verdict != CertVerdict::Valid).then(|| "the verifier's words".into()),
@@ -1291,5 +1303,20 @@ mod tests {
             v.answer = TlsAnswer::Alert;
         }
         assert_eq!(codes(&diagnose(&[target(vec![alert])])), ["tls_failed"]);
+    }
+
+    /// r14: a negative serial is a warning that says who refuses it.
+    #[test]
+    fn r14_a_negative_serial_is_a_warning() {
+        let mut p = with_tls(CertVerdict::Valid, 300);
+        if let Some(tls) = p.tls.as_mut() {
+            tls.chain[0].serial_negative = true;
+        }
+        let f = diagnose(&[target(vec![p])]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].code, Code::CertSerialNegative);
+        assert_eq!(f[0].severity, Severity::Warn);
+        assert!(f[0].message.contains("Go"), "{}", f[0].message);
+        assert!(diagnose(&[target(vec![with_tls(CertVerdict::Valid, 300)])]).is_empty());
     }
 }

@@ -85,4 +85,24 @@ mod tests {
         assert_eq!(s.chars().count(), 81);
         assert!(s.ends_with('…'));
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes in, nothing raw out: no control or bidi character, and
+            /// quotes and arguments stay within their length.
+            #[test]
+            fn nothing_raw_comes_out(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let raw = |t: &str| t.chars().any(|c| c.is_control() || is_bidi_control(c));
+                prop_assert!(!raw(&escape(&bytes)));
+                let q = quote(&bytes, 60);
+                prop_assert!(!raw(&q));
+                let text = String::from_utf8_lossy(&bytes);
+                let s = shown(&text);
+                prop_assert!(!raw(&s));
+            }
+        }
+    }
 }

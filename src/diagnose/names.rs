@@ -725,6 +725,7 @@ mod tests {
                 signature_algorithm: "ecdsa".into(),
                 self_issued: false,
                 is_ca: false,
+                serial_negative: false,
             }],
             verdict: CertVerdict::Valid,
             verdict_detail: None,

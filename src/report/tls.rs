@@ -53,6 +53,10 @@ pub struct CertFacts {
     pub signature_algorithm: String,
     pub self_issued: bool,
     pub is_ca: bool,
+    /// The serial number is negative (its DER integer's first bit is set),
+    /// which RFC 5280 forbids and some clients refuse (Go since 1.23).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub serial_negative: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

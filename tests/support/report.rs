@@ -354,6 +354,8 @@ pub struct Cert {
     pub signature_algorithm: String,
     pub self_issued: bool,
     pub is_ca: bool,
+    #[serde(default)]
+    pub serial_negative: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
