@@ -102,35 +102,33 @@ fn check(args: &CheckArgs) -> Result<u8> {
     execute(plan, &output)
 }
 
+impl Output {
+    /// One report, as JSON or text, without details: `ptr` and `local`.
+    fn report(json: bool, color: ColorChoice) -> Output {
+        Output {
+            format: if json {
+                CheckFormat::Json
+            } else {
+                CheckFormat::Text
+            },
+            color,
+            verbose: false,
+            stream: false,
+        }
+    }
+}
+
 /// `mailport ptr`: the same flow with no probes, every address's reverse DNS.
 fn ptr(args: &PtrArgs) -> Result<u8> {
     let plan = plan::Plan::for_ptr(args)?;
-    let output = Output {
-        format: if args.json || args.format == Format::Json {
-            CheckFormat::Json
-        } else {
-            CheckFormat::Text
-        },
-        color: args.color,
-        verbose: false,
-        stream: false,
-    };
+    let output = Output::report(args.json || args.format == Format::Json, args.color);
     execute(plan, &output)
 }
 
 /// `mailport local`: this machine's facts, diagnosed, with no probes.
 fn local(args: &LocalArgs) -> Result<u8> {
     let plan = plan::Plan::for_local(args)?;
-    let output = Output {
-        format: if args.json || args.format == Format::Json {
-            CheckFormat::Json
-        } else {
-            CheckFormat::Text
-        },
-        color: args.color,
-        verbose: false,
-        stream: false,
-    };
+    let output = Output::report(args.json || args.format == Format::Json, args.color);
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
     let facts = local::gather(&plan.local, true);

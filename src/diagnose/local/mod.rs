@@ -285,8 +285,9 @@ fn rule_findings(facts: &LocalFacts, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    for (addr, v) in [("192.0.2.25", "IPv4"), ("2001:db8::25", "IPv6")] {
-        let addr: IpAddr = addr.parse().expect("a literal address");
+    let v4 = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 25));
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x25));
+    for (addr, v) in [(v4, "IPv4"), (v6, "IPv6")] {
         // OUTPUT: this user's connections out, and those of another user.
         let mut mine: Vec<(&RuleSource, &FwRule, Vec<u16>)> = Vec::new();
         let mut others: Vec<(&RuleSource, &FwRule, Vec<u16>)> = Vec::new();
