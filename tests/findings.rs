@@ -27,26 +27,6 @@ fn json_and_text(scripts: Vec<Vec<Step>>, service: &str, ca: Option<&Path>) -> (
     (json, text)
 }
 
-/// The text output's finding `code`: its line and the wrapped lines after
-/// it (message and hint), up to the next finding, whitespace collapsed.
-#[track_caller]
-fn text_finding(run: &Run, code: &str) -> String {
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let i = lines
-        .iter()
-        .position(|l| l.split_whitespace().nth(1) == Some(code))
-        .unwrap_or_else(|| panic!("no {code} in the text output:\n{}", run.stdout));
-    let rest = lines[i + 1..]
-        .iter()
-        .take_while(|l| l.starts_with(' '))
-        .copied();
-    std::iter::once(lines[i])
-        .chain(rest)
-        .flat_map(str::split_whitespace)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn r12_submission_without_auth_even_after_tls_warns() {
     let pki = TestPki::new();
@@ -72,7 +52,7 @@ fn r12_submission_without_auth_even_after_tls_warns() {
     assert!(f.message.contains("cannot log in"), "{}", f.message);
     assert!(f.hint.contains("smtpd_sasl_auth_enable"), "{}", f.hint);
     assert_eq!(json.code, 0, "a warning alone does not fail the check");
-    let shown = text_finding(&text, "submission_no_auth");
+    let shown = Run::text_finding(&text, "submission_no_auth");
     assert!(shown.contains("WARN"), "{shown}");
     assert!(shown.contains("cannot log in"), "{shown}");
 }
@@ -100,7 +80,7 @@ fn r12_https_redirecting_to_http_warns_of_the_loop() {
     );
     assert!(f.message.contains("loop"), "{}", f.message);
     assert!(f.hint.contains("X-Forwarded-Proto"), "{}", f.hint);
-    let shown = text_finding(&text, "https_redirects_to_http");
+    let shown = Run::text_finding(&text, "https_redirects_to_http");
     assert!(shown.contains("WARN"), "{shown}");
     assert!(shown.contains("to http://mail.example.test/"), "{shown}");
 }
@@ -122,7 +102,7 @@ fn assert_refused(json: &Run, text: &Run, severity: &str, quoted: &str) {
         f.message
     );
     assert!(!f.message.contains("\\r"), "{}", f.message);
-    let shown = text_finding(text, "starttls_refused");
+    let shown = Run::text_finding(text, "starttls_refused");
     assert!(shown.contains(&severity.to_uppercase()), "{shown}");
     assert!(shown.contains(quoted), "{shown}");
 }
@@ -228,7 +208,7 @@ fn r12_a_server_requiring_a_client_certificate_is_tls_failed_saying_so() {
         .fast_timeouts()
         .run();
     drop(server);
-    let shown = text_finding(&text, "tls_failed");
+    let shown = Run::text_finding(&text, "tls_failed");
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("requires a client certificate"), "{shown}");
 }
@@ -270,7 +250,7 @@ fn r12_courier_s_plaintext_cause_after_starttls_is_quoted() {
         let f = report.finding("tls_failed");
         assert!(f.message.contains(cause), "{}", f.message);
         assert!(f.hint.starts_with("Courier:"), "{}", f.hint);
-        let shown = text_finding(&text, "tls_failed");
+        let shown = Run::text_finding(&text, "tls_failed");
         assert!(shown.contains("FAIL"), "{shown}");
         assert!(shown.contains("No such file or directory"), "{shown}");
     }
@@ -295,7 +275,7 @@ fn r12_a_cisco_masked_greeting_names_the_middlebox_and_its_setting() {
     assert!(f.message.contains("fixup smtp"), "{}", f.message);
     assert!(!f.hint.contains("opportunistic"), "{}", f.hint);
     assert!(f.hint.contains("no inspect esmtp"), "{}", f.hint);
-    let shown = text_finding(&text, "smtp_inspection_middlebox");
+    let shown = Run::text_finding(&text, "smtp_inspection_middlebox");
     assert!(shown.contains("WARN"), "{shown}");
     assert!(shown.contains("inspect esmtp"), "{shown}");
 }
@@ -359,7 +339,7 @@ fn r12_a_silent_smtp_port_that_answers_http_is_named_http() {
     );
     let f = report.finding("protocol_mismatch");
     assert_eq!(f.severity, "fail");
-    let shown = text_finding(&text, "protocol_mismatch");
+    let shown = Run::text_finding(&text, "protocol_mismatch");
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("this port speaks HTTP"), "{shown}");
 }

@@ -22,25 +22,6 @@ fn old(version: u16, modern: Modern) -> Step {
     }
 }
 
-/// The text output's finding `code` with its wrapped lines, whitespace collapsed.
-#[track_caller]
-fn text_finding(run: &Run, code: &str) -> String {
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let i = lines
-        .iter()
-        .position(|l| l.split_whitespace().nth(1) == Some(code))
-        .unwrap_or_else(|| panic!("no {code} in the text output:\n{}", run.stdout));
-    let rest = lines[i + 1..]
-        .iter()
-        .take_while(|l| l.starts_with(' '))
-        .copied();
-    std::iter::once(lines[i])
-        .chain(rest)
-        .flat_map(str::split_whitespace)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 const TLS10_ONLY: &str = "the server speaks only TLS 1.0, which mailport (and current mail clients and servers) no longer accept; enable TLS 1.2 or later";
 
 #[test]
@@ -111,7 +92,7 @@ fn r12_a_tls_1_0_only_server_that_closes_is_named_tls_1_0_only() {
     assert!(f.hint.contains("Enable TLS 1.2"), "{}", f.hint);
 
     assert_eq!(text.code, 1);
-    let shown = text_finding(&text, "tls_obsolete_only");
+    let shown = Run::text_finding(&text, "tls_obsolete_only");
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("speaks only TLS 1.0"), "{shown}");
     assert!(shown.contains("enable TLS 1.2 or later"), "{shown}");
@@ -282,7 +263,7 @@ fn r12_a_tls_1_0_only_server_behind_starttls_is_asked_through_the_dialog() {
     let f = report.finding("tls_obsolete_only");
     assert!(f.hint.starts_with("Postfix:"), "{}", f.hint);
     assert_eq!(json.code, 1);
-    let shown = text_finding(&text, "tls_obsolete_only");
+    let shown = Run::text_finding(&text, "tls_obsolete_only");
     assert!(shown.contains("FAIL"), "{shown}");
     assert!(shown.contains("speaks only TLS 1.0"), "{shown}");
 }

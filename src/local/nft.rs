@@ -87,22 +87,7 @@ pub fn parse(text: &str, mail_ports: &[u16], skip_xt: bool) -> Vec<(Family, FwRu
 }
 
 fn parse_rule(table: &str, chain: &str, hook: Option<Hook>, position: usize, text: &str) -> FwRule {
-    let mut rule = FwRule {
-        table: table.to_string(),
-        chain: chain.to_string(),
-        hook,
-        position,
-        text: crate::escape::escape(text.as_bytes()),
-        action: Action::Other,
-        target: None,
-        dport: None,
-        tcp: false,
-        uid: None,
-        gid: None,
-        suppl_groups: false,
-        out_lo: None,
-        other_conditions: false,
-    };
+    let mut rule = FwRule::new(table, chain, hook, position, text);
     let words = group_sets(text);
     let mut i = 0;
     while i < words.len() {

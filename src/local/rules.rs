@@ -77,22 +77,7 @@ fn parse_rule(
     text: &str,
     tokens: &[String],
 ) -> Option<FwRule> {
-    let mut rule = FwRule {
-        table: table.to_string(),
-        chain: chain.to_string(),
-        hook: hook_of(chain),
-        position,
-        text: crate::escape::escape(text.as_bytes()),
-        action: Action::Other,
-        target: None,
-        dport: None,
-        tcp: false,
-        uid: None,
-        gid: None,
-        suppl_groups: false,
-        out_lo: None,
-        other_conditions: false,
-    };
+    let mut rule = FwRule::new(table, chain, hook_of(chain), position, text);
     let mut negate = false;
     let mut i = 0;
     let value = |i: usize| tokens.get(i + 1).map(String::as_str).unwrap_or("");

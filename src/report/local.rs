@@ -282,6 +282,34 @@ pub struct FwRule {
     pub other_conditions: bool,
 }
 
+impl FwRule {
+    /// A rule as listed, its conditions not read yet: matches nothing in particular.
+    pub fn new(
+        table: &str,
+        chain: &str,
+        hook: Option<Hook>,
+        position: usize,
+        text: &str,
+    ) -> FwRule {
+        FwRule {
+            table: table.to_string(),
+            chain: chain.to_string(),
+            hook,
+            position,
+            text: crate::escape::escape(text.as_bytes()),
+            action: Action::Other,
+            target: None,
+            dport: None,
+            tcp: false,
+            uid: None,
+            gid: None,
+            suppl_groups: false,
+            out_lo: None,
+            other_conditions: false,
+        }
+    }
+}
+
 /// A user or group that csf.conf names, or an MTA's user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {

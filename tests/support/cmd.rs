@@ -336,6 +336,26 @@ pub struct Run {
 }
 
 impl Run {
+    /// The text output's finding `code`: its line and the wrapped lines after
+    /// it (message and hint), up to the next finding, whitespace collapsed.
+    #[track_caller]
+    pub fn text_finding(&self, code: &str) -> String {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.split_whitespace().nth(1) == Some(code))
+            .unwrap_or_else(|| panic!("no {code} in the text output:\n{}", self.stdout));
+        let rest = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.starts_with(' '))
+            .copied();
+        std::iter::once(lines[i])
+            .chain(rest)
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     #[track_caller]
     fn new(status: std::process::ExitStatus, stdout: Vec<u8>, stderr: Vec<u8>) -> Run {
         let run = Run {
