@@ -195,6 +195,10 @@ pub enum CheckFormat {
     Json,
     /// JSON Lines: one object per host as it is done, then a summary.
     Jsonl,
+    /// The monitoring plugins' format (Nagios, Icinga, Checkmk, Zabbix): one
+    /// status line with perfdata, the findings after it; exit 0 OK, 1
+    /// WARNING, 2 CRITICAL, 3 UNKNOWN (bad input or a failure of mailport).
+    Nagios,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -330,9 +334,10 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_name = "LEVEL", default_value = "fail")]
     pub fail_on: FailOn,
 
-    /// Output format: text, one JSON report, or JSON Lines (one object per
-    /// host, written as soon as the host is done, then a summary line).
-    /// With several hosts, text is also written host by host.
+    /// Output format: text, one JSON report, JSON Lines (one object per
+    /// host, written as soon as the host is done, then a summary line), or
+    /// nagios (one status line with perfdata, exit 0-3 as the monitoring
+    /// plugins define). With several hosts, text is also written host by host.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
     pub format: CheckFormat,
 

@@ -1,6 +1,7 @@
 //! Exit status, like grep and diff: 0 nothing failed (at the --fail-on level),
 //! 1 something failed, 2 mailport could not do its job, 130 interrupted.
 
+use crate::render::nagios::State;
 use crate::report::{Finding, Severity};
 
 pub const OK: u8 = 0;
@@ -15,6 +16,22 @@ pub fn status(findings: &[Finding], fail_on: Severity) -> u8 {
         FAILED
     } else {
         OK
+    }
+}
+
+/// The monitoring plugins' state (`--format nagios`) for a finished check whose
+/// normal status is `status`: a fail finding is CRITICAL, a warning WARNING
+/// (whatever --fail-on says), an interrupted run or a host that could not be
+/// checked UNKNOWN. Bad input never gets here: `main` answers it UNKNOWN too.
+pub fn nagios(findings: &[Finding], status: u8) -> State {
+    if status != OK && status != FAILED {
+        State::Unknown
+    } else if findings.iter().any(|f| f.severity == Severity::Fail) {
+        State::Critical
+    } else if findings.iter().any(|f| f.severity == Severity::Warn) {
+        State::Warning
+    } else {
+        State::Ok
     }
 }
 
@@ -42,5 +59,18 @@ mod tests {
         assert_eq!(status(&[f(Severity::Warn)], Severity::Fail), OK);
         assert_eq!(status(&[f(Severity::Warn)], Severity::Warn), FAILED);
         assert_eq!(status(&[f(Severity::Fail)], Severity::Fail), FAILED);
+    }
+
+    #[test]
+    fn nagios_states() {
+        assert_eq!(nagios(&[], OK), State::Ok);
+        assert_eq!(nagios(&[f(Severity::Info)], OK), State::Ok);
+        assert_eq!(nagios(&[f(Severity::Warn)], OK), State::Warning);
+        assert_eq!(
+            nagios(&[f(Severity::Warn), f(Severity::Fail)], FAILED),
+            State::Critical
+        );
+        assert_eq!(nagios(&[], INTERRUPTED), State::Unknown);
+        assert_eq!(nagios(&[f(Severity::Fail)], ERROR), State::Unknown);
     }
 }

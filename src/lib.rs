@@ -41,17 +41,51 @@ use tokio::sync::{mpsc, watch};
 
 /// Parse the command line, run, and turn the result into an exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // In the monitoring plugins' format even bad input is a plugin answer:
+    // UNKNOWN (3) on stdout, not clap's usage error (2).
+    let nagios = nagios_asked(std::env::args_os());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if nagios && e.use_stderr() => {
+            // clap's message up to its usage and tip, on one line.
+            let text = e.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.trim_start().starts_with("tip:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
+            let why = format!("usage: {}", message.trim_start_matches("error: "));
+            let _ = render::nagios::unknown(&why, &mut std::io::stdout());
+            return ExitCode::from(render::nagios::State::Unknown.code());
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::from(exit::OK);
             }
+            if nagios {
+                let _ = render::nagios::unknown(&format!("{e:#}"), &mut std::io::stdout());
+                return ExitCode::from(render::nagios::State::Unknown.code());
+            }
             eprintln!("mailport: error: {e:#}");
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// `--format nagios` (or `--format=nagios`) on the command line, looked for
+/// before it is parsed, so that a usage error can be answered in that format.
+fn nagios_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<_> = args.collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--format=nagios"
+            || (a == "--format" && args.get(i + 1).is_some_and(|n| n == "nagios"))
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -97,6 +131,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
         format,
         color: args.color,
         verbose: args.verbose,
+        // The monitoring plugins' format is one answer for all the hosts.
         stream: format == CheckFormat::Jsonl || (format == CheckFormat::Text && several),
     };
     execute(plan, &output)
@@ -296,14 +331,22 @@ fn collect(
         code,
     );
     report.local = local.map(Arc::unwrap_or_clone);
-    show(&report, output)?;
-    Ok(if ended.interrupted {
+    let status = if ended.interrupted {
         exit::INTERRUPTED
     } else if lost {
         exit::ERROR
     } else {
         code
-    })
+    };
+    if output.format == CheckFormat::Nagios {
+        let state = exit::nagios(&report.findings, status);
+        let mut out = std::io::stdout().lock();
+        render::nagios::render(&report, state, &mut out)?;
+        out.flush()?;
+        return Ok(state.code());
+    }
+    show(&report, output)?;
+    Ok(status)
 }
 
 /// Write the report as the user asked.

@@ -16,6 +16,7 @@ mod imap;
 mod json;
 mod limits;
 mod local;
+mod nagios;
 mod netns;
 mod old_tls;
 mod pop3;

@@ -1,4 +1,5 @@
 //! Renderers: views of a finished report. They compute nothing and write only to `out`.
 
 pub mod json;
+pub mod nagios;
 pub mod text;
