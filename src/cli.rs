@@ -216,7 +216,10 @@ pub enum ColorChoice {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Host names or IP addresses of the mail servers to check.
+    /// Host names or IP addresses of the mail servers to check. HOST:PORT
+    /// ([2001:db8::1]:25 for IPv6) probes only that port, spoken as its
+    /// standard service (587: submission), or, for a port that is no
+    /// service's, as the one service given with -s (host:2525 -s smtp).
     #[arg(value_name = "HOST", required_unless_present = "hosts_file")]
     pub hosts: Vec<String>,
 
@@ -261,7 +264,8 @@ pub struct CheckArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
-    /// How long to wait for a connection to be accepted (e.g. 5s, 500ms).
+    /// How long to wait for a connection to be accepted (e.g. 5s, 500ms,
+    /// 1m30s; a bare number is seconds).
     #[arg(long = "timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
@@ -384,38 +388,43 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-/// Parse `5`, `5s`, `2.5s`, `500ms` or `1m` into a duration between 1 ms and 1 hour.
+/// The longest duration an option takes.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Parse a duration between 1 ms and 24 hours: a bare number of seconds
+/// (`5`, `2.5`), a number with a unit (`5s`, `500ms`, `1.5s`, `2h`), or
+/// humantime's forms (`1m30s`, `1h 30m`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
+    let shown = crate::escape::shown(text);
+    let decimal = |number: &str, scale: f64| -> Option<Duration> {
+        let value: f64 = number.parse().ok()?;
+        Duration::try_from_secs_f64(value * scale).ok()
     };
-    let value: f64 = number.parse().map_err(|_| {
-        format!(
-            "'{}' is not a duration (e.g. 5s, 500ms, 1m)",
-            crate::escape::shown(text)
-        )
-    })?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        _ => {
-            return Err(format!(
-                "'{}': unknown unit (use ms, s or m)",
-                crate::escape::shown(text)
-            ))
-        }
+    let parsed = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        decimal(t, 1.0)
+    } else if let Ok(d) = humantime::parse_duration(t) {
+        Some(d)
+    } else {
+        // A fraction with a unit (1.5s, 0.5m), which humantime does not take.
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'));
+        split.and_then(|i| {
+            let scale = match &t[i..] {
+                "ms" => 0.001,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return None,
+            };
+            decimal(&t[..i], scale)
+        })
     };
-    let secs = value * scale;
-    if !secs.is_finite() || !(0.001..=3600.0).contains(&secs) {
-        return Err(format!(
-            "'{}' is out of range (1ms to 60m)",
-            crate::escape::shown(text)
-        ));
+    let d =
+        parsed.ok_or_else(|| format!("'{shown}' is not a duration (e.g. 5s, 500ms, 1m30s, 2h)"))?;
+    if d < Duration::from_millis(1) || d > MAX_DURATION {
+        return Err(format!("'{shown}' is out of range (1ms to 24h)"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -435,9 +444,17 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("0.5m").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("24h").unwrap(), MAX_DURATION);
+        assert!(parse_duration("25h").is_err());
         assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
         assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("999999999999").is_err());

@@ -527,11 +527,11 @@ fn feed_all(plan: &Plan, units: &mpsc::Sender<Unit>, fed: &Mutex<Fed>) {
     };
     let mut seen = Seen::new(SEEN_HOSTS);
     for t in plan.targets.iter().filter(|t| t.role == Role::Control) {
-        seen.first(&t.host);
+        seen.first(&t.key());
     }
     // Hand one host on; false when the run takes no more.
     let mut send = |t: Target| -> bool {
-        if !seen.first(&t.host) {
+        if !seen.first(&t.key()) {
             count(&|f| f.input.duplicates += 1);
             return true;
         }

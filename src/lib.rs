@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
             let _ = render::nagios::unknown(&why, &mut std::io::stdout());
             return ExitCode::from(render::nagios::State::Unknown.code());
         }
-        Err(e) => e.exit(),
+        Err(e) => exit_quoting_short(e),
     };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -75,6 +75,23 @@ pub fn main() -> ExitCode {
             eprintln!("mailport: error: {e:#}");
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// clap's usage error, with an over-long value it quotes cut short (escaped, "…").
+fn exit_quoting_short(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue};
+    let long = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) if escape::shown(v) != *v => Some(v.clone()),
+        _ => None,
+    };
+    match long {
+        Some(value) => {
+            let text = e.to_string().replace(&value, &escape::shown(&value));
+            eprint!("{text}");
+            std::process::exit(e.exit_code())
+        }
+        None => e.exit(),
     }
 }
 

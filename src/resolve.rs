@@ -122,6 +122,7 @@ pub fn mx_targets(plan: &Plan, domain: &Target, lookup: &MxLookup, targets: &mut
                     continue;
                 }
                 targets.push(Target {
+                    only: None,
                     host: r.exchange.clone(),
                     literal: None,
                     overrides: plan

@@ -296,7 +296,7 @@ async fn run_jobs(
     let mut jobs = Vec::new();
     for (ti, t) in targets.iter().enumerate() {
         for (ai, addr) in t.addresses.iter().enumerate() {
-            for (pi, p) in plan.probes.iter().enumerate() {
+            for (pi, p) in plan.probes_of(&t.target).iter().enumerate() {
                 let spec = ProbeSpec {
                     addr: SocketAddr::new(*addr, p.port),
                     service: p.service,
@@ -406,8 +406,8 @@ async fn run_jobs(
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     results.sort_by_key(|(k, _)| *k);
-    for ((_, _, pi), r) in &mut results {
-        r.requested = plan.probes[*pi].requested;
+    for ((ti, _, pi), r) in &mut results {
+        r.requested = plan.probes_of(&targets[*ti].target)[*pi].requested;
     }
     results
 }
@@ -417,7 +417,7 @@ async fn run_jobs(
 fn target_report(plan: &Plan, t: ResolvedTarget, mut probes: Vec<ProbeResult>) -> TargetReport {
     if t.addresses.is_empty() {
         probes.extend(
-            plan.probes
+            plan.probes_of(&t.target)
                 .iter()
                 .map(|p| unresolved(p, t.resolution.detail.clone())),
         );

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_matrix;
 mod http;
 mod imap;
+mod input_forms;
 mod json;
 mod limits;
 mod local;

@@ -288,10 +288,10 @@ fn bad_input_exits_2_with_one_clear_line() {
             "email address",
         ),
         (
-            "host with a port",
-            host_only("mail.example.org:587"),
+            "host with a port that is no standard one",
+            vec!["check".into(), "mail.example.org:2525".into()],
             By::Mailport,
-            "--port",
+            "-s smtp",
         ),
         (
             "unknown service",
@@ -397,10 +397,10 @@ fn bad_input_exits_2_with_one_clear_line() {
         ),
         ("unknown option", ok_host(&["--bogus"]), By::Clap, "--bogus"),
         (
-            "duration in hours",
-            ok_host(&["--timeout", "5h"]),
+            "duration over a day",
+            ok_host(&["--timeout", "25h"]),
             By::Clap,
-            "5h",
+            "25h",
         ),
         (
             "negative duration",

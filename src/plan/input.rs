@@ -50,7 +50,7 @@ const CA_FILE_MAX_BYTES: u64 = 8 << 20;
 /// FIFO given by mistake is a clear error, not a read without end.
 fn read_bounded(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let shown = path.display();
+    let shown = shown(&path.to_string_lossy());
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {what} {shown}"))?;
     if !meta.is_file() {
         bail!("{what} {shown} is not a regular file");
@@ -70,14 +70,18 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = read_bounded(path, "--ca-file", CA_FILE_MAX_BYTES)?;
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(&bytes) {
-        let cert =
-            item.map_err(|e| anyhow!("--ca-file {} is not valid PEM: {e}", path.display()))?;
+        let cert = item.map_err(|e| {
+            anyhow!(
+                "--ca-file {} is not valid PEM: {e}",
+                shown(&path.to_string_lossy())
+            )
+        })?;
         certs.push(cert);
     }
     if certs.is_empty() {
         bail!(
             "--ca-file {} holds no certificate (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")",
-            path.display()
+            shown(&path.to_string_lossy())
         );
     }
     Ok(certs)
@@ -90,7 +94,14 @@ pub fn select_probes(services: &[String], ports: &[String]) -> Result<Vec<Probe>
         specs.push(service::parse_port_spec(p).map_err(|e| anyhow!("--port: {e}"))?);
     }
     let mut chosen: Vec<&'static Service> = Vec::new();
-    for name in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    if services.iter().any(|s| s.trim().is_empty()) {
+        // `-s ''` or `-s smtp,` is a slip, not a request for every service.
+        bail!(
+            "--service: an empty service name; known services are {}",
+            service::names()
+        );
+    }
+    for name in services.iter().map(|s| s.trim()) {
         let s = service::lookup(name).ok_or_else(|| {
             anyhow!(
                 "--service: unknown service '{}': known services are {}",
@@ -192,7 +203,7 @@ impl HostsFile {
             return Ok(HostsFile::Stdin);
         }
         use std::os::unix::fs::FileTypeExt;
-        let shown = path.display();
+        let shown = shown(&path.to_string_lossy());
         let meta =
             std::fs::metadata(path).with_context(|| format!("cannot read --hosts-file {shown}"))?;
         let kind = meta.file_type();
@@ -379,6 +390,95 @@ pub fn parse_host(raw: &str) -> Result<(String, Option<IpAddr>)> {
     };
     check_dns_name(name).map_err(|why| anyhow!("'{raw}' is not a valid host name: {why}"))?;
     Ok((name.to_ascii_lowercase(), None))
+}
+
+/// Split `HOST:PORT` and `[IPV6]:PORT` into the host and the port; a host
+/// without one comes back whole. An IPv6 address written bare whose last
+/// group reads as a mail port (`::1:25`) is refused as ambiguous, with the
+/// bracket forms suggested; a bare IPv6 address is otherwise an address.
+pub fn split_port(raw: &str) -> Result<(&str, Option<u16>)> {
+    let text = raw.trim();
+    let port_of = |digits: &str| -> Result<u16> {
+        match digits.parse::<u16>() {
+            Ok(p) if p > 0 && digits.chars().all(|c| c.is_ascii_digit()) => Ok(p),
+            _ => bail!(
+                "'{}': '{}' is not a port (1 to 65535)",
+                shown(raw),
+                shown(digits)
+            ),
+        }
+    };
+    if text.contains("://") {
+        // A URL: parse_host says what to type instead.
+        return Ok((text, None));
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return match rest.split_once("]:") {
+            Some((inside, port)) => Ok((&text[..inside.len() + 2], Some(port_of(port)?))),
+            None => Ok((text, None)),
+        };
+    }
+    match text.matches(':').count() {
+        0 => Ok((text, None)),
+        1 => {
+            let (host, port) = text.split_once(':').unwrap_or((text, ""));
+            if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+                return Ok((text, None));
+            }
+            Ok((host, Some(port_of(port)?)))
+        }
+        _ => {
+            let ambiguous = text.rsplit_once(':').is_some_and(|(prefix, last)| {
+                last.parse::<u16>()
+                    .ok()
+                    .filter(|_| last.chars().all(|c| c.is_ascii_digit()))
+                    .and_then(service::by_port)
+                    .is_some()
+                    && prefix.parse::<std::net::Ipv6Addr>().is_ok()
+            });
+            if ambiguous {
+                let (prefix, last) = text.rsplit_once(':').unwrap_or((text, ""));
+                bail!(
+                    "'{}' is ambiguous: for port {last} of {prefix} write [{prefix}]:{last}; for the address itself write [{}]",
+                    shown(raw),
+                    shown(text)
+                );
+            }
+            Ok((text, None))
+        }
+    }
+}
+
+/// The probe of `HOST:PORT`: the port spoken as its standard service, or,
+/// for another port, as the one service chosen with --service (`spoken`).
+pub fn standard_probe(raw: &str, port: u16, spoken: Option<&'static Service>) -> Result<Probe> {
+    let service = match (service::by_port(port), spoken) {
+        (Some(standard), None) => standard,
+        (Some(standard), Some(chosen)) if standard.port == chosen.port => standard,
+        (_, Some(chosen)) => chosen,
+        (None, None) => bail!(
+            "'{}': port {port} is no mail service's standard port ({}); say what it speaks with one --service, e.g. -s smtp",
+            shown(raw),
+            service::SERVICES
+                .iter()
+                .filter(|s| s.protocol.implemented())
+                .map(|s| format!("{} {}", s.port, s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if !service.protocol.implemented() {
+        bail!(
+            "'{}': the {} service is not supported by this version of mailport yet",
+            shown(raw),
+            service.name
+        );
+    }
+    Ok(Probe {
+        service,
+        port,
+        requested: true,
+    })
 }
 
 /// The Unicode form of a host that has an ASCII (xn--) form, for the report.
@@ -593,6 +693,69 @@ mod tests {
     }
 
     #[test]
+    fn r16_hosts_with_a_port() {
+        assert_eq!(
+            split_port("mail.example.org:587").unwrap(),
+            ("mail.example.org", Some(587))
+        );
+        assert_eq!(
+            split_port("mail.example.org").unwrap(),
+            ("mail.example.org", None)
+        );
+        assert_eq!(
+            split_port("[2001:db8::1]:25").unwrap(),
+            ("[2001:db8::1]", Some(25))
+        );
+        assert_eq!(
+            split_port("[2001:db8::1]").unwrap(),
+            ("[2001:db8::1]", None)
+        );
+        assert_eq!(
+            split_port("192.0.2.1:993").unwrap(),
+            ("192.0.2.1", Some(993))
+        );
+        // A bare IPv6 address stays one, unless its last group reads as a mail port.
+        assert_eq!(split_port("2001:db8::25").unwrap(), ("2001:db8::25", None));
+        assert_eq!(
+            split_port("2001:db8::1:1").unwrap(),
+            ("2001:db8::1:1", None)
+        );
+        let e = |h: &str| format!("{:#}", split_port(h).unwrap_err());
+        assert!(e("::1:25").contains("write [::1]:25"), "{}", e("::1:25"));
+        assert!(e("::1:25").contains("[::1:25]"));
+        assert!(e("2001:db8::1:587").contains("[2001:db8::1]:587"));
+        assert!(e("h.example:0").contains("not a port"));
+        assert!(e("h.example:65536").contains("not a port"));
+        assert!(e("[::1]:x").contains("not a port"));
+        // An over-long argument is quoted cut short.
+        let long = format!("{}:99999", "a".repeat(500));
+        assert!(e(&long).len() < 200, "{}", e(&long));
+
+        let smtp = service::lookup("smtp").unwrap();
+        assert_eq!(
+            standard_probe("h:587", 587, None).unwrap().service.name,
+            "submission"
+        );
+        assert_eq!(
+            standard_probe("h:993", 993, Some(service::lookup("imaps").unwrap()))
+                .unwrap()
+                .service
+                .name,
+            "imaps"
+        );
+        assert_eq!(
+            standard_probe("h:2525", 2525, Some(smtp))
+                .unwrap()
+                .service
+                .name,
+            "smtp"
+        );
+        let unknown = format!("{:#}", standard_probe("h:2525", 2525, None).unwrap_err());
+        assert!(unknown.contains("25 smtp, 587 submission"), "{unknown}");
+        assert!(unknown.contains("-s smtp"), "{unknown}");
+    }
+
+    #[test]
     fn resolve_overrides() {
         assert_eq!(
             parse_resolve("mail.example.test:127.0.0.1").unwrap(),
@@ -611,6 +774,14 @@ mod tests {
         );
         assert!(parse_resolve("mx").is_err());
         assert!(parse_resolve("mx:nothere").is_err());
+    }
+
+    #[test]
+    fn r16_an_empty_service_name_is_an_error() {
+        for services in [vec![String::new()], vec!["smtp".into(), " ".into()]] {
+            let e = format!("{:#}", select_probes(&services, &[]).unwrap_err());
+            assert!(e.contains("empty service name"), "{e}");
+        }
     }
 
     #[test]

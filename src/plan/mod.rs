@@ -11,8 +11,8 @@ pub use local::LocalPaths;
 
 pub use input::{
     host_hash, local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file,
-    select_probes, unicode_form, HostLine, HostLines, HostsFile, DEFAULT_DNS_PORT,
-    HOSTS_LINE_MAX_BYTES,
+    select_probes, split_port, standard_probe, unicode_form, HostLine, HostLines, HostsFile,
+    DEFAULT_DNS_PORT, HOSTS_LINE_MAX_BYTES,
 };
 
 use crate::cli::{self, CheckArgs, DnsArgs, FailOn, LocalArgs, PtrArgs};
@@ -162,6 +162,19 @@ pub struct Target {
     pub overrides: Vec<IpAddr>,
     pub tls_name: String,
     pub role: Role,
+    /// `HOST:PORT`: only this port, spoken as its standard service, instead
+    /// of the plan's probes.
+    pub only: Option<Probe>,
+}
+
+impl Target {
+    /// What makes two hosts given the same: the name, and the port if one was given.
+    pub fn key(&self) -> String {
+        match &self.only {
+            Some(p) => format!("{}:{}", self.host, p.port),
+            None => self.host.clone(),
+        }
+    }
 }
 
 /// One probe to make on every address of every target.
@@ -273,11 +286,13 @@ impl Plan {
         } else {
             Family::Any
         };
+        let probes = select_probes(&args.services, &args.ports)?;
         let rules = HostRules {
             family,
             mx: args.mx,
             tls_name: args.tls_name.as_deref(),
             overrides: &overrides,
+            spoken: spoken(&probes),
         };
         let mut targets: Vec<Target> = Vec::new();
         let hosts = args.hosts.iter().map(|h| (h, Role::Target));
@@ -287,7 +302,7 @@ impl Plan {
                 Role::Control => anyhow!("--control: {e:#}"),
                 Role::Target => e,
             })?;
-            if targets.iter().any(|t: &Target| t.host == target.host) {
+            if targets.iter().any(|t: &Target| t.key() == target.key()) {
                 if role == Role::Control {
                     bail!(
                         "--control {} is also a host to check: a control host must be another host",
@@ -326,7 +341,6 @@ impl Plan {
             }
             None => local_fqdn().map_or(Ehlo::AddressLiteral, Ehlo::Name),
         };
-        let probes = select_probes(&args.services, &args.ports)?;
         let ca = match &args.ca_file {
             // Read it now, once: a bad file is a usage error, not a probe failure.
             Some(path) => Some(CaFile {
@@ -396,6 +410,7 @@ impl Plan {
                 overrides: Vec::new(),
                 tls_name: ip.to_string(),
                 role: Role::Target,
+                only: None,
             });
         }
         let names = NameChecks {
@@ -490,14 +505,25 @@ impl Plan {
             mx: self.names.mx,
             tls_name: self.tls_name.as_deref(),
             overrides: &self.names.overrides,
+            spoken: spoken(&self.probes),
         }
         .target(raw, Role::Target)
     }
 
     pub fn needs_tls(&self) -> bool {
+        let only = self.targets.iter().filter_map(|t| t.only.as_ref());
         self.probes
             .iter()
+            .chain(only)
             .any(|p| p.service.tls != service::TlsMode::None)
+    }
+
+    /// The probes to make on each address of `t`: its own port, or the plan's.
+    pub fn probes_of<'a>(&'a self, t: &'a Target) -> &'a [Probe] {
+        match &t.only {
+            Some(p) => std::slice::from_ref(p),
+            None => &self.probes,
+        }
     }
 }
 
@@ -509,11 +535,31 @@ struct HostRules<'a> {
     /// --tls-name (valid), for the hosts to check.
     tls_name: Option<&'a str>,
     overrides: &'a BTreeMap<String, Vec<IpAddr>>,
+    /// The one service the user chose (`-s imap`): what a `HOST:PORT` of a
+    /// port that is no service's standard port speaks.
+    spoken: Option<&'static Service>,
+}
+
+/// The one service of a selection the user made, if it is one.
+fn spoken(probes: &[Probe]) -> Option<&'static Service> {
+    match probes {
+        [one] if one.requested => Some(one.service),
+        _ => None,
+    }
 }
 
 impl HostRules<'_> {
     fn target(&self, raw: &str, role: Role) -> Result<Target> {
-        let (host, literal) = parse_host(raw)?;
+        let (host_part, port) = split_port(raw)?;
+        let (host, literal) = parse_host(host_part)?;
+        let only = match port {
+            Some(_) if self.mx && role == Role::Target => bail!(
+                "--mx: '{}' names a port; a mail domain is given alone (its MX hosts get the usual ports)",
+                crate::escape::shown(raw)
+            ),
+            Some(port) => Some(standard_probe(raw, port, self.spoken)?),
+            None => None,
+        };
         match literal {
             Some(ip) if self.family == Family::V4 && ip.is_ipv6() => {
                 bail!("{host} is an IPv6 address, but -4 asks for IPv4 only")
@@ -542,6 +588,7 @@ impl HostRules<'_> {
             literal,
             tls_name,
             role,
+            only,
         })
     }
 }

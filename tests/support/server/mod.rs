@@ -90,9 +90,14 @@ impl FakeServer {
     /// connections are accepted. Connections beyond the scripts are
     /// accepted, closed at once and counted as unexpected (a failure).
     pub fn start(connections: Vec<Vec<Step>>) -> FakeServer {
+        Self::start_on(Ipv4Addr::LOCALHOST.into(), connections)
+    }
+
+    /// The same on another loopback address (`::1`).
+    pub fn start_on(ip: std::net::IpAddr, connections: Vec<Vec<Step>>) -> FakeServer {
         let scripts: Vec<Script> = connections.into_iter().map(Script::prepare).collect();
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("fake server: bind 127.0.0.1:0");
+        let listener = std::net::TcpListener::bind((ip, 0))
+            .unwrap_or_else(|e| panic!("fake server: bind {ip} port 0: {e}"));
         listener
             .set_nonblocking(true)
             .expect("fake server: set_nonblocking");
