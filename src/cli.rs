@@ -368,9 +368,12 @@ pub struct CheckArgs {
     pub no_trace: bool,
 
     /// Show each probe's details: phases and times, greeting, capabilities,
-    /// TLS and the certificate chain.
-    #[arg(short, long)]
-    pub verbose: bool,
+    /// TLS and the certificate chain. Twice (-vv): also each probe's
+    /// dialogue as it went over the wire (-> sent, <- received, escaped;
+    /// == events such as TLS started), at most 100 lines a probe, in the
+    /// text and as `transcript` in the JSON.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Args)]

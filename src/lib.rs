@@ -147,7 +147,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
     let output = Output {
         format,
         color: args.color,
-        verbose: args.verbose,
+        verbose: args.verbose > 0,
         // The monitoring plugins' format is one answer for all the hosts.
         stream: format == CheckFormat::Jsonl || (format == CheckFormat::Text && several),
     };

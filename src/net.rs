@@ -23,6 +23,8 @@ pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 const SNIFF_BYTES: usize = 256;
 
 pub mod errqueue;
+mod tape;
+pub use tape::Tape;
 
 /// How a connection is made: a probe's defaults, or, for a trace, a TTL
 /// (hop limit) and a fixed source port.
@@ -388,6 +390,8 @@ pub struct LineIo<S> {
     len: usize,
     /// The first bytes the server sent on this stream.
     pub first: Vec<u8>,
+    /// `-vv`: where the lines sent and read are written down.
+    tape: Option<Tape>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
@@ -397,7 +401,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
             buf: vec![0; MAX_LINE_BYTES],
             len: 0,
             first: Vec::new(),
+            tape: None,
         }
+    }
+
+    /// Write every line sent and read on this stream down on `tape` (`-vv`).
+    pub fn with_tape(mut self, tape: Option<Tape>) -> LineIo<S> {
+        self.tape = tape;
+        self
+    }
+
+    /// The tape this stream writes on, to go on with it on the next stream.
+    pub fn tape(&self) -> Option<Tape> {
+        self.tape.clone()
     }
 
     /// Go on with a connection whose first bytes were already read (inside
@@ -422,9 +438,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
                 }
                 self.buf.copy_within(pos + 1..self.len, 0);
                 self.len -= pos + 1;
+                if let Some(tape) = &self.tape {
+                    tape.received(&line);
+                }
                 return Ok(line);
             }
             if self.len == self.buf.len() {
+                if let Some(tape) = &self.tape {
+                    tape.received(&self.buf[..self.len]);
+                    tape.note(&format!("a line longer than {MAX_LINE_BYTES} bytes"));
+                }
                 return Err(ReadError::TooLong {
                     start: self.buf[..80].to_vec(),
                 });
@@ -435,6 +458,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
                 .await
                 .map_err(ReadError::Io)?;
             if n == 0 {
+                if let Some(tape) = &self.tape {
+                    if self.len > 0 {
+                        tape.received(&self.buf[..self.len]);
+                    }
+                    tape.note("the server closed the connection");
+                }
                 return Err(ReadError::Eof {
                     partial: self.buf[..self.len].to_vec(),
                 });
@@ -465,6 +494,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LineIo<S> {
 
     /// Write one command line (CRLF added) and flush.
     pub async fn send(&mut self, line: &str) -> io::Result<()> {
+        if let Some(tape) = &self.tape {
+            tape.sent(line);
+        }
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");

@@ -305,6 +305,7 @@ async fn run_jobs(
                     timeouts: plan.timeouts,
                     deadline,
                     trust: trust.clone(),
+                    transcript: plan.transcript,
                 };
                 jobs.push(((ti, ai, pi), spec));
             }

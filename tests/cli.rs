@@ -26,3 +26,4 @@ mod smtp;
 mod support;
 mod support_selftest;
 mod text;
+mod transcript;

@@ -363,6 +363,41 @@ fn postfix_25_offers_starttls_and_it_works() {
     assert_exit_0(&run, &report);
 }
 
+/// r16: `-vv` writes Postfix's real STARTTLS dialogue down, in order.
+#[test]
+fn postfix_587_transcript_with_vv() {
+    let s = servers(&[587]);
+    let run = s.check("submission", &["-vv"]);
+    let report = run.report();
+    let p = report.probe("submission");
+    assert_ok(&run, p);
+    let t = &p.transcript;
+    let at = |prefix: &str| {
+        t.iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {t:#?}"))
+    };
+    let greeting = at("<- 220 mail.interop.test ESMTP Postfix");
+    let starttls = at("-> STARTTLS");
+    let tls = at("== TLS started with mail.interop.test (TLSv1.3");
+    let auth = at("<- 250-AUTH PLAIN LOGIN");
+    assert!(
+        greeting < starttls && starttls < tls && tls < auth,
+        "{t:#?}"
+    );
+    assert!(t[starttls + 1].starts_with("<- 220 2.0.0"), "{t:#?}");
+    assert_eq!(
+        t.iter().filter(|l| l.starts_with("-> EHLO ")).count(),
+        2,
+        "{t:#?}"
+    );
+    assert!(
+        t.iter()
+            .all(|l| !l.contains("AUTH PLAIN ") || l.starts_with("<- ")),
+        "{t:#?}"
+    );
+}
+
 #[test]
 fn postfix_587_requires_starttls_and_offers_auth_only_after_it() {
     let s = servers(&[587]);

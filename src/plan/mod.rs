@@ -259,6 +259,8 @@ pub struct Plan {
     /// when a mail port failed to connect).
     pub local: LocalPaths,
     pub trace: TraceMode,
+    /// `-vv`: every probe writes its dialogue down.
+    pub transcript: bool,
 }
 
 impl Plan {
@@ -386,6 +388,7 @@ impl Plan {
             } else {
                 TraceMode::Auto
             },
+            transcript: args.verbose >= 2,
         })
     }
 
@@ -446,6 +449,7 @@ impl Plan {
             names,
             local: LocalPaths::from_env(),
             trace: TraceMode::Never,
+            transcript: false,
         })
     }
 
@@ -494,6 +498,7 @@ impl Plan {
             },
             local,
             trace: TraceMode::Never,
+            transcript: false,
         })
     }
 

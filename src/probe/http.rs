@@ -238,7 +238,7 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut Session<'_>,
     stream: S,
 ) -> Result<(), Failure> {
-    let mut io = LineIo::new(stream);
+    let mut io = LineIo::new(stream).with_tape(s.tape.clone());
     let request = request(&s.spec.tls_name);
     let head = s
         .step(Phase::HttpRequest, s.spec.timeouts.reply, async {

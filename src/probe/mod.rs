@@ -38,6 +38,8 @@ pub struct ProbeSpec {
     pub timeouts: Timeouts,
     pub deadline: Instant,
     pub trust: Arc<Trust>,
+    /// `-vv`: write the dialogue down (`ProbeResult::transcript`).
+    pub transcript: bool,
 }
 
 /// Run one probe to its end; the result always comes back.
@@ -148,7 +150,7 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
     let d = D::new(s.spec, tcp.local_addr().ok().map(|a| a.ip()));
     if s.spec.service.tls == TlsMode::Implicit {
         let tls = s.handshake(tcp, &[]).await?;
-        let mut io = LineIo::new(tls);
+        let mut io = LineIo::new(tls).with_tape(s.tape.clone());
         let greeted = match greeting(&d, s, &mut io).await {
             Err(f) => return Err(s.inside_tls(f)),
             Ok(greeted) => greeted,
@@ -160,7 +162,7 @@ async fn converse<D: Dialog>(s: &mut Session<'_>) -> Result<(), Failure> {
         return Ok(());
     }
 
-    let mut io = LineIo::new(tcp);
+    let mut io = LineIo::new(tcp).with_tape(s.tape.clone());
     let greeted = match greeting(&d, s, &mut io).await {
         Err(f) if f.outcome == Outcome::GreetingTimeout => {
             drop(io);

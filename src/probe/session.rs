@@ -31,6 +31,8 @@ pub(crate) struct Session<'a> {
     versions_pending: Option<Shape>,
     /// The versions were asked already: once per probe.
     versions_asked: bool,
+    /// `-vv`: the dialogue, written down by the streams it goes over.
+    pub tape: Option<net::Tape>,
 }
 
 impl<'a> Session<'a> {
@@ -42,12 +44,19 @@ impl<'a> Session<'a> {
             client_cert_asked: false,
             versions_pending: None,
             versions_asked: false,
+            tape: spec.transcript.then(net::Tape::new),
         }
     }
 
     /// The result, with the first failure (if any) as its outcome.
     pub fn finish(self, result: Result<(), Failure>) -> ProbeResult {
-        let Session { rec, mut res, .. } = self;
+        let Session {
+            rec, mut res, tape, ..
+        } = self;
+        if let (Some(tape), Err(f)) = (&tape, &result) {
+            tape.note(&format!("{}: {}", f.outcome.as_str(), f.detail));
+        }
+        res.transcript = tape.map(|t| t.lines()).unwrap_or_default();
         if let Err(f) = result {
             res.outcome = f.outcome;
             res.detail = Some(f.detail);
@@ -102,6 +111,9 @@ impl<'a> Session<'a> {
             (Err(f), Ok(())) => Err(f),
         };
         let ms = start.elapsed().as_millis() as u64;
+        if let (Some(tape), Ok(_)) = (&self.tape, &result) {
+            tape.note(&format!("connected to {addr}"));
+        }
         self.res.connect = Some(match &result {
             Ok(stream) => ConnectFacts {
                 local_addr: stream.local_addr().ok().map(|a| a.to_string()),
@@ -166,13 +178,23 @@ impl<'a> Session<'a> {
         };
         self.client_cert_asked = verifier.client_cert_asked();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.res.tls = Some(tls::facts(
+        let facts = tls::facts(
             stream.get_ref().1,
             verifier.take(),
             &spec.trust,
             &spec.tls_name,
             now,
-        ));
+        );
+        if let Some(tape) = &self.tape {
+            tape.note(&format!(
+                "TLS started with {} ({}, {}, certificate {})",
+                spec.tls_name,
+                facts.version,
+                facts.cipher_suite,
+                facts.verdict.as_str()
+            ));
+        }
+        self.res.tls = Some(facts);
         Ok(stream)
     }
 
@@ -402,6 +424,7 @@ impl<'a> Session<'a> {
         yes: &str,
     ) -> Result<LineIo<TlsStream<Sniff<TcpStream>>>, Failure> {
         let first = io.first.clone();
+        let tape = io.tape();
         let ahead = io.pending_bytes().to_vec();
         let (tcp, early) = io.into_inner();
         if early > 0 {
@@ -445,7 +468,7 @@ impl<'a> Session<'a> {
                 },
                 _ => f,
             })?;
-        Ok(LineIo::continuing(tls, first))
+        Ok(LineIo::continuing(tls, first).with_tape(tape))
     }
 }
 

@@ -282,6 +282,10 @@ pub struct ProbeResult {
     /// connection limit and this result is the retry's (a note says why).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub retried: bool,
+    /// `-vv`: the dialogue, swaks-style (`-> ` sent, `<- ` received,
+    /// escaped, `== ` events), at most 100 lines and 8 KiB.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub transcript: Vec<String>,
 }
 
 impl ProbeResult {
@@ -331,6 +335,7 @@ impl ProbeResult {
             login_tls: None,
             http: None,
             notes: Vec::new(),
+            transcript: Vec::new(),
             retried: false,
         }
     }

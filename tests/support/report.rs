@@ -277,6 +277,9 @@ pub struct Probe {
     /// Omitted when false.
     #[serde(default)]
     pub retried: bool,
+    /// Only with -vv.
+    #[serde(default)]
+    pub transcript: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

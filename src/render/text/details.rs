@@ -145,5 +145,15 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
             writeln!(out, "{line}")?;
         }
     }
+    if !pr.transcript.is_empty() {
+        writeln!(out, "{:>10}:", "dialogue")?;
+    }
+    // -vv: each line from column 5, a line too long for the width goes on from column 8.
+    for entry in &pr.transcript {
+        for (i, line) in wrap(entry, 7, WIDTH).iter().enumerate() {
+            let line = if i == 0 { &line[3..] } else { line.as_str() };
+            writeln!(out, "{line}")?;
+        }
+    }
     Ok(())
 }
