@@ -43,24 +43,10 @@ use tokio::sync::{mpsc, watch};
 pub fn main() -> ExitCode {
     // In the monitoring plugins' format even bad input is a plugin answer:
     // UNKNOWN (3) on stdout, not clap's usage error (2).
-    let nagios = nagios_asked(std::env::args_os());
+    let nagios = exit::nagios_asked(std::env::args_os());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if nagios && e.use_stderr() => {
-            // clap's message up to its usage and tip, on one line.
-            let text = e.to_string();
-            let message: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.starts_with("Usage:") && !l.trim_start().starts_with("tip:"))
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let message = message.join(" ");
-            let why = format!("usage: {}", message.trim_start_matches("error: "));
-            let _ = render::nagios::unknown(&why, &mut std::io::stdout());
-            return ExitCode::from(render::nagios::State::Unknown.code());
-        }
-        Err(e) => exit_quoting_short(e),
+        Err(e) => return exit::refused_command_line(e, nagios),
     };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -69,40 +55,12 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(exit::OK);
             }
             if nagios {
-                let _ = render::nagios::unknown(&format!("{e:#}"), &mut std::io::stdout());
-                return ExitCode::from(render::nagios::State::Unknown.code());
+                return exit::nagios_unknown(&format!("{e:#}"));
             }
             eprintln!("mailport: error: {e:#}");
             ExitCode::from(exit::ERROR)
         }
     }
-}
-
-/// clap's usage error, with an over-long value it quotes cut short (escaped, "…").
-fn exit_quoting_short(e: clap::Error) -> ! {
-    use clap::error::{ContextKind, ContextValue};
-    let long = match e.get(ContextKind::InvalidValue) {
-        Some(ContextValue::String(v)) if escape::shown(v) != *v => Some(v.clone()),
-        _ => None,
-    };
-    match long {
-        Some(value) => {
-            let text = e.to_string().replace(&value, &escape::shown(&value));
-            eprint!("{text}");
-            std::process::exit(e.exit_code())
-        }
-        None => e.exit(),
-    }
-}
-
-/// `--format nagios` (or `--format=nagios`) on the command line, looked for
-/// before it is parsed, so that a usage error can be answered in that format.
-fn nagios_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
-    let args: Vec<_> = args.collect();
-    args.iter().enumerate().any(|(i, a)| {
-        a == "--format=nagios"
-            || (a == "--format" && args.get(i + 1).is_some_and(|n| n == "nagios"))
-    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
