@@ -135,7 +135,9 @@ pub struct LocalArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    /// When to colour the text output: auto colours a terminal (not with
+    /// NO_COLOR set or TERM=dumb; CLICOLOR_FORCE colours a pipe too); always
+    /// and never win over the environment.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
 }
@@ -177,7 +179,9 @@ pub struct PtrArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    /// When to colour the text output: auto colours a terminal (not with
+    /// NO_COLOR set or TERM=dumb; CLICOLOR_FORCE colours a pipe too); always
+    /// and never win over the environment.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
 }
@@ -349,7 +353,9 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// When to colour the text output. Colour is never used with NO_COLOR set.
+    /// When to colour the text output: auto colours a terminal (not with
+    /// NO_COLOR set or TERM=dumb; CLICOLOR_FORCE colours a pipe too); always
+    /// and never win over the environment.
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
 
@@ -374,6 +380,10 @@ pub struct CheckArgs {
     /// text and as `transcript` in the JSON.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Text with only the findings and the summary line (no probe table).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -84,6 +84,8 @@ struct Output {
     format: CheckFormat,
     color: ColorChoice,
     verbose: bool,
+    /// `-q`: only the findings and the summary line.
+    quiet: bool,
     /// Host by host, each as soon as it is done (JSON Lines, or text for several hosts).
     stream: bool,
 }
@@ -106,6 +108,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
         format,
         color: args.color,
         verbose: args.verbose > 0,
+        quiet: args.quiet,
         // The monitoring plugins' format is one answer for all the hosts.
         stream: format == CheckFormat::Jsonl || (format == CheckFormat::Text && several),
     };
@@ -123,6 +126,7 @@ impl Output {
             },
             color,
             verbose: false,
+            quiet: false,
             stream: false,
         }
     }
@@ -329,10 +333,7 @@ fn show(report: &Report, output: &Output) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if output.format == CheckFormat::Text {
-        let style = render::text::Style {
-            color: use_color(output.color, stdout.is_terminal()),
-            verbose: output.verbose,
-        };
+        let style = render::term::style(output.color, output.verbose, output.quiet);
         render::text::render(report, &mut out, style)?;
     } else {
         render::json::render(report, &mut out)?;
@@ -351,10 +352,7 @@ fn stream(
     (started, clock): Started,
 ) -> Result<u8> {
     let stdout = std::io::stdout();
-    let style = render::text::Style {
-        color: use_color(output.color, stdout.is_terminal()),
-        verbose: output.verbose,
-    };
+    let style = render::term::style(output.color, output.verbose, output.quiet);
     let mut sink = Sink {
         out: stdout.lock(),
         jsonl: output.format == CheckFormat::Jsonl,
@@ -550,17 +548,6 @@ impl Sink<'_> {
         }
         self.out.flush()?;
         Ok(exit_code)
-    }
-}
-
-/// Colour only on a terminal, never with NO_COLOR set (https://no-color.org).
-pub fn use_color(choice: ColorChoice, tty: bool) -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    match choice {
-        _ if no_color => false,
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => tty,
     }
 }
 

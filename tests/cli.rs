@@ -25,5 +25,6 @@ mod ptr;
 mod smtp;
 mod support;
 mod support_selftest;
+mod terminal;
 mod text;
 mod transcript;

@@ -142,7 +142,10 @@ fn refused_check(color: &str, no_color: bool) -> String {
 #[test]
 fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
     assert!(refused_check("always", false).contains("\x1b[31m"));
-    assert!(!refused_check("always", true).contains('\x1b'));
+    // r16: an explicit --color always wins over NO_COLOR (no-color.org:
+    // per-invocation flags override it); under auto NO_COLOR still wins.
+    assert!(refused_check("always", true).contains('\x1b'));
+    assert!(!refused_check("auto", true).contains('\x1b'));
     // Not a terminal: auto means no colour.
     assert!(!refused_check("auto", false).contains('\x1b'));
     assert!(!refused_check("never", false).contains('\x1b'));

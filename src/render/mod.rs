@@ -2,4 +2,5 @@
 
 pub mod json;
 pub mod nagios;
+pub mod term;
 pub mod text;

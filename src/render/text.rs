@@ -1,4 +1,6 @@
-//! Text for a terminal: one line per probe within 80 columns, then findings with hints.
+//! Text for a terminal: one line per probe, then findings with hints, within
+//! the terminal's width (80 when piped; at least 60): words wrapped by their
+//! display width (textwrap, unicode-width), never cut unless longer than a line.
 
 use crate::codes::Code;
 use crate::report::{
@@ -16,7 +18,10 @@ mod trace;
 use details::details;
 use trace::trace;
 
+/// The width when it is not a terminal's (piped, a file).
 pub const WIDTH: usize = 80;
+/// The narrowest text: the probe table's compact form fits it.
+pub const MIN_WIDTH: usize = 60;
 /// Addresses up to this long share the probe table; longer ones head their own group.
 const ADDR_COL: usize = 16;
 
@@ -24,49 +29,88 @@ const ADDR_COL: usize = 16;
 pub struct Style {
     pub color: bool,
     pub verbose: bool,
+    /// `-q`: only the findings and the summary line.
+    pub quiet: bool,
+    /// Columns to fit in (0: [`WIDTH`]); never below [`MIN_WIDTH`].
+    pub width: usize,
 }
 
-struct Paint(bool);
+struct Paint {
+    color: bool,
+    width: usize,
+}
 
 impl Paint {
-    fn wrap(&self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
+    fn new(style: Style) -> Paint {
+        Paint {
+            color: style.color,
+            width: if style.width == 0 {
+                WIDTH
+            } else {
+                style.width.max(MIN_WIDTH)
+            },
+        }
+    }
+    fn wrap(&self, style: anstyle::Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
     }
     fn bold(&self, t: &str) -> String {
-        self.wrap("1", t)
+        self.wrap(anstyle::Style::new().bold(), t)
+    }
+    fn fg(&self, color: anstyle::AnsiColor, t: &str) -> String {
+        self.wrap(anstyle::Style::new().fg_color(Some(color.into())), t)
     }
     fn severity(&self, s: Severity, t: &str) -> String {
+        use anstyle::AnsiColor::{Cyan, Red, Yellow};
         match s {
-            Severity::Fail => self.wrap("1;31", t),
-            Severity::Warn => self.wrap("1;33", t),
-            Severity::Info => self.wrap("36", t),
+            Severity::Fail => self.wrap(anstyle::Style::new().bold().fg_color(Some(Red.into())), t),
+            Severity::Warn => self.wrap(
+                anstyle::Style::new().bold().fg_color(Some(Yellow.into())),
+                t,
+            ),
+            Severity::Info => self.fg(Cyan, t),
         }
     }
     fn outcome(&self, o: Outcome, t: &str) -> String {
         if o == Outcome::Ok {
-            self.wrap("32", t)
+            self.fg(anstyle::AnsiColor::Green, t)
         } else {
-            self.wrap("31", t)
+            self.fg(anstyle::AnsiColor::Red, t)
         }
     }
     fn verdict(&self, v: Verdict, t: &str) -> String {
+        use anstyle::AnsiColor::{Green, Red, Yellow};
         match v {
-            Verdict::Ok => self.wrap("32", t),
-            Verdict::NotOffered => self.wrap("2", t),
-            Verdict::Warn => self.wrap("33", t),
-            Verdict::Fail => self.wrap("31", t),
+            Verdict::Ok => self.fg(Green, t),
+            Verdict::NotOffered => self.wrap(anstyle::Style::new().dimmed(), t),
+            Verdict::Warn => self.fg(Yellow, t),
+            Verdict::Fail => self.fg(Red, t),
         }
+    }
+    /// A certificate's cell: green when valid, red when not.
+    fn cert(&self, v: CertVerdict, t: &str) -> String {
+        if v == CertVerdict::Valid {
+            self.fg(anstyle::AnsiColor::Green, t)
+        } else {
+            self.fg(anstyle::AnsiColor::Red, t)
+        }
+    }
+    /// The probe table's compact form: the address above its rows.
+    fn narrow(&self) -> bool {
+        self.width < WIDTH
     }
 }
 
 pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-    let p = Paint(style.color);
-    names::domains(report, out, &p)?;
-    if report.command == Command::Ptr {
+    let p = Paint::new(style);
+    if !style.quiet {
+        names::domains(report, out, &p)?;
+    }
+    if report.command == Command::Ptr && !style.quiet {
         names::ptr_report(report, out, &p)?;
     }
     let targets = if report.command == Command::Ptr {
@@ -74,6 +118,8 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     } else {
         &report.targets[..]
     };
+    // -q: only the findings and the summary line.
+    let targets = if style.quiet { &[][..] } else { targets };
     for (i, t) in targets.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -85,14 +131,16 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
             }
         }
     }
-    if let Some(l) = &report.local {
+    if let Some(l) = report.local.as_ref().filter(|_| !style.quiet) {
         if !targets.is_empty() {
             writeln!(out)?;
         }
         local::render(l, out, &p)?;
     }
     if !report.findings.is_empty() {
-        writeln!(out)?;
+        if !style.quiet {
+            writeln!(out)?;
+        }
         writeln!(out, "{}", p.bold("Findings"))?;
         let mut hinted: Vec<Code> = Vec::new();
         for f in &report.findings {
@@ -102,48 +150,46 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
         }
     }
     let s = &report.summary;
-    writeln!(out)?;
-    if report.command == Command::Local {
-        return writeln!(
-            out,
-            "findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
-            s.fail,
-            s.warn,
-            s.info,
-            report.duration_ms as f64 / 1000.0,
-            s.exit_code
-        );
+    if !style.quiet || !report.findings.is_empty() {
+        writeln!(out)?;
     }
-    if report.command == Command::Ptr {
-        return writeln!(
-            out,
-            "{} addresses; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
+    let secs = report.duration_ms as f64 / 1000.0;
+    let line = match report.command {
+        Command::Local => format!(
+            "findings: {} fail, {} warn, {} info; {secs:.1}s; exit {}",
+            s.fail, s.warn, s.info, s.exit_code
+        ),
+        Command::Ptr => format!(
+            "{} addresses; findings: {} fail, {} warn, {} info; {secs:.1}s; exit {}",
             report.targets.len(),
             s.fail,
             s.warn,
             s.info,
-            report.duration_ms as f64 / 1000.0,
             s.exit_code
-        );
+        ),
+        _ => {
+            let v = &s.verdicts;
+            let mut counts = vec![format!("{} ok", v.ok)];
+            if v.not_offered > 0 {
+                counts.push(format!("{} not offered", v.not_offered));
+            }
+            counts.push(format!("{} warn", v.warn));
+            counts.push(format!("{} fail", v.fail));
+            format!(
+                "{} probes: {}; findings: {} fail, {} warn, {} info; {secs:.1}s; exit {}",
+                s.probes,
+                counts.join(", "),
+                s.fail,
+                s.warn,
+                s.info,
+                s.exit_code
+            )
+        }
+    };
+    for l in wrap(&line, 0, p.width) {
+        writeln!(out, "{l}")?;
     }
-    let v = &s.verdicts;
-    let mut counts = vec![format!("{} ok", v.ok)];
-    if v.not_offered > 0 {
-        counts.push(format!("{} not offered", v.not_offered));
-    }
-    counts.push(format!("{} warn", v.warn));
-    counts.push(format!("{} fail", v.fail));
-    writeln!(
-        out,
-        "{} probes: {}; findings: {} fail, {} warn, {} info; {:.1}s; exit {}",
-        s.probes,
-        counts.join(", "),
-        s.fail,
-        s.warn,
-        s.info,
-        report.duration_ms as f64 / 1000.0,
-        s.exit_code
-    )
+    Ok(())
 }
 
 /// One host of a run written host by host: its table, this machine's facts
@@ -158,7 +204,10 @@ pub fn host(
     out: &mut dyn Write,
     style: Style,
 ) -> io::Result<()> {
-    let p = Paint(style.color);
+    let p = Paint::new(style);
+    if style.quiet {
+        return host_findings(findings, hinted, out, &p);
+    }
     if !first {
         writeln!(out)?;
     }
@@ -187,7 +236,10 @@ pub fn domain(
     out: &mut dyn Write,
     style: Style,
 ) -> io::Result<()> {
-    let p = Paint(style.color);
+    let p = Paint::new(style);
+    if style.quiet {
+        return host_findings(findings, hinted, out, &p);
+    }
     if !first {
         writeln!(out)?;
     }
@@ -213,7 +265,7 @@ fn host_findings(
 
 /// The last lines of a run written host by host.
 pub fn run_summary(r: &RunRecord, out: &mut dyn Write, style: Style) -> io::Result<()> {
-    let p = Paint(style.color);
+    let p = Paint::new(style);
     let s = &r.summary;
     let v = &s.verdicts;
     let mut counts = vec![format!("{} ok", v.ok)];
@@ -235,7 +287,7 @@ pub fn run_summary(r: &RunRecord, out: &mut dyn Write, style: Style) -> io::Resu
         s.warn,
         s.info,
     );
-    for l in wrap(&line, 0, WIDTH) {
+    for l in wrap(&line, 0, p.width) {
         writeln!(out, "{l}")?;
     }
     let i = &r.input;
@@ -244,7 +296,7 @@ pub fn run_summary(r: &RunRecord, out: &mut dyn Write, style: Style) -> io::Resu
             "--hosts-file: {} lines; skipped: {} bad (see above), {} duplicates, {} in other shards",
             i.lines, i.bad_lines, i.duplicates, i.other_shards
         );
-        for l in wrap(&line, 0, WIDTH) {
+        for l in wrap(&line, 0, p.width) {
             writeln!(out, "{l}")?;
         }
     }
@@ -254,16 +306,19 @@ pub fn run_summary(r: &RunRecord, out: &mut dyn Write, style: Style) -> io::Resu
             p.severity(Severity::Warn, "interrupted (Ctrl-C)"),
             r.unfinished
         );
-        for l in wrap(&line, 0, WIDTH) {
+        for l in wrap(&line, 0, p.width) {
             writeln!(out, "{l}")?;
         }
     }
-    writeln!(
-        out,
+    let line = format!(
         "{hosts}; {:.1}s; exit {}",
         r.duration_ms as f64 / 1000.0,
         r.exit_code
-    )
+    );
+    for l in wrap(&line, 0, p.width) {
+        writeln!(out, "{l}")?;
+    }
+    Ok(())
 }
 
 fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
@@ -297,14 +352,14 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
                 .unwrap_or(t.resolution.status.as_str())
         )),
     }
-    for line in wrap(&head, 0, WIDTH) {
+    for line in wrap(&head, 0, p.width) {
         writeln!(out, "{line}")?;
     }
-    let grouped = t
-        .probes
-        .iter()
-        .filter_map(|pr| pr.address)
-        .any(|a| a.to_string().len() > ADDR_COL);
+    let grouped = p.narrow()
+        || t.probes
+            .iter()
+            .filter_map(|pr| pr.address)
+            .any(|a| a.to_string().len() > ADDR_COL);
     if t.probes.is_empty() {
         // Nothing was probed (a null MX, --mx lookups that failed): no table.
     } else if grouped {
@@ -316,13 +371,13 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into());
                 writeln!(out, "  {addr}")?;
-                writeln!(out, "  {}", header(false))?;
+                writeln!(out, "  {}", header(false, p.narrow()))?;
                 last = probe.address;
             }
             writeln!(out, "  {}", row(probe, false, t.role == Role::Control, p))?;
         }
     } else {
-        writeln!(out, "{}", header(true))?;
+        writeln!(out, "{}", header(true, false))?;
         for probe in &t.probes {
             writeln!(out, "{}", row(probe, true, t.role == Role::Control, p))?;
         }
@@ -334,12 +389,18 @@ fn target(t: &TargetReport, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     Ok(())
 }
 
-fn header(with_addr: bool) -> String {
+fn header(with_addr: bool, narrow: bool) -> String {
     let addr = if with_addr {
         format!("{:<ADDR_COL$}  ", "ADDRESS")
     } else {
         String::new()
     };
+    if narrow {
+        return format!(
+            "{:<11} {:>5} {:<20} {:<3} {:<9} {:>5}",
+            "SERVICE", "PORT", "RESULT", "TLS", "CERT", "TIME"
+        );
+    }
     format!(
         "{:<11} {:>5}  {addr}{:<20} {:<4} {:<9} {:>7}",
         "SERVICE", "PORT", "RESULT", "TLS", "CERT", "TIME"
@@ -371,24 +432,40 @@ fn row(pr: &ProbeResult, with_addr: bool, control: bool, p: &Paint) -> String {
         .as_ref()
         .map(|t| t.version.trim_start_matches("TLSv").to_string())
         .unwrap_or_else(|| "-".into());
-    let cert = pr.tls.as_ref().map(cert_cell).unwrap_or_else(|| "-".into());
+    let cert = match &pr.tls {
+        Some(t) => p.cert(t.verdict, &format!("{:<9}", cert_cell(t))),
+        None => format!("{:<9}", "-"),
+    };
     let time = if pr.address.is_none() {
         "-".to_string()
     } else {
         ms(pr.total_ms)
     };
+    // A control host's row is coloured by its wire outcome, or red when its
+    // certificate fails; a host's by its verdict (which counts the certificate).
+    let cert_fails = pr
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.verdict != CertVerdict::Valid);
+    let result = if control && cert_fails {
+        p.verdict(Verdict::Fail, &format!("{result:<20}"))
+    } else if control {
+        p.outcome(pr.outcome, &format!("{result:<20}"))
+    } else {
+        p.verdict(pr.verdict, &format!("{result:<20}"))
+    };
+    let service = truncate(&pr.service, 11);
+    if p.narrow() {
+        return format!(
+            "{service:<11} {:>5} {result} {tls:<3} {cert} {time:>5}",
+            pr.port
+        )
+        .trim_end()
+        .to_string();
+    }
     format!(
-        "{:<11} {:>5}  {addr}{} {:<4} {:<9} {:>7}",
-        truncate(&pr.service, 11),
-        pr.port,
-        if control {
-            p.outcome(pr.outcome, &format!("{result:<20}"))
-        } else {
-            p.verdict(pr.verdict, &format!("{result:<20}"))
-        },
-        tls,
-        cert,
-        time
+        "{service:<11} {:>5}  {addr}{result} {tls:<4} {cert} {time:>7}",
+        pr.port
     )
 }
 
@@ -439,7 +516,7 @@ fn finding(
         head.push_str(&place.join(" "));
     }
     writeln!(out, "{head}")?;
-    for line in wrap(&f.message, 6, WIDTH) {
+    for line in wrap(&f.message, 6, p.width) {
         writeln!(out, "{line}")?;
     }
     let hint = if repeat {
@@ -447,7 +524,7 @@ fn finding(
     } else {
         f.hint.clone()
     };
-    for line in wrap(&format!("hint: {hint}"), 6, WIDTH) {
+    for line in wrap(&format!("hint: {hint}"), 6, p.width) {
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -471,59 +548,33 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Wrap words to `width` columns; lines after the first are indented by `indent`.
-/// The first line is indented too, unless it already starts with text.
+/// Wrap words to `width` columns by their display width (wide characters
+/// count two; colour codes nothing); every line is indented by `indent`,
+/// runs of spaces become one. A word is cut only when it is longer than a line.
 pub fn wrap(text: &str, indent: usize, width: usize) -> Vec<String> {
     let pad = " ".repeat(indent);
-    let mut lines = Vec::new();
-    let mut line = pad.clone();
-    let mut line_len = indent;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let wlen = visible_len(word);
-        if line_len > indent && line_len + 1 + wlen > width {
-            lines.push(std::mem::replace(&mut line, pad.clone()));
-            line_len = indent;
-        }
-        if line_len > indent {
-            line.push(' ');
-            line_len += 1;
-        }
-        // A word longer than a line is cut into pieces.
-        if indent + wlen > width && !word.contains('\x1b') {
-            let chars: Vec<char> = word.chars().collect();
-            for chunk in chars.chunks(width - indent) {
-                if line_len > indent {
-                    lines.push(std::mem::replace(&mut line, pad.clone()));
-                }
-                line.extend(chunk.iter());
-                line_len = indent + chunk.len();
-            }
-            continue;
-        }
-        line.push_str(word);
-        line_len += wlen;
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let text = words.join(" ");
+    let options = textwrap::Options::new(width.max(indent + 1))
+        .initial_indent(&pad)
+        .subsequent_indent(&pad)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(true);
+    let lines: Vec<String> = textwrap::wrap(&text, options)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect();
+    if lines.is_empty() {
+        vec![pad]
+    } else {
+        lines
     }
-    if line_len > indent || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
-fn visible_len(s: &str) -> usize {
-    let mut n = 0;
-    let mut in_escape = false;
-    for c in s.chars() {
-        if in_escape {
-            if c == 'm' {
-                in_escape = false;
-            }
-        } else if c == '\x1b' {
-            in_escape = true;
-        } else {
-            n += 1;
-        }
-    }
-    n
+/// Columns `text` takes on a terminal (colour codes take none).
+pub fn display_width(text: &str) -> usize {
+    textwrap::core::display_width(text)
 }
 
 #[cfg(test)]
@@ -548,7 +599,8 @@ mod tests {
 
     #[test]
     fn header_fits() {
-        assert!(header(true).len() <= WIDTH);
-        assert!(header(false).len() + 2 <= WIDTH);
+        assert!(header(true, false).len() <= WIDTH);
+        assert!(header(false, false).len() + 2 <= WIDTH);
+        assert!(header(false, true).len() + 2 <= MIN_WIDTH);
     }
 }

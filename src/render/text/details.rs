@@ -137,7 +137,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
     }
     for (k, v) in lines {
         let text = format!("{k:>10}: {v}");
-        let mut wrapped = wrap(&text, 12, WIDTH).into_iter();
+        let mut wrapped = wrap(&text, 12, p.width).into_iter();
         if let Some(first) = wrapped.next() {
             writeln!(out, "{first}")?;
         }
@@ -150,7 +150,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
     }
     // -vv: each line from column 5, a line too long for the width goes on from column 8.
     for entry in &pr.transcript {
-        for (i, line) in wrap(entry, 7, WIDTH).iter().enumerate() {
+        for (i, line) in wrap(entry, 7, p.width).iter().enumerate() {
             let line = if i == 0 { &line[3..] } else { line.as_str() };
             writeln!(out, "{line}")?;
         }

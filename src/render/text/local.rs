@@ -2,7 +2,7 @@
 //! mail ports, csf.conf's mail settings, and the firewall rules read (or why
 //! they could not be).
 
-use super::{wrap, Paint, WIDTH};
+use super::{wrap, Paint};
 use crate::report::{LocalFacts, ReadStatus, SourceRead};
 use std::io::{self, Write};
 
@@ -15,8 +15,8 @@ fn status(s: &SourceRead) -> String {
     }
 }
 
-fn lines(out: &mut dyn Write, text: &str, indent: usize) -> io::Result<()> {
-    for line in wrap(text, indent, WIDTH) {
+fn lines(p: &Paint, out: &mut dyn Write, text: &str, indent: usize) -> io::Result<()> {
+    for line in wrap(text, indent, p.width) {
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -30,6 +30,7 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
         .map(|g| format!(" ({g})"))
         .unwrap_or_default();
     lines(
+        p,
         out,
         &format!(
             "{} {}: mailport ran as {}, gid {}{group}",
@@ -47,6 +48,7 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
             .map(|s| format!("{} {}", s.source, status(s)))
             .collect();
         lines(
+            p,
             out,
             &format!("Listening mail ports ({}):", read.join(", ")),
             2,
@@ -66,7 +68,7 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
             };
             // The columns, then the addresses, wrapped under themselves.
             let head = format!("    {name:<11} {port:>5}  ");
-            let mut rows = wrap(&where_, head.len(), WIDTH);
+            let mut rows = wrap(&where_, head.len(), p.width);
             if let Some(first) = rows.first_mut() {
                 *first = format!("{head}{}", first.trim_start());
             }
@@ -88,11 +90,11 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
             })
         ),
     };
-    lines(out, &head, 2)?;
+    lines(p, out, &head, 2)?;
     for s in &csf.settings {
-        lines(out, &format!("line {:<5} {}", s.line, s.text), 4)?;
+        lines(p, out, &format!("line {:<5} {}", s.line, s.text), 4)?;
     }
-    lines(out, "Firewall rules on mail ports:", 2)?;
+    lines(p, out, "Firewall rules on mail ports:", 2)?;
     let mut shown: Vec<&str> = Vec::new();
     for src in &l.firewall {
         if shown.contains(&src.read.source.as_str()) && src.rules.is_empty() {
@@ -100,6 +102,7 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
         }
         shown.push(&src.read.source);
         lines(
+            p,
             out,
             &format!(
                 "{}: {}{}",
@@ -115,6 +118,7 @@ pub(super) fn render(l: &LocalFacts, out: &mut dyn Write, p: &Paint) -> io::Resu
         )?;
         for r in &src.rules {
             lines(
+                p,
                 out,
                 &format!("{} {} #{}: {}", r.table, r.chain, r.position, r.text),
                 6,

@@ -1,6 +1,6 @@
 //! The text view of names: mail domains' MX, and each address's reverse DNS.
 
-use super::{wrap, Paint, ADDR_COL, WIDTH};
+use super::{wrap, Paint, ADDR_COL};
 use crate::report::{DnsStatus, MxLookup, Report, ReverseDns, TargetReport};
 use std::io::{self, Write};
 
@@ -26,7 +26,7 @@ pub(super) fn domain(d: &MxLookup, out: &mut dyn Write, p: &Paint) -> io::Result
         d.resolver,
         mx_words(d)
     );
-    for (i, l) in wrap(&line, 4, WIDTH).iter().enumerate() {
+    for (i, l) in wrap(&line, 4, p.width).iter().enumerate() {
         // The first line starts at the margin, the others are indented.
         writeln!(out, "{}", if i == 0 { &l[4..] } else { l })?;
     }
@@ -86,9 +86,14 @@ pub(super) fn reverse(
     }
     for a in &t.addresses {
         if let Some(r) = dns.reverse.iter().find(|r| r.address == *a) {
-            row(&a.to_string(), &ptr_words(r), out)?;
+            row(&a.to_string(), &ptr_words(r), out, p)?;
         } else if let Some(s) = dns.skipped.iter().find(|s| s.address == *a) {
-            row(&a.to_string(), &format!("not checked: {}", s.reason), out)?;
+            row(
+                &a.to_string(),
+                &format!("not checked: {}", s.reason),
+                out,
+                p,
+            )?;
         }
     }
     Ok(())
@@ -109,14 +114,14 @@ pub(super) fn ptr_report(report: &Report, out: &mut dyn Write, p: &Paint) -> io:
     Ok(())
 }
 
-fn row(addr: &str, text: &str, out: &mut dyn Write) -> io::Result<()> {
+fn row(addr: &str, text: &str, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     let first = if addr.len() > ADDR_COL {
         writeln!(out, "  {addr}")?;
         " ".repeat(TEXT_COL)
     } else {
         format!("  {addr:<ADDR_COL$}  ")
     };
-    let mut lines = wrap(text, TEXT_COL, WIDTH).into_iter();
+    let mut lines = wrap(text, TEXT_COL, p.width).into_iter();
     if let Some(l) = lines.next() {
         writeln!(out, "{first}{}", &l[TEXT_COL..])?;
     }

@@ -42,7 +42,7 @@ pub(super) fn trace(tr: &Trace, out: &mut dyn Write, p: &Paint) -> io::Result<()
         ms(tr.ms),
         ms(tr.bound_ms)
     );
-    for line in wrap(&head, 0, WIDTH) {
+    for line in wrap(&head, 0, p.width) {
         writeln!(out, "{line}")?;
     }
     let col = |port: Option<u16>, source: Option<u16>| match (port, source) {
