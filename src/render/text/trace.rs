@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// Width of one column of a trace table: "  TTL  " and two columns in 80.
-const HOP_COL: usize = 36;
-
 /// One cell of a trace table: who answered at that TTL, and how.
 fn hop_cell(h: &Hop) -> String {
     let who = |h: &Hop| match (&h.from, &h.from_name) {
@@ -53,10 +50,12 @@ pub(super) fn trace(tr: &Trace, out: &mut dyn Write, p: &Paint) -> io::Result<()
     let control = tr.control_port.is_some();
     let left = col(Some(tr.port), tr.source_port);
     let right = col(tr.control_port, tr.control_source_port);
+    // Two columns of hops side by side share the width (36 each at 80).
+    let hop_col = p.width.saturating_sub(8) / 2;
     let line = |ttl: &str, a: &str, b: &str| {
-        let a = truncate(a, HOP_COL);
+        let a = truncate(a, if control { hop_col } else { 2 * hop_col });
         if control {
-            format!("  {ttl:>3}  {a:<HOP_COL$} {}", truncate(b, HOP_COL))
+            format!("  {ttl:>3}  {a:<hop_col$} {}", truncate(b, hop_col))
                 .trim_end()
                 .to_string()
         } else {
