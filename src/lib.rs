@@ -16,6 +16,7 @@ pub mod escape;
 pub mod exit;
 pub mod explain;
 pub mod fleet;
+pub mod generate;
 pub mod local;
 pub mod net;
 pub mod phase;
@@ -31,7 +32,6 @@ pub mod tls;
 pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
-use clap::Parser;
 use cli::{CheckArgs, CheckFormat, Cli, ColorChoice, Command, Format, LocalArgs, PtrArgs};
 use report::Report;
 use std::io::{IsTerminal, Write};
@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, watch};
 
 /// Parse the command line, run, and turn the result into an exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -67,6 +67,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ptr(args) => ptr(&args),
         Command::Local(args) => local(&args),
         Command::Explain(args) => explain::explain(&args),
+        Command::Generate(args) => generate::generate(&args),
     }
 }
 
@@ -571,7 +572,7 @@ mod layers {
         &["diagnose"],
         &["render"],
         &["exit"],
-        &["fleet", "explain"],
+        &["fleet", "explain", "generate"],
     ];
 
     fn floor(module: &str) -> Option<usize> {
