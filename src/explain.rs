@@ -52,7 +52,7 @@ pub fn explain(args: &ExplainArgs) -> Result<u8> {
                 Some(c) => vec![c.info()],
                 None => match nearest(&wanted) {
                     Some(near) => bail!(
-                        "unknown code '{}'; did you mean `{near}`? `mailport explain` lists every code",
+                        "unknown code '{}'; did you mean `{near}`?",
                         escape::shown(code)
                     ),
                     None => bail!(
@@ -117,7 +117,8 @@ pub fn explain(args: &ExplainArgs) -> Result<u8> {
 /// The code nearest to a misspelt one, if one is near enough: the closest
 /// by edit distance (a transposition counts once), within a third of the
 /// code's length (at least 2); else the one code that the text (4 letters
-/// or more) starts.
+/// or more) starts; else the one code whose words the text has all of, or
+/// that has all the text's words (`tls_handshake_failed`: `tls_failed`).
 fn nearest(wanted: &str) -> Option<&'static str> {
     let codes = codes::CODES.iter().map(|c| c.code.as_str());
     let (best, distance) = codes
@@ -127,11 +128,33 @@ fn nearest(wanted: &str) -> Option<&'static str> {
     if distance <= (best.len() / 3).max(2) {
         return Some(best);
     }
-    let mut starting = codes.filter(|c| wanted.len() >= 4 && c.starts_with(wanted));
-    match (starting.next(), starting.next()) {
-        (Some(only), None) => Some(only),
+    let only = |mut found: Vec<&'static str>| match found.len() {
+        1 => found.pop(),
         _ => None,
+    };
+    if wanted.len() >= 4 {
+        if let Some(code) = only(codes.clone().filter(|c| c.starts_with(wanted)).collect()) {
+            return Some(code);
+        }
     }
+    let words = |text: &str| -> Vec<String> {
+        text.split('_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let typed = words(wanted);
+    if typed.is_empty() {
+        return None;
+    }
+    only(
+        codes
+            .filter(|c| {
+                let code = words(c);
+                code.iter().all(|w| typed.contains(w)) || typed.iter().all(|w| code.contains(w))
+            })
+            .collect(),
+    )
 }
 
 /// One cell of a Markdown table: no line break, no column break.
@@ -202,6 +225,12 @@ mod tests {
         assert_eq!(nearest("cert_expird"), Some("cert_expired"));
         assert_eq!(nearest("port_25_blocked"), Some("port25_blocked"));
         assert_eq!(nearest("hsts"), Some("hsts_missing"));
+        // By words: all of the code's, or all of the text's.
+        assert_eq!(nearest("tls_handshake_failed"), Some("tls_failed"));
+        assert_eq!(nearest("expired"), Some("cert_expired"));
+        assert_eq!(nearest("ptr_confirmed_not"), Some("ptr_not_confirmed"));
+        // Three codes end in timeout: no guess.
+        assert_eq!(nearest("timeout"), None);
         // Several codes start with it: no guess.
         assert_eq!(nearest("starttls"), None);
         assert_eq!(nearest("nope"), None);
