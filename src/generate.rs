@@ -11,10 +11,13 @@ use std::io::Write;
 pub fn generate(args: &GenerateArgs) -> Result<u8> {
     let mut cmd = cli::command().disable_help_subcommand(true);
     cmd.build();
-    if let (Generated::Man, Some(dir)) = (args.what, &args.out) {
-        // mailport-check.1 and the others too, for `man mailport-check`.
-        clap_mangen::generate_to(cmd.clone(), dir)
-            .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if args.what == Generated::Man {
+            // mailport-check.1 and the others too, for `man mailport-check`.
+            clap_mangen::generate_to(cmd.clone(), dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+        }
     }
     let (name, text) = match args.what {
         Generated::Man => ("mailport.1".to_string(), man(&cmd)?),
@@ -25,8 +28,7 @@ pub fn generate(args: &GenerateArgs) -> Result<u8> {
     match &args.out {
         Some(dir) => {
             let path = dir.join(&name);
-            std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&path, &text))
+            std::fs::write(&path, &text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("mailport: wrote {}", path.display());
         }

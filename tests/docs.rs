@@ -350,18 +350,16 @@ fn r16_the_man_page_names_every_command_option_and_heading() {
     assert!(page.contains(".SH \"EXIT STATUS\""));
     assert!(!unroff.contains("mailport-generate"), "the hidden command");
 
-    // --out: mailport.1 (this page) and one page per command.
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_ok(
-        Mailport::new()
-            .args(["generate", "man", "--out"])
-            .arg(dir.path()),
-    );
+    // --out: mailport.1 (this page) and one page per command, the
+    // directory made if it is missing (a fresh ~/.local/share/man/man1).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("share/man/man1");
+    let run = run_ok(Mailport::new().args(["generate", "man", "--out"]).arg(&dir));
     assert!(run.stdout.is_empty());
-    let written = std::fs::read_to_string(dir.path().join("mailport.1")).unwrap();
+    let written = std::fs::read_to_string(dir.join("mailport.1")).unwrap();
     assert_eq!(&written, page);
     for command in COMMANDS {
-        let sub = std::fs::read_to_string(dir.path().join(format!("mailport-{command}.1")))
+        let sub = std::fs::read_to_string(dir.join(format!("mailport-{command}.1")))
             .unwrap_or_else(|e| panic!("mailport-{command}.1: {e}"));
         assert!(sub.contains(&format!(".TH mailport-{command} 1")), "{sub}");
     }
@@ -386,17 +384,14 @@ fn r16_completions_name_every_command_and_option() {
                 );
             }
         }
-        let dir = tempfile::tempdir().unwrap();
-        run_ok(
-            Mailport::new()
-                .args(["generate", shell, "--out"])
-                .arg(dir.path()),
-        );
-        let written = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("completions");
+        run_ok(Mailport::new().args(["generate", shell, "--out"]).arg(&dir));
+        let written = std::fs::read_to_string(dir.join(file)).unwrap();
         assert_eq!(written, text, "{shell}");
         if shell == "bash" {
             // The script parses.
-            let path = dir.path().join(file);
+            let path = dir.join(file);
             let out = std::process::Command::new("bash")
                 .arg("-n")
                 .arg(&path)
