@@ -389,19 +389,39 @@ fn r16_completions_name_every_command_and_option() {
         run_ok(Mailport::new().args(["generate", shell, "--out"]).arg(&dir));
         let written = std::fs::read_to_string(dir.join(file)).unwrap();
         assert_eq!(written, text, "{shell}");
-        if shell == "bash" {
-            // The script parses.
-            let path = dir.join(file);
-            let out = std::process::Command::new("bash")
-                .arg("-n")
-                .arg(&path)
+        let path = dir.join(file);
+        // The script parses, in its own shell (.ci/run installs zsh and fish).
+        let check = match shell {
+            "bash" | "zsh" => vec!["-n"],
+            _ => vec!["--no-execute"],
+        };
+        let out = std::process::Command::new(shell)
+            .args(&check)
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("{shell}: {e} (.ci/run installs it)"));
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if shell == "fish" {
+            // And completes: `mailport ch<TAB>` offers check, with its help.
+            let out = std::process::Command::new("fish")
+                .arg("-c")
+                .arg(format!(
+                    "source {}; complete -C 'mailport ch'",
+                    path.display()
+                ))
                 .output()
-                .expect("bash");
+                .expect("fish");
+            let offered = String::from_utf8_lossy(&out.stdout);
             assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+                offered.starts_with("check\tProbe the mail ports"),
+                "{offered}"
             );
+        }
+        if shell == "bash" {
             // And completes: `mailport ch<TAB>` offers check.
             let script = format!(
                 "source {}; COMP_WORDS=(mailport ch); COMP_CWORD=1; _mailport mailport ch mailport; \
