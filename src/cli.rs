@@ -4,6 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod help;
+pub use help::{command, try_parse};
+use help::{
+    CHECK_SHORT_EXAMPLES, EXPLAIN_EXAMPLES, GENERATE_EXAMPLES, LOCAL_SHORT_EXAMPLES, PTR_EXAMPLES,
+};
+
 /// At most this many probes run at the same moment, by default (--max-probes).
 pub const DEFAULT_MAX_PROBES: u16 = 64;
 
@@ -28,7 +34,10 @@ Examples:
         --port 2525/smtp --ca-file ca.pem --json
 
 Exit status: 0 nothing failed (at the --fail-on level), 1 something failed,
-2 mailport could not do its job (bad input, usage error, internal error).";
+2 mailport could not do its job (bad input, usage error, internal error).
+
+Every code in a report: `mailport explain CODE`. The whole reference: the
+docs/ folder of the source, and `man mailport`.";
 
 /// Diagnose a host's mail ports: which work, which don't, and why.
 #[derive(Debug, Parser)]
@@ -50,7 +59,7 @@ pub enum Command {
     /// offered before and after TLS, the TLS version, cipher and ALPN, and the
     /// certificate chain with a real verification verdict. Findings say what
     /// failed and what to do.
-    #[command(after_long_help = EXAMPLES)]
+    #[command(after_help = CHECK_SHORT_EXAMPLES, after_long_help = EXAMPLES)]
     Check(Box<CheckArgs>),
     /// Check the reverse DNS of addresses on their own: PTR and forward confirmation.
     ///
@@ -58,6 +67,7 @@ pub enum Command {
     /// resolves back to the address (forward-confirmed reverse DNS, which
     /// receivers such as Gmail and Yahoo require). Same verdicts, JSON and exit
     /// status as the reverse-DNS part of `mailport check`.
+    #[command(after_help = PTR_EXAMPLES)]
     Ptr(PtrArgs),
     /// Run on the mail server or on the machine that cannot send: what blocks mail here.
     ///
@@ -72,10 +82,20 @@ pub enum Command {
     /// read). Run it as the user whose mail fails (e.g. the web server's user
     /// for webmail), and as root to include the firewall rules. Same findings,
     /// JSON and exit status as `mailport check`.
-    #[command(after_long_help = LOCAL_EXAMPLES)]
+    #[command(after_help = LOCAL_SHORT_EXAMPLES, after_long_help = LOCAL_EXAMPLES)]
     Local(LocalArgs),
     /// Explain an outcome or finding code: what it means, its usual causes, what to do.
+    ///
+    /// Every probe ends with an outcome code and every finding has a code
+    /// (both in the text report and in JSON). This prints a code's row of the
+    /// table those come from: its meaning, its usual causes, what to do, and
+    /// the advice for each server software mailport recognises. A misspelt
+    /// code gets the nearest one suggested.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+    /// Write the man page or a shell's completions (for packagers and installs).
+    #[command(hide = true, after_help = GENERATE_EXAMPLES)]
+    Generate(GenerateArgs),
 }
 
 const LOCAL_EXAMPLES: &str = "\
@@ -203,6 +223,15 @@ pub enum CheckFormat {
     /// status line with perfdata, the findings after it; exit 0 OK, 1
     /// WARNING, 2 CRITICAL, 3 UNKNOWN (bad input or a failure of mailport).
     Nagios,
+}
+
+/// The output formats of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+    /// The reference of docs/codes.md: an index, then every code in full.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -392,13 +421,38 @@ pub struct ExplainArgs {
     #[arg(value_name = "CODE")]
     pub code: Option<String>,
 
-    /// Output format.
+    /// Output format: text, JSON, or Markdown (the reference of docs/codes.md).
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
-    pub format: Format,
+    pub format: ExplainFormat,
 
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(value_enum, value_name = "WHAT")]
+    pub what: Generated,
+
+    /// Write the file into DIR (mailport.1, mailport.bash, _mailport or
+    /// mailport.fish) instead of to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// What `mailport generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// The man page, mailport(1): every command and option.
+    Man,
+    /// Completions for bash.
+    Bash,
+    /// Completions for zsh.
+    Zsh,
+    /// Completions for fish.
+    Fish,
 }
 
 /// The longest duration an option takes.
@@ -448,6 +502,7 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

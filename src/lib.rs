@@ -16,6 +16,7 @@ pub mod escape;
 pub mod exit;
 pub mod explain;
 pub mod fleet;
+pub mod generate;
 pub mod local;
 pub mod net;
 pub mod phase;
@@ -31,7 +32,6 @@ pub mod tls;
 pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
-use clap::Parser;
 use cli::{CheckArgs, CheckFormat, Cli, ColorChoice, Command, Format, LocalArgs, PtrArgs};
 use report::Report;
 use std::io::{IsTerminal, Write};
@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
     // In the monitoring plugins' format even bad input is a plugin answer:
     // UNKNOWN (3) on stdout, not clap's usage error (2).
     let nagios = exit::nagios_asked(std::env::args_os());
-    let cli = match Cli::try_parse() {
+    let cli = match cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return exit::refused_command_line(e, nagios),
     };
@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ptr(args) => ptr(&args),
         Command::Local(args) => local(&args),
         Command::Explain(args) => explain::explain(&args),
+        Command::Generate(args) => generate::generate(&args),
     }
 }
 
@@ -576,7 +577,7 @@ mod layers {
         &["diagnose"],
         &["render"],
         &["exit"],
-        &["fleet", "explain"],
+        &["fleet", "explain", "generate"],
     ];
 
     fn floor(module: &str) -> Option<usize> {

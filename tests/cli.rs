@@ -5,6 +5,7 @@
 
 mod certificates;
 mod dns;
+mod docs;
 mod exit_codes;
 mod findings;
 mod fleet;

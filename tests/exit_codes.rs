@@ -457,6 +457,14 @@ fn explain_exits_0_for_a_known_code_and_2_for_an_unknown_one() {
     assert!(stdout.contains("starttls_not_offered_relay"), "{stdout}");
 
     assert_usage_error(&["explain", "nope"], By::Mailport, "unknown code 'nope'");
+    // r16: a typo gets the nearest code, still with exit 2.
+    assert_usage_error(
+        &["explain", "conect-timeout"],
+        By::Mailport,
+        "unknown code 'conect-timeout'; did you mean `connect_timeout`?",
+    );
+    let (_, stderr) = run(&["explain", "nope"], 2);
+    assert!(!stderr.contains("did you mean"), "{stderr}");
 }
 
 #[test]
