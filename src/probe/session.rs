@@ -176,6 +176,7 @@ impl<'a> Session<'a> {
             (Err(f), None) => return Err(f),
             (Err(f), Some(shape)) => return Err(self.old_tls(f, shape).await),
         };
+        net::ack_now(stream.get_ref().0.get_ref());
         self.client_cert_asked = verifier.client_cert_asked();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let facts = tls::facts(
