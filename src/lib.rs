@@ -7,6 +7,7 @@
 //! the target are data in the report; only failures of the tool itself are
 //! errors (exit status 2). ARCHITECTURE.md maps the stages to their files.
 
+pub mod cache;
 pub mod cert;
 pub mod cli;
 pub mod codes;
@@ -560,7 +561,7 @@ impl Sink<'_> {
 mod layers {
     /// Lowest first. The report model sits low because every stage fills it.
     const FLOORS: &[&[&str]] = &[
-        &["codes", "escape"],
+        &["codes", "escape", "cache"],
         &["service"],
         &["cli"],
         &["plan"],

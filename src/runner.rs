@@ -6,6 +6,7 @@
 //! address. Each target comes back together with its probes, in the plan's
 //! order.
 
+use crate::cache::{Cache, Made};
 use crate::phase::secs;
 use crate::plan::{Limits, Plan, Probe};
 use crate::probe::{run_probe, ProbeSpec};
@@ -21,6 +22,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+/// A probe that ends this close to its deadline may have been cut by it:
+/// its result is not shared with hosts that have more time.
+const CUT_MARGIN: Duration = Duration::from_millis(50);
 /// A probe is not started with less time than this left before the deadline.
 const MIN_PROBE_TIME: Duration = Duration::from_millis(100);
 /// Before a retry, time for the server to count mailport's other
@@ -76,15 +80,41 @@ fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
     }
 }
 
+/// How many probe results a run keeps to share ([`Bounds`]): 512 of the
+/// last distinct (address, port, service, TLS name) and the other 512 of
+/// the generation before (see `cache.rs`). A result is a few KiB (its
+/// certificate chain's facts), so at most a few MiB, reached within the
+/// first hundred hosts of the default sweep: memory stays flat whatever
+/// the number of hosts, and the shared MX of many domains, probed all the
+/// time, stays in.
+pub const PROBES_KEPT: usize = 1024;
+/// A probe result is not shared any more after this long in a run: the
+/// next host to ask probes again.
+pub const PROBE_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// What makes two probes the same probe: the same address, port, service
+/// and TLS name (the rest of a probe's spec is the run's), and whether it
+/// is the first attempt or the retry after a connection limit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SameProbe {
+    addr: SocketAddr,
+    service: &'static str,
+    tls_name: String,
+    retry: bool,
+}
+
 /// The bounds every probe of a run runs under, shared by all its hosts: one
 /// semaphore for the run (--max-probes), one per address
 /// (--max-per-address). An address's semaphore lives while a probe holds
 /// it, so the table stays as small as the addresses in use, however many
-/// hosts a run checks.
+/// hosts a run checks. And the probes made so far: a probe that another
+/// host of the run made already (or is making) is not made again, its
+/// result is shared ([`PROBES_KEPT`]).
 pub struct Bounds {
     all: Arc<Semaphore>,
     per_address: Mutex<AddressTable>,
     limits: Limits,
+    made: Arc<Cache<SameProbe, ProbeResult>>,
 }
 
 struct AddressTable {
@@ -93,12 +123,14 @@ struct AddressTable {
     sweep_at: usize,
 }
 
-/// The slots one probe needs: one of its address's, one of the run's.
+/// The slots one probe needs: one of its address's, one of the run's; and
+/// the run's probes made so far.
 #[derive(Clone)]
 struct Slots {
     all: Arc<Semaphore>,
     address: Arc<Semaphore>,
     limits: Limits,
+    made: Arc<Cache<SameProbe, ProbeResult>>,
 }
 
 impl Bounds {
@@ -110,6 +142,7 @@ impl Bounds {
                 sweep_at: 64,
             }),
             limits,
+            made: Arc::new(Cache::new(PROBES_KEPT, PROBE_MAX_AGE)),
         }
     }
 
@@ -135,6 +168,7 @@ impl Bounds {
             all: self.all.clone(),
             address,
             limits: self.limits,
+            made: self.made.clone(),
         }
     }
 
@@ -152,6 +186,33 @@ impl Bounds {
 }
 
 impl Slots {
+    /// `spec`'s result: made now (see [`Slots::run`]), or shared with the
+    /// host that made it (then marked `shared`). A result that says nothing
+    /// of the server (not run, a bug of mailport's) or that its own host's
+    /// deadline cut short is not shared.
+    async fn run_once(&self, spec: &ProbeSpec, retry: bool) -> ProbeResult {
+        let key = SameProbe {
+            addr: spec.addr,
+            service: spec.service.name,
+            tls_name: spec.tls_name.clone(),
+            retry,
+        };
+        let (mut result, shared) = self
+            .made
+            .get_or_make(key, || async {
+                let result = self.run(spec).await;
+                let cut = Instant::now() + CUT_MARGIN >= spec.deadline;
+                if cut || matches!(result.outcome, Outcome::NotRun | Outcome::InternalError) {
+                    Made::Once(result)
+                } else {
+                    Made::Keep(result)
+                }
+            })
+            .await;
+        result.shared = shared;
+        result
+    }
+
     /// Run `spec` once it holds a slot for its address and one of the run's;
     /// a probe whose slots came too late for the deadline did not run, nor
     /// one that was waiting when the run was interrupted.
@@ -214,7 +275,7 @@ async fn retry_alone(waiting: Vec<Waiting>, slots: Slots, others: bool) -> Vec<(
             continue;
         }
         tokio::time::sleep(RETRY_PAUSE).await;
-        let retry = slots.run(&w.spec).await;
+        let retry = slots.run_once(&w.spec, true).await;
         out.push((w.key, retried(w.first, retry, others)));
     }
     out
@@ -326,7 +387,7 @@ async fn run_jobs(
         let slots = bounds.slots(addr);
         let task_spec = spec.clone();
         let id = set
-            .spawn(async move { vec![(key, slots.run(&task_spec).await)] })
+            .spawn(async move { vec![(key, slots.run_once(&task_spec, false).await)] })
             .id();
         tasks.insert(
             id,

@@ -286,6 +286,10 @@ pub struct ProbeResult {
     /// escaped, `== ` events), at most 100 lines and 8 KiB.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub transcript: Vec<String>,
+    /// This result was made for another host of the run, the same probe
+    /// (address, port, service, TLS name): shared, not probed again.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub shared: bool,
 }
 
 impl ProbeResult {
@@ -337,6 +341,7 @@ impl ProbeResult {
             notes: Vec::new(),
             transcript: Vec::new(),
             retried: false,
+            shared: false,
         }
     }
 }
