@@ -47,7 +47,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 mod feed;
+pub mod progress;
 pub use feed::{feed, Fed, SEEN_HOSTS};
+pub use progress::Progress;
 
 /// How long the units under way may take to end after Ctrl-C.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -64,8 +66,8 @@ pub struct Run {
     pub deadline: Option<Instant>,
     /// The MX lookups made before the run (--mx, one report), for `mx_of`.
     pub domains: Arc<Vec<MxLookup>>,
-    /// Progress of the probes on stderr (a run of one host on a terminal).
-    pub progress: bool,
+    /// The progress line on stderr (a terminal), fed by the run's events.
+    pub progress: Option<Arc<Progress>>,
     /// This machine's facts, read when a host first needs them (see [`Run::facts`]).
     pub local_facts: OnceCell<Arc<LocalFacts>>,
 }
@@ -195,7 +197,7 @@ pub async fn run(
                 }
             }
             joined = set.join_next_with_id(), if !set.is_empty() => {
-                if !deliver(joined, &mut names, &events).await {
+                if !deliver(joined, &mut names, &events, run.progress.as_deref()).await {
                     return ended;
                 }
             }
@@ -223,7 +225,7 @@ pub async fn run(
         while !set.is_empty() {
             tokio::select! {
                 joined = set.join_next_with_id() => {
-                    if !deliver(joined, &mut names, &events).await {
+                    if !deliver(joined, &mut names, &events, run.progress.as_deref()).await {
                         return ended;
                     }
                 }
@@ -243,6 +245,7 @@ async fn deliver(
     joined: Joined,
     names: &mut std::collections::HashMap<tokio::task::Id, String>,
     events: &mpsc::Sender<Event>,
+    progress: Option<&Progress>,
 ) -> bool {
     let done = match joined {
         Some(Ok((id, done))) => {
@@ -264,6 +267,9 @@ async fn deliver(
         None => return true,
     };
     for event in done {
+        if let Some(p) = progress {
+            p.event(&event);
+        }
         if events.send(event).await.is_err() {
             return false;
         }
@@ -283,7 +289,7 @@ async fn check_controls(
     let mut set = JoinSet::new();
     for (i, t) in controls.into_iter().enumerate() {
         let (r, s) = (run.clone(), stop.clone());
-        set.spawn(async move { (i, check_host(&r, t, &[], deadline, false, s).await) });
+        set.spawn(async move { (i, check_host(&r, t, &[], deadline, s).await) });
     }
     let mut reports = Vec::new();
     while let Some(joined) = set.join_next().await {
@@ -327,7 +333,7 @@ async fn check_unit(
     };
     match unit {
         Unit::Host(t) => {
-            let report = check_host(&run, t, &run.domains, deadline, run.progress, stop).await;
+            let report = check_host(&run, t, &run.domains, deadline, stop).await;
             let controls = controls_of(evidence).await;
             vec![host_event(&run, order(0), report, &controls).await]
         }
@@ -339,7 +345,7 @@ async fn check_unit(
             let mut set = JoinSet::new();
             for (i, t) in targets.into_iter().enumerate() {
                 let (r, l, s) = (run.clone(), lookups.clone(), stop.clone());
-                set.spawn(async move { (i, check_host(&r, t, &l, deadline, false, s).await) });
+                set.spawn(async move { (i, check_host(&r, t, &l, deadline, s).await) });
             }
             let mut reports = Vec::new();
             while let Some(joined) = set.join_next().await {
@@ -416,21 +422,13 @@ async fn check_host(
     t: Target,
     domains: &[MxLookup],
     deadline: Instant,
-    progress: bool,
     mut stop: watch::Receiver<bool>,
 ) -> TargetReport {
     let plan = &run.plan;
     let resolved = resolve::resolve_target(t, plan.family, &run.dns, deadline, &run.local).await;
     let questions = rdns::questions(&plan.names, plan.family, std::slice::from_ref(&resolved));
     let (mut report, names) = tokio::join!(
-        runner::probe_target(
-            plan,
-            resolved,
-            run.trust.clone(),
-            &run.bounds,
-            progress,
-            deadline
-        ),
+        runner::probe_target(plan, resolved, run.trust.clone(), &run.bounds, deadline),
         rdns::ask(questions, &run.dns, deadline),
     );
     report.dns = names.for_target(&report, domains);

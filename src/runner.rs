@@ -13,7 +13,6 @@ use crate::report::{Outcome, ProbeResult, TargetReport};
 use crate::resolve::ResolvedTarget;
 use crate::tls::Trust;
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +20,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 mod bounds;
+mod live;
 use bounds::Slots;
 pub use bounds::{Bounds, PROBES_KEPT, PROBE_MAX_AGE};
+pub use live::{Live, Pending};
 
 /// Before a retry, time for the server to count mailport's other
 /// connections to the address as closed (Exim reaps its children, Postfix's
@@ -134,10 +135,9 @@ pub async fn probe_all(
     targets: Vec<ResolvedTarget>,
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> Vec<TargetReport> {
-    let mut results = run_jobs(plan, &targets, trust, bounds, progress, deadline)
+    let mut results = run_jobs(plan, &targets, trust, bounds, deadline)
         .await
         .into_iter()
         .peekable();
@@ -158,11 +158,10 @@ pub async fn probe_target(
     target: ResolvedTarget,
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> TargetReport {
     let targets = std::slice::from_ref(&target);
-    let results = run_jobs(plan, targets, trust, bounds, progress, deadline).await;
+    let results = run_jobs(plan, targets, trust, bounds, deadline).await;
     target_report(plan, target, results.into_iter().map(|(_, r)| r).collect())
 }
 
@@ -172,7 +171,6 @@ async fn run_jobs(
     targets: &[ResolvedTarget],
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> Vec<(Key, ProbeResult)> {
     let mut jobs = Vec::new();
@@ -279,14 +277,6 @@ async fn run_jobs(
                 }
             }
         }
-        if progress {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\rmailport: {}/{} probes done", results.len(), total);
-            let _ = err.flush();
-        }
-    }
-    if progress {
-        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     results.sort_by_key(|(k, _)| *k);
     for ((ti, _, pi), r) in &mut results {
@@ -362,7 +352,7 @@ mod tests {
         let trust = Arc::new(Trust::load(None).unwrap());
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         let bounds = Bounds::new(plan.limits);
-        let reports = probe_all(&plan, vec![resolved], trust, &bounds, false, deadline).await;
+        let reports = probe_all(&plan, vec![resolved], trust, &bounds, deadline).await;
         let probes = &reports[0].probes;
         assert_eq!(probes.len(), 2, "every probe has its row: {probes:#?}");
         for p in probes {

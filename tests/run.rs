@@ -165,3 +165,64 @@ fn r15_sniff_timeout_0_takes_no_second_look() {
     assert_eq!(p.phase_names(), ["connect", "greeting"], "{p:#}");
     assert!(p.total_ms <= 500 + SLACK_MS, "{} ms: {p:#}", p.total_ms);
 }
+
+/// Two hosts, one whose port accepts and never speaks (1.5 s), one that
+/// refuses: progress while the first waits.
+fn one_slow_one_refused(port_of: &std::net::TcpListener) -> Mailport {
+    let port = port_of.local_addr().unwrap().port();
+    Mailport::new()
+        .args(["check", "127.0.0.7", "127.0.0.8"])
+        .at(port, "smtp")
+        .fast_timeouts()
+        .greeting_timeout("1500ms")
+        .args(["--sniff-timeout", "0"])
+        .jsonl()
+}
+
+/// On a terminal, stderr shows the hosts done of how many, the probes
+/// under way and the slowest with its time, redrawn in place at most four
+/// times a second, and erased at the end; stdout has only the JSON lines.
+#[test]
+fn r15_progress_is_drawn_on_a_terminal_and_erased_at_the_end() {
+    let silent = std::net::TcpListener::bind("127.0.0.7:0").expect("bind 127.0.0.7:0");
+    let port = silent.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let run = one_slow_one_refused(&silent).run_with_stderr_on_terminal();
+    let took = started.elapsed();
+    drop(silent);
+    let term = &run.stderr;
+    let expected = "\rmailport: 1/2 hosts done, 1 probe under way, slowest ";
+    assert!(term.contains(expected), "{term:?}");
+    assert!(
+        term.contains(&format!("s: smtp 127.0.0.7:{port}")),
+        "{term:?}"
+    );
+    let draws = term.matches("\rmailport: ").count();
+    let most = (took.as_millis() / 250) as usize + 1;
+    assert!(
+        (2..=most).contains(&draws),
+        "{draws} draws in {took:?}: {term:?}"
+    );
+    // Erased: the last thing on the terminal is a blank line, cursor at its start.
+    let tail = term.rsplit("\rmailport: ").next().unwrap();
+    let erased = tail.split('\r').nth(1).unwrap_or_default();
+    assert!(
+        term.ends_with('\r') && !erased.is_empty() && erased.trim().is_empty(),
+        "{term:?}"
+    );
+    assert!(!run.stdout.contains("hosts done"), "{}", run.stdout);
+    let lines = run.lines();
+    assert_eq!(lines.hosts().len(), 2);
+    assert_eq!(run.code, 1);
+}
+
+/// stderr not a terminal (a pipe): no progress at all.
+#[test]
+fn r15_no_progress_when_stderr_is_not_a_terminal() {
+    let silent = std::net::TcpListener::bind("127.0.0.7:0").expect("bind 127.0.0.7:0");
+    let run = one_slow_one_refused(&silent).run();
+    drop(silent);
+    assert!(!run.stderr.contains("hosts done"), "{:?}", run.stderr);
+    assert!(!run.stdout.contains("hosts done"), "{}", run.stdout);
+    assert_eq!(run.lines().hosts().len(), 2);
+}

@@ -3,6 +3,7 @@
 //! probe another host made is shared, see `cache.rs`) and the probes under
 //! way (for the progress line).
 
+use super::live::Live;
 use crate::cache::{Cache, Made};
 use crate::plan::Limits;
 use crate::probe::{run_probe, ProbeSpec};
@@ -75,6 +76,7 @@ pub struct Bounds {
     per_address: Mutex<AddressTable>,
     limits: Limits,
     made: Arc<Cache<SameProbe, ProbeResult>>,
+    live: Arc<Live>,
 }
 
 struct AddressTable {
@@ -91,6 +93,7 @@ pub(super) struct Slots {
     address: Arc<Semaphore>,
     limits: Limits,
     made: Arc<Cache<SameProbe, ProbeResult>>,
+    live: Arc<Live>,
 }
 
 impl Bounds {
@@ -103,7 +106,21 @@ impl Bounds {
             }),
             limits,
             made: Arc::new(Cache::new(PROBES_KEPT, PROBE_MAX_AGE)),
+            live: Arc::new(Live::new(false)),
         }
+    }
+
+    /// The same, keeping the probes under way for a progress line.
+    pub fn watched(limits: Limits) -> Bounds {
+        Bounds {
+            live: Arc::new(Live::new(true)),
+            ..Bounds::new(limits)
+        }
+    }
+
+    /// The probes under way (none are kept unless [`Bounds::watched`]).
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     pub(super) fn slots(&self, addr: IpAddr) -> Slots {
@@ -129,6 +146,7 @@ impl Bounds {
             address,
             limits: self.limits,
             made: self.made.clone(),
+            live: self.live.clone(),
         }
     }
 
@@ -192,6 +210,7 @@ impl Slots {
         if spec.tls_name == super::tests::PANIC_NAME {
             panic!("a probe that panics, for the test");
         }
+        let _running = self.live.start(spec);
         run_probe(spec).await
     }
 }
