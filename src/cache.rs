@@ -3,10 +3,11 @@
 //! first to ask does the work; those that ask while it is under way wait
 //! for it (in-flight deduplication); those that ask later take its result.
 //!
-//! Bounded in memory for a stream of any length: at most `capacity` entries,
-//! kept in two generations (the young one takes new entries and, when full,
-//! becomes the old one, dropping the previous old one; an entry found in the
-//! old generation moves back to the young). That is an approximate LRU with
+//! Bounded in memory for a stream of any length: at most `capacity` entries
+//! and about `max_bytes` (each result weighed when it is made), kept in two
+//! generations (the young one takes new entries and, when it holds half of
+//! either bound, becomes the old one, dropping the previous old one; an
+//! entry found in the old generation moves back to the young). That is an approximate LRU with
 //! O(1) work per question: an entry asked again and again (the shared MX of
 //! thousands of domains) stays, one never asked again leaves after at most
 //! `capacity` newer ones. An entry is also forgotten after `max_age`, so a
@@ -29,6 +30,9 @@ pub struct Cache<K, V> {
     generations: Mutex<Generations<K, V>>,
     /// Entries in one generation: at most twice this many in all.
     half: usize,
+    /// Bytes of results made into one generation (by `weigh`).
+    half_bytes: usize,
+    weigh: fn(&V) -> usize,
     max_age: Duration,
 }
 
@@ -40,6 +44,15 @@ struct Entry<V> {
 struct Generations<K, V> {
     young: HashMap<K, Entry<V>>,
     old: HashMap<K, Entry<V>>,
+    /// The weight of the results made since the young generation began.
+    young_bytes: usize,
+}
+
+impl<K, V> Generations<K, V> {
+    fn age(&mut self) {
+        self.old = std::mem::take(&mut self.young);
+        self.young_bytes = 0;
+    }
 }
 
 /// What `make` says of its result: keep it for the others, or not.
@@ -50,25 +63,37 @@ pub enum Made<V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
-    /// At most `capacity` entries (at least 2), none older than `max_age`.
-    pub fn new(capacity: usize, max_age: Duration) -> Cache<K, V> {
+    /// At most `capacity` entries (at least 2) and about `max_bytes` of
+    /// results as `weigh` weighs them, none older than `max_age`.
+    pub fn new(
+        capacity: usize,
+        max_bytes: usize,
+        weigh: fn(&V) -> usize,
+        max_age: Duration,
+    ) -> Cache<K, V> {
         Cache {
             generations: Mutex::new(Generations {
                 young: HashMap::new(),
                 old: HashMap::new(),
+                young_bytes: 0,
             }),
             half: (capacity / 2).max(1),
+            half_bytes: max_bytes / 2,
+            weigh,
             max_age,
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<K, V>> {
+        self.generations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The cell of `key`: the one in the cache, or a new one put there.
     fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
         let now = Instant::now();
-        let mut g = self
-            .generations
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut g = self.lock();
         let fresh = |e: &Entry<V>| now.saturating_duration_since(e.born) < self.max_age;
         if let Some(e) = g.young.get(key).filter(|e| fresh(e)) {
             return e.cell.clone();
@@ -83,7 +108,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         let cell = entry.cell.clone();
         g.young.insert(key.clone(), entry);
         if g.young.len() >= self.half {
-            g.old = std::mem::take(&mut g.young);
+            g.age();
         }
         cell
     }
@@ -100,8 +125,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         let got = cell
             .get_or_try_init(|| {
                 made_here = true;
+                // On the heap: the work is often large (a whole probe), and
+                // inline it would swell every future that awaits this one.
+                let work = Box::pin(make());
                 async move {
-                    match make().await {
+                    match work.await {
                         Made::Keep(v) => Ok(v),
                         Made::Once(v) => Err(v),
                     }
@@ -109,17 +137,24 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
             })
             .await;
         match got {
-            Ok(v) => (v.clone(), !made_here),
+            Ok(v) => {
+                if made_here {
+                    let mut g = self.lock();
+                    g.young_bytes += (self.weigh)(v);
+                    if g.young_bytes >= self.half_bytes {
+                        g.age();
+                    }
+                }
+                (v.clone(), !made_here)
+            }
             Err(v) => (v, false),
         }
     }
 
     /// How many entries the cache holds.
     pub fn len(&self) -> usize {
-        self.generations
-            .lock()
-            .map(|g| g.young.len() + g.old.len())
-            .unwrap_or(0)
+        let g = self.lock();
+        g.young.len() + g.old.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +168,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn cache(capacity: usize) -> Cache<u32, u32> {
-        Cache::new(capacity, Duration::from_secs(60))
+        Cache::new(capacity, usize::MAX, |_| 1, Duration::from_secs(60))
     }
 
     #[tokio::test]
@@ -210,9 +245,21 @@ mod tests {
         );
     }
 
+    /// Heavy results (a hostile server's huge certificate chain) make the
+    /// generations turn over sooner: the bytes stay bounded too.
+    #[tokio::test]
+    async fn the_cache_stays_within_its_bytes() {
+        let c: Cache<u32, u32> = Cache::new(1000, 1000, |v| *v as usize, Duration::from_secs(60));
+        for k in 0..10_000u32 {
+            c.get_or_make(k, || async { Made::Keep(100) }).await;
+            // Half the bytes per generation: at most 5 of 100 bytes in each.
+            assert!(c.len() <= 10, "{}", c.len());
+        }
+    }
+
     #[tokio::test]
     async fn an_entry_is_forgotten_after_its_age() {
-        let c: Cache<u32, u32> = Cache::new(8, Duration::from_millis(200));
+        let c: Cache<u32, u32> = Cache::new(8, usize::MAX, |_| 1, Duration::from_millis(200));
         c.get_or_make(1, || async { Made::Keep(1) }).await;
         assert_eq!(
             c.get_or_make(1, || async { Made::Keep(2) }).await,

@@ -43,6 +43,7 @@ use tokio::sync::{mpsc, watch};
 
 /// Parse the command line, run, and turn the result into an exit status.
 pub fn main() -> ExitCode {
+    one_heap();
     // In the monitoring plugins' format even bad input is a plugin answer:
     // UNKNOWN (3) on stdout, not clap's usage error (2).
     let nagios = exit::nagios_asked(std::env::args_os());
@@ -62,6 +63,21 @@ pub fn main() -> ExitCode {
             eprintln!("mailport: error: {e:#}");
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// With glibc, one malloc arena for all threads. Its default (up to 8 per
+/// core) lets each runtime thread keep its own partly used heap, and a run
+/// of many hosts grew in resident memory that way while its live heap
+/// stayed flat (measured with massif and scripts/bench-fleet: 21 MB at
+/// 1,000 silent hosts, 28 MB at 10,000, against 20 MB for both with one
+/// arena; the two runtime threads do not contend for it noticeably).
+fn one_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator; this runs
+    // first in main, before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

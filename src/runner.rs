@@ -22,7 +22,7 @@ use tokio::time::Instant;
 mod bounds;
 mod live;
 use bounds::Slots;
-pub use bounds::{Bounds, PROBES_KEPT, PROBE_MAX_AGE};
+pub use bounds::{Bounds, PROBES_KEPT, PROBE_BYTES_KEPT, PROBE_MAX_AGE};
 pub use live::{Live, Pending};
 
 /// Before a retry, time for the server to count mailport's other

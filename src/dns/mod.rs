@@ -88,6 +88,13 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// About how many bytes the answer holds (for the run's cache of them).
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Answer>()
+            + self.records.len() * (std::mem::size_of::<RData>() + 64)
+            + self.detail.as_ref().map_or(0, String::len)
+    }
+
     pub(crate) fn failed(status: DnsStatus, detail: String, start: Instant) -> Answer {
         Answer {
             status,
@@ -172,6 +179,9 @@ pub fn reverse_name(addr: IpAddr) -> Name {
 /// host asked for by thousands of domains) stay, and a run of millions of
 /// hosts keeps at most this many (an answer is a few hundred bytes).
 pub const ANSWERS_KEPT: usize = 1024;
+/// And at most about this many bytes of them (an answer holds at most 64
+/// records).
+pub const ANSWER_BYTES_KEPT: usize = 1 << 20;
 /// An answer is asked again after this long in a run, whatever its TTL.
 pub const ANSWER_MAX_AGE: Duration = Duration::from_secs(300);
 
@@ -206,7 +216,12 @@ impl Dns {
     pub fn new(config: &DnsConfig) -> Dns {
         Dns {
             source: Source::new(config),
-            answers: Arc::new(Cache::new(ANSWERS_KEPT, ANSWER_MAX_AGE)),
+            answers: Arc::new(Cache::new(
+                ANSWERS_KEPT,
+                ANSWER_BYTES_KEPT,
+                Answer::weight,
+                ANSWER_MAX_AGE,
+            )),
         }
     }
 
@@ -224,7 +239,7 @@ impl Dns {
     /// (and never after `deadline`). Once per run (see [`Dns`]).
     pub async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
         let question = (name.clone(), rtype, false);
-        self.once(question, self.source.query(name, rtype, deadline))
+        self.once(question, Box::pin(self.source.query(name, rtype, deadline)))
             .await
     }
 
@@ -239,11 +254,16 @@ impl Dns {
             return self.query(name, rtype, deadline).await;
         }
         let question = (name.clone(), rtype, true);
-        self.once(question, self.source.query_dns(name, rtype, deadline))
-            .await
+        self.once(
+            question,
+            Box::pin(self.source.query_dns(name, rtype, deadline)),
+        )
+        .await
     }
 
-    /// The answer to `question`: the run's, or `ask`'s.
+    /// The answer to `question`: the run's, or `ask`'s. `ask` is boxed: a
+    /// future held inline here would be copied into every future that
+    /// awaits a DNS answer (a host's check holds many).
     async fn once(&self, question: Question, ask: impl Future<Output = Answer>) -> Answer {
         let (answer, _) = self
             .answers

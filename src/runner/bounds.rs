@@ -49,6 +49,10 @@ fn interrupted(spec: &ProbeSpec) -> ProbeResult {
 /// the number of hosts, and the shared MX of many domains, probed all the
 /// time, stays in.
 pub const PROBES_KEPT: usize = 1024;
+/// And at most about this many bytes of them: a result is a few KiB, but a
+/// hostile server's chain (16 certificates of 100 long names each) is
+/// hundreds; such results make the cache turn over sooner.
+pub const PROBE_BYTES_KEPT: usize = 4 << 20;
 /// A probe result is not shared any more after this long in a run: the
 /// next host to ask probes again.
 pub const PROBE_MAX_AGE: Duration = Duration::from_secs(300);
@@ -105,7 +109,12 @@ impl Bounds {
                 sweep_at: 64,
             }),
             limits,
-            made: Arc::new(Cache::new(PROBES_KEPT, PROBE_MAX_AGE)),
+            made: Arc::new(Cache::new(
+                PROBES_KEPT,
+                PROBE_BYTES_KEPT,
+                ProbeResult::weight,
+                PROBE_MAX_AGE,
+            )),
             live: Arc::new(Live::new(false)),
         }
     }
@@ -211,7 +220,8 @@ impl Slots {
             panic!("a probe that panics, for the test");
         }
         let _running = self.live.start(spec);
-        run_probe(spec).await
+        // On the heap, and only now: a probe waiting for its slots stays small.
+        Box::pin(run_probe(spec)).await
     }
 }
 
@@ -237,5 +247,45 @@ mod tests {
         // A bound in use is kept, and shared.
         let again = bounds.slots("127.0.0.1".parse().unwrap());
         assert!(Arc::ptr_eq(&held.address, &again.address));
+    }
+
+    /// A hostile server's huge chain weighs what it holds: the cache of
+    /// probes keeps few such results, not 1,024.
+    #[test]
+    fn a_huge_certificate_chain_weighs_what_it_holds() {
+        use crate::report::{CertFacts, CertVerdict, TlsFacts};
+        use crate::service::SERVICES;
+        let plain = ProbeResult::new(&SERVICES[0], 25, None);
+        assert!(plain.weight() < 4096, "{}", plain.weight());
+        let cert = CertFacts {
+            subject: "CN=x".into(),
+            issuer: "CN=ca".into(),
+            serial: "01".into(),
+            sans: vec![format!("DNS:{}.example.test", "a".repeat(240)); 100],
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 0,
+            key_type: "EC".into(),
+            key_bits: 256,
+            signature_algorithm: String::new(),
+            self_issued: false,
+            is_ca: false,
+            serial_negative: false,
+        };
+        let huge = ProbeResult {
+            tls: Some(TlsFacts {
+                version: "TLSv1.3".into(),
+                cipher_suite: String::new(),
+                alpn: None,
+                chain: vec![cert; 16],
+                verdict: CertVerdict::Valid,
+                verdict_detail: None,
+                verified_name: String::new(),
+                chain_sent: None,
+            }),
+            ..plain
+        };
+        assert!(huge.weight() > 16 * 100 * 250, "{}", huge.weight());
+        assert!(PROBE_BYTES_KEPT / huge.weight() < 20);
     }
 }
