@@ -226,3 +226,15 @@ fn r15_no_progress_when_stderr_is_not_a_terminal() {
     assert!(!run.stdout.contains("hosts done"), "{}", run.stdout);
     assert_eq!(run.lines().hosts().len(), 2);
 }
+
+/// -q: no progress either, even on a terminal.
+#[test]
+fn r15_quiet_shows_no_progress_on_a_terminal() {
+    let silent = std::net::TcpListener::bind("127.0.0.7:0").expect("bind 127.0.0.7:0");
+    let run = one_slow_one_refused(&silent)
+        .arg("-q")
+        .run_with_stderr_on_terminal();
+    drop(silent);
+    assert!(!run.stderr.contains("hosts done"), "{:?}", run.stderr);
+    assert_eq!(run.lines().hosts().len(), 2);
+}
