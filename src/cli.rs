@@ -311,12 +311,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub reply_timeout: Duration,
 
-    /// After a port accepted the connection and sent no greeting: how long
-    /// mailport's second look may take (a TLS handshake and `HEAD /` on two
-    /// new connections, at once), which tells implicit TLS or a web server
-    /// on the port from a silent server. Never more than --reply-timeout nor
-    /// past --deadline; 0 skips it. A silent port costs at most --timeout +
-    /// --greeting-timeout + this.
+    /// How long the second look at a port that sent no greeting may take (0: none).
+    ///
+    /// After a port accepted the connection and sent no greeting, mailport
+    /// tries a TLS handshake and `HEAD /` on two new connections at once,
+    /// which tells implicit TLS or a web server on the port from a silent
+    /// server. Never more than --reply-timeout nor past --deadline. A silent
+    /// port costs at most --timeout + --greeting-timeout + this.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_or_zero)]
     pub sniff_timeout: Duration,
 
