@@ -311,6 +311,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub reply_timeout: Duration,
 
+    /// How long the second look at a port that sent no greeting may take (0: none).
+    ///
+    /// After a port accepted the connection and sent no greeting, mailport
+    /// tries a TLS handshake and `HEAD /` on two new connections at once,
+    /// which tells implicit TLS or a web server on the port from a silent
+    /// server. Never more than --reply-timeout nor past --deadline. A silent
+    /// port costs at most --timeout + --greeting-timeout + this.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_or_zero)]
+    pub sniff_timeout: Duration,
+
     /// Overall limit for the whole check; probes still running then are cut short
     /// and reported as timed out, and probes not started yet as not_run. When
     /// the output is written host by host (--format jsonl, or text for several
@@ -494,6 +504,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration as [`parse_duration`] reads it, or 0 (`0`, `0s`, `0ms`): off.
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if t.trim_end_matches(['m', 's'])
+        .chars()
+        .all(|c| c == '0' || c == '.')
+        && t.starts_with('0')
+    {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,5 +549,18 @@ mod tests {
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("999999999999").is_err());
+        for off in ["0", "0s", "0ms", "0.0s"] {
+            assert_eq!(
+                parse_duration_or_zero(off).unwrap(),
+                Duration::ZERO,
+                "{off}"
+            );
+        }
+        assert_eq!(
+            parse_duration_or_zero("0.5s").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert!(parse_duration_or_zero("0h").is_err());
+        assert!(parse_duration_or_zero("-1").is_err());
     }
 }

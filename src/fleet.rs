@@ -32,19 +32,24 @@ use crate::diagnose::{self, Controls};
 use crate::dns::{self, Dns};
 use crate::exit;
 use crate::local;
-use crate::plan::{HostLine, Plan, Role, Target};
+use crate::plan::{Plan, Target};
 use crate::rdns;
-use crate::report::{self, Finding, InputCounts, LocalFacts, MxLookup, TargetReport};
+use crate::report::{self, Finding, LocalFacts, MxLookup, TargetReport};
 use crate::resolve;
 use crate::runner::{self, Bounds};
 use crate::tls::Trust;
 use crate::trace;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, OnceCell};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+mod feed;
+pub mod progress;
+pub use feed::{feed, Fed, SEEN_HOSTS};
+pub use progress::Progress;
 
 /// How long the units under way may take to end after Ctrl-C.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -61,8 +66,8 @@ pub struct Run {
     pub deadline: Option<Instant>,
     /// The MX lookups made before the run (--mx, one report), for `mx_of`.
     pub domains: Arc<Vec<MxLookup>>,
-    /// Progress of the probes on stderr (a run of one host on a terminal).
-    pub progress: bool,
+    /// The progress line on stderr (a terminal), fed by the run's events.
+    pub progress: Option<Arc<Progress>>,
     /// This machine's facts, read when a host first needs them (see [`Run::facts`]).
     pub local_facts: OnceCell<Arc<LocalFacts>>,
 }
@@ -192,7 +197,7 @@ pub async fn run(
                 }
             }
             joined = set.join_next_with_id(), if !set.is_empty() => {
-                if !deliver(joined, &mut names, &events).await {
+                if !deliver(joined, &mut names, &events, run.progress.as_deref()).await {
                     return ended;
                 }
             }
@@ -220,7 +225,7 @@ pub async fn run(
         while !set.is_empty() {
             tokio::select! {
                 joined = set.join_next_with_id() => {
-                    if !deliver(joined, &mut names, &events).await {
+                    if !deliver(joined, &mut names, &events, run.progress.as_deref()).await {
                         return ended;
                     }
                 }
@@ -240,6 +245,7 @@ async fn deliver(
     joined: Joined,
     names: &mut std::collections::HashMap<tokio::task::Id, String>,
     events: &mpsc::Sender<Event>,
+    progress: Option<&Progress>,
 ) -> bool {
     let done = match joined {
         Some(Ok((id, done))) => {
@@ -261,6 +267,9 @@ async fn deliver(
         None => return true,
     };
     for event in done {
+        if let Some(p) = progress {
+            p.event(&event);
+        }
         if events.send(event).await.is_err() {
             return false;
         }
@@ -280,7 +289,7 @@ async fn check_controls(
     let mut set = JoinSet::new();
     for (i, t) in controls.into_iter().enumerate() {
         let (r, s) = (run.clone(), stop.clone());
-        set.spawn(async move { (i, check_host(&r, t, &[], deadline, false, s).await) });
+        set.spawn(async move { (i, check_host(&r, t, &[], deadline, s).await) });
     }
     let mut reports = Vec::new();
     while let Some(joined) = set.join_next().await {
@@ -324,7 +333,7 @@ async fn check_unit(
     };
     match unit {
         Unit::Host(t) => {
-            let report = check_host(&run, t, &run.domains, deadline, run.progress, stop).await;
+            let report = check_host(&run, t, &run.domains, deadline, stop).await;
             let controls = controls_of(evidence).await;
             vec![host_event(&run, order(0), report, &controls).await]
         }
@@ -336,7 +345,7 @@ async fn check_unit(
             let mut set = JoinSet::new();
             for (i, t) in targets.into_iter().enumerate() {
                 let (r, l, s) = (run.clone(), lookups.clone(), stop.clone());
-                set.spawn(async move { (i, check_host(&r, t, &l, deadline, false, s).await) });
+                set.spawn(async move { (i, check_host(&r, t, &l, deadline, s).await) });
             }
             let mut reports = Vec::new();
             while let Some(joined) = set.join_next().await {
@@ -413,21 +422,13 @@ async fn check_host(
     t: Target,
     domains: &[MxLookup],
     deadline: Instant,
-    progress: bool,
     mut stop: watch::Receiver<bool>,
 ) -> TargetReport {
     let plan = &run.plan;
     let resolved = resolve::resolve_target(t, plan.family, &run.dns, deadline, &run.local).await;
     let questions = rdns::questions(&plan.names, plan.family, std::slice::from_ref(&resolved));
     let (mut report, names) = tokio::join!(
-        runner::probe_target(
-            plan,
-            resolved,
-            run.trust.clone(),
-            &run.bounds,
-            progress,
-            deadline
-        ),
+        runner::probe_target(plan, resolved, run.trust.clone(), &run.bounds, deadline),
         rdns::ask(questions, &run.dns, deadline),
     );
     report.dns = names.for_target(&report, domains);
@@ -445,166 +446,4 @@ async fn check_host(
     };
     paths.fill(0, &mut report);
     report
-}
-
-/// How many distinct hosts a run remembers to skip a duplicate: the last
-/// 65,536, as their 64-bit hash (about 1 MiB). A host seen again after that
-/// many others is checked again, never wrongly skipped (but for a collision
-/// of the 64-bit hash); `sort -u` the list for an exact count.
-pub const SEEN_HOSTS: usize = 1 << 16;
-
-/// The hosts seen lately, to skip duplicates in bounded memory.
-struct Seen {
-    order: std::collections::VecDeque<u64>,
-    set: std::collections::HashSet<u64>,
-    cap: usize,
-}
-
-impl Seen {
-    fn new(cap: usize) -> Seen {
-        Seen {
-            order: std::collections::VecDeque::new(),
-            set: std::collections::HashSet::new(),
-            cap,
-        }
-    }
-
-    /// Remember `host`; false when it was seen lately.
-    fn first(&mut self, host: &str) -> bool {
-        let h = crate::plan::host_hash(host);
-        if self.set.contains(&h) {
-            return false;
-        }
-        if self.order.len() == self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        self.order.push_back(h);
-        self.set.insert(h);
-        true
-    }
-}
-
-/// What the feeder has done so far, shared with the run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Fed {
-    /// What became of the lines of --hosts-file.
-    pub input: InputCounts,
-    /// Hosts (mail domains) handed to the run, arguments and lines.
-    pub hosts: u64,
-}
-
-/// The hosts to check, as units, handed to `units` one by one on a thread
-/// of its own (a read of stdin blocks): the HOST arguments, then the lines
-/// of --hosts-file, read as the run takes them (the channel's capacity is
-/// the lookahead). Each host once (see [`SEEN_HOSTS`]), only this --shard's,
-/// a bad line reported on stderr with its number and counted. Returns the
-/// control hosts, and the counts (read them when the run is over).
-pub fn feed(plan: Arc<Plan>, units: mpsc::Sender<Unit>) -> (Vec<Target>, Arc<Mutex<Fed>>) {
-    let controls: Vec<Target> = plan
-        .targets
-        .iter()
-        .filter(|t| t.role == Role::Control)
-        .cloned()
-        .collect();
-    let fed = Arc::new(Mutex::new(Fed::default()));
-    let counts = fed.clone();
-    let spawned = std::thread::Builder::new()
-        .name("mailport-hosts".into())
-        .spawn(move || feed_all(&plan, &units, &counts));
-    if let Err(e) = spawned {
-        eprintln!("mailport: error: cannot start reading the hosts: {e}");
-    }
-    (controls, fed)
-}
-
-fn feed_all(plan: &Plan, units: &mpsc::Sender<Unit>, fed: &Mutex<Fed>) {
-    let count = |f: &dyn Fn(&mut Fed)| {
-        if let Ok(mut fed) = fed.lock() {
-            f(&mut fed)
-        }
-    };
-    let mut seen = Seen::new(SEEN_HOSTS);
-    for t in plan.targets.iter().filter(|t| t.role == Role::Control) {
-        seen.first(&t.key());
-    }
-    // Hand one host on; false when the run takes no more.
-    let mut send = |t: Target| -> bool {
-        if !seen.first(&t.key()) {
-            count(&|f| f.input.duplicates += 1);
-            return true;
-        }
-        if plan.shard.is_some_and(|s| !s.takes(&t.host)) {
-            count(&|f| f.input.other_shards += 1);
-            return true;
-        }
-        count(&|f| f.hosts += 1);
-        let unit = if plan.names.mx {
-            Unit::Domain(t)
-        } else {
-            Unit::Host(t)
-        };
-        units.blocking_send(unit).is_ok()
-    };
-    for t in plan.targets.iter().filter(|t| t.role == Role::Target) {
-        if !send(t.clone()) {
-            return;
-        }
-    }
-    let Some(file) = &plan.hosts_file else {
-        return;
-    };
-    let shown = file.shown();
-    let lines = match file.open() {
-        Ok(lines) => lines,
-        Err(e) => {
-            eprintln!("mailport: error: cannot read --hosts-file {shown}: {e}");
-            return;
-        }
-    };
-    for line in lines {
-        let (number, line) = match line {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("mailport: error: cannot read --hosts-file {shown}: {e}");
-                return;
-            }
-        };
-        count(&|f| f.input.lines += 1);
-        let why = match line {
-            HostLine::Skip => continue,
-            HostLine::Bad(why) => why,
-            HostLine::Host(raw) => match plan.host_of_line(&raw) {
-                Ok(t) => {
-                    if !send(t) {
-                        return;
-                    }
-                    continue;
-                }
-                Err(e) => format!("{e:#}"),
-            },
-        };
-        count(&|f| f.input.bad_lines += 1);
-        eprintln!("mailport: --hosts-file {shown} line {number}: {why}; skipped");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn duplicates_are_skipped_within_the_window_only() {
-        let mut seen = Seen::new(3);
-        assert!(seen.first("a.example"));
-        assert!(!seen.first("a.example"));
-        assert!(seen.first("b.example"));
-        assert!(seen.first("c.example"));
-        assert!(!seen.first("a.example"), "still in the window");
-        assert!(seen.first("d.example"));
-        // a.example left the window: checked again, never wrongly skipped.
-        assert!(seen.first("a.example"));
-        assert!(seen.order.len() <= 3 && seen.set.len() <= 3);
-    }
 }

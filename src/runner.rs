@@ -7,22 +7,24 @@
 //! order.
 
 use crate::phase::secs;
-use crate::plan::{Limits, Plan, Probe};
-use crate::probe::{run_probe, ProbeSpec};
+use crate::plan::{Plan, Probe};
+use crate::probe::ProbeSpec;
 use crate::report::{Outcome, ProbeResult, TargetReport};
 use crate::resolve::ResolvedTarget;
 use crate::tls::Trust;
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// A probe is not started with less time than this left before the deadline.
-const MIN_PROBE_TIME: Duration = Duration::from_millis(100);
+mod bounds;
+mod live;
+use bounds::Slots;
+pub use bounds::{Bounds, PROBES_KEPT, PROBE_BYTES_KEPT, PROBE_MAX_AGE};
+pub use live::{Live, Pending};
+
 /// Before a retry, time for the server to count mailport's other
 /// connections to the address as closed (Exim reaps its children, Postfix's
 /// anvil hears of the disconnect, a little after the close).
@@ -33,26 +35,6 @@ const MIN_RETRY_TIME: Duration = Duration::from_secs(1);
 
 /// Where a probe's result goes: (target, address, probe) in the plan's order.
 type Key = (usize, usize, usize);
-
-fn not_run(spec: &ProbeSpec, limits: Limits) -> ProbeResult {
-    ProbeResult {
-        outcome: Outcome::NotRun,
-        detail: Some(format!(
-            "the check's deadline passed before this probe could start (at most {} probes run at once: --max-probes, and at most {} to one address: --max-per-address)",
-            limits.max_probes, limits.max_per_address
-        )),
-        ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
-    }
-}
-
-/// A probe that had not started when the run was interrupted (Ctrl-C).
-fn interrupted(spec: &ProbeSpec) -> ProbeResult {
-    ProbeResult {
-        outcome: Outcome::NotRun,
-        detail: Some("mailport was interrupted (Ctrl-C) before this probe could start".into()),
-        ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
-    }
-}
 
 /// A probe task that panicked: a bug in mailport, reported as such rather than
 /// left out of the report.
@@ -73,105 +55,6 @@ fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
         detail,
         requested: p.requested,
         ..ProbeResult::new(p.service, p.port, None)
-    }
-}
-
-/// The bounds every probe of a run runs under, shared by all its hosts: one
-/// semaphore for the run (--max-probes), one per address
-/// (--max-per-address). An address's semaphore lives while a probe holds
-/// it, so the table stays as small as the addresses in use, however many
-/// hosts a run checks.
-pub struct Bounds {
-    all: Arc<Semaphore>,
-    per_address: Mutex<AddressTable>,
-    limits: Limits,
-}
-
-struct AddressTable {
-    map: HashMap<IpAddr, Weak<Semaphore>>,
-    /// When the table grows past this, the entries nobody holds are dropped.
-    sweep_at: usize,
-}
-
-/// The slots one probe needs: one of its address's, one of the run's.
-#[derive(Clone)]
-struct Slots {
-    all: Arc<Semaphore>,
-    address: Arc<Semaphore>,
-    limits: Limits,
-}
-
-impl Bounds {
-    pub fn new(limits: Limits) -> Bounds {
-        Bounds {
-            all: Arc::new(Semaphore::new(limits.max_probes)),
-            per_address: Mutex::new(AddressTable {
-                map: HashMap::new(),
-                sweep_at: 64,
-            }),
-            limits,
-        }
-    }
-
-    fn slots(&self, addr: IpAddr) -> Slots {
-        let per = self.limits.max_per_address;
-        let mut table = self
-            .per_address
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let address = match table.map.get(&addr).and_then(Weak::upgrade) {
-            Some(s) => s,
-            None => {
-                let s = Arc::new(Semaphore::new(per));
-                table.map.insert(addr, Arc::downgrade(&s));
-                s
-            }
-        };
-        if table.map.len() >= table.sweep_at {
-            table.map.retain(|_, s| s.strong_count() > 0);
-            table.sweep_at = (table.map.len() * 2).max(64);
-        }
-        Slots {
-            all: self.all.clone(),
-            address,
-            limits: self.limits,
-        }
-    }
-
-    /// Start no more probes: those waiting for a slot end as not run
-    /// (Ctrl-C). Probes already running go on.
-    pub fn close(&self) {
-        self.all.close();
-    }
-
-    /// How many addresses the table holds (for the tests).
-    #[cfg(test)]
-    fn addresses(&self) -> usize {
-        self.per_address.lock().map(|t| t.map.len()).unwrap_or(0)
-    }
-}
-
-impl Slots {
-    /// Run `spec` once it holds a slot for its address and one of the run's;
-    /// a probe whose slots came too late for the deadline did not run, nor
-    /// one that was waiting when the run was interrupted.
-    async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
-        // The address first: a probe waiting for its address holds no slot of the run.
-        let _address = self.address.clone().acquire_owned().await;
-        let Ok(_all) = self.all.clone().acquire_owned().await else {
-            return interrupted(spec);
-        };
-        // A probe that waited for a slot past the deadline did not run:
-        // it must not pass for a server that never answered.
-        if spec.deadline.saturating_duration_since(Instant::now()) < MIN_PROBE_TIME {
-            return not_run(spec, self.limits);
-        }
-        // The unit tests make a probe panic, to see it reported.
-        #[cfg(test)]
-        if spec.tls_name == tests::PANIC_NAME {
-            panic!("a probe that panics, for the test");
-        }
-        run_probe(spec).await
     }
 }
 
@@ -214,7 +97,7 @@ async fn retry_alone(waiting: Vec<Waiting>, slots: Slots, others: bool) -> Vec<(
             continue;
         }
         tokio::time::sleep(RETRY_PAUSE).await;
-        let retry = slots.run(&w.spec).await;
+        let retry = slots.run_once(&w.spec, true).await;
         out.push((w.key, retried(w.first, retry, others)));
     }
     out
@@ -252,10 +135,9 @@ pub async fn probe_all(
     targets: Vec<ResolvedTarget>,
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> Vec<TargetReport> {
-    let mut results = run_jobs(plan, &targets, trust, bounds, progress, deadline)
+    let mut results = run_jobs(plan, &targets, trust, bounds, deadline)
         .await
         .into_iter()
         .peekable();
@@ -276,11 +158,10 @@ pub async fn probe_target(
     target: ResolvedTarget,
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> TargetReport {
     let targets = std::slice::from_ref(&target);
-    let results = run_jobs(plan, targets, trust, bounds, progress, deadline).await;
+    let results = run_jobs(plan, targets, trust, bounds, deadline).await;
     target_report(plan, target, results.into_iter().map(|(_, r)| r).collect())
 }
 
@@ -290,7 +171,6 @@ async fn run_jobs(
     targets: &[ResolvedTarget],
     trust: Arc<Trust>,
     bounds: &Bounds,
-    progress: bool,
     deadline: Instant,
 ) -> Vec<(Key, ProbeResult)> {
     let mut jobs = Vec::new();
@@ -326,7 +206,7 @@ async fn run_jobs(
         let slots = bounds.slots(addr);
         let task_spec = spec.clone();
         let id = set
-            .spawn(async move { vec![(key, slots.run(&task_spec).await)] })
+            .spawn(async move { vec![(key, slots.run_once(&task_spec, false).await)] })
             .id();
         tasks.insert(
             id,
@@ -397,14 +277,6 @@ async fn run_jobs(
                 }
             }
         }
-        if progress {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\rmailport: {}/{} probes done", results.len(), total);
-            let _ = err.flush();
-        }
-    }
-    if progress {
-        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     results.sort_by_key(|(k, _)| *k);
     for ((ti, _, pi), r) in &mut results {
@@ -480,7 +352,7 @@ mod tests {
         let trust = Arc::new(Trust::load(None).unwrap());
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         let bounds = Bounds::new(plan.limits);
-        let reports = probe_all(&plan, vec![resolved], trust, &bounds, false, deadline).await;
+        let reports = probe_all(&plan, vec![resolved], trust, &bounds, deadline).await;
         let probes = &reports[0].probes;
         assert_eq!(probes.len(), 2, "every probe has its row: {probes:#?}");
         for p in probes {
@@ -491,26 +363,6 @@ mod tests {
             );
             assert_eq!(p.port, 9);
         }
-    }
-
-    /// The table of per-address bounds forgets the addresses nobody probes
-    /// any more: a run of many hosts does not keep one entry per host.
-    #[test]
-    fn the_address_table_stays_as_small_as_the_addresses_in_use() {
-        let bounds = Bounds::new(Limits {
-            max_probes: 4,
-            max_per_address: 2,
-            deadline: Duration::from_secs(1),
-        });
-        let held = bounds.slots("127.0.0.1".parse().unwrap());
-        for i in 0..10_000u32 {
-            let addr = IpAddr::from(std::net::Ipv4Addr::from(0x7f01_0000 + i));
-            drop(bounds.slots(addr));
-        }
-        assert!(bounds.addresses() <= 128, "{}", bounds.addresses());
-        // A bound in use is kept, and shared.
-        let again = bounds.slots("127.0.0.1".parse().unwrap());
-        assert!(Arc::ptr_eq(&held.address, &again.address));
     }
 
     #[test]

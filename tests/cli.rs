@@ -23,6 +23,7 @@ mod netns;
 mod old_tls;
 mod pop3;
 mod ptr;
+mod run;
 mod smtp;
 mod support;
 mod support_selftest;

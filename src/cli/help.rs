@@ -68,6 +68,7 @@ const HEADINGS: &[(&str, &str, &[&str])] = &[
             "connect_timeout",
             "greeting_timeout",
             "reply_timeout",
+            "sniff_timeout",
             "deadline",
         ],
     ),

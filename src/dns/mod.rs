@@ -17,6 +17,7 @@ mod wire;
 
 pub use lookup::{forward, host_addresses, mx, ptr_name, reverse};
 
+use crate::cache::{Cache, Made};
 use crate::plan::DnsConfig;
 use crate::report::DnsStatus;
 use hickory_resolver::config::LookupIpStrategy;
@@ -24,7 +25,9 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout_at, Instant};
 
@@ -85,6 +88,13 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// About how many bytes the answer holds (for the run's cache of them).
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Answer>()
+            + self.records.len() * (std::mem::size_of::<RData>() + 64)
+            + self.detail.as_ref().map_or(0, String::len)
+    }
+
     pub(crate) fn failed(status: DnsStatus, detail: String, start: Instant) -> Answer {
         Answer {
             status,
@@ -165,9 +175,31 @@ pub fn reverse_name(addr: IpAddr) -> Name {
     name
 }
 
-/// Where questions go.
+/// How many answers a run keeps ([`Dns::query`]): the hot ones (an MX
+/// host asked for by thousands of domains) stay, and a run of millions of
+/// hosts keeps at most this many (an answer is a few hundred bytes).
+pub const ANSWERS_KEPT: usize = 1024;
+/// And at most about this many bytes of them (an answer holds at most 64
+/// records).
+pub const ANSWER_BYTES_KEPT: usize = 1 << 20;
+/// An answer is asked again after this long in a run, whatever its TTL.
+pub const ANSWER_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// A question: the name, the type, and whether it goes to DNS itself
+/// ([`Dns::query_dns`]).
+type Question = (Name, RecordType, bool);
+
+/// Where questions go, and the answers of the run so far: the same
+/// question asked twice in a run (by two hosts, or by two at once) is one
+/// query. A timeout is not kept: the next to ask asks again.
 #[derive(Clone)]
-pub enum Dns {
+pub struct Dns {
+    source: Source,
+    answers: Arc<Cache<Question, Answer>>,
+}
+
+#[derive(Clone)]
+enum Source {
     /// The system's resolver.
     System {
         resolver: Box<TokioResolver>,
@@ -182,8 +214,76 @@ pub enum Dns {
 
 impl Dns {
     pub fn new(config: &DnsConfig) -> Dns {
+        Dns {
+            source: Source::new(config),
+            answers: Arc::new(Cache::new(
+                ANSWERS_KEPT,
+                ANSWER_BYTES_KEPT,
+                Answer::weight,
+                ANSWER_MAX_AGE,
+            )),
+        }
+    }
+
+    /// Who answers, for the report: `system (192.0.2.53)` or `127.0.0.1:5353`.
+    pub fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    /// True when questions go to one server directly (--dns-server).
+    pub fn is_direct(&self) -> bool {
+        matches!(self.source, Source::Server { .. })
+    }
+
+    /// Ask one question; the answer always comes back, within the timeout
+    /// (and never after `deadline`). Once per run (see [`Dns`]).
+    pub async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+        let question = (name.clone(), rtype, false);
+        self.once(question, Box::pin(self.source.query(name, rtype, deadline)))
+            .await
+    }
+
+    /// Ask one question of DNS itself: with the system's configuration, its
+    /// name servers (/etc/resolv.conf) are asked directly, one after the
+    /// other, so that neither /etc/hosts nor the resolver's own answers for
+    /// special names (127.in-addr.arpa, localhost) pass for DNS. Reverse DNS
+    /// and its forward confirmation are asked this way: they are what other
+    /// mail servers see. Once per run (see [`Dns`]).
+    pub async fn query_dns(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+        if !matches!(self.source, Source::System { .. }) {
+            return self.query(name, rtype, deadline).await;
+        }
+        let question = (name.clone(), rtype, true);
+        self.once(
+            question,
+            Box::pin(self.source.query_dns(name, rtype, deadline)),
+        )
+        .await
+    }
+
+    /// The answer to `question`: the run's, or `ask`'s. `ask` is boxed: a
+    /// future held inline here would be copied into every future that
+    /// awaits a DNS answer (a host's check holds many).
+    async fn once(&self, question: Question, ask: impl Future<Output = Answer>) -> Answer {
+        let (answer, _) = self
+            .answers
+            .get_or_make(question, || async {
+                let answer = ask.await;
+                if answer.status == DnsStatus::Timeout {
+                    Made::Once(answer)
+                } else {
+                    Made::Keep(answer)
+                }
+            })
+            .await;
+        answer
+    }
+}
+
+impl Source {
+    fn new(config: &DnsConfig) -> Source {
         if let Some(addr) = config.server {
-            return Dns::Server {
+            return Source::Server {
                 addr,
                 timeout: config.timeout,
             };
@@ -197,21 +297,21 @@ impl Dns {
                         ips
                     })
                     .unwrap_or_default();
-                Dns::System {
+                Source::System {
                     resolver: Box::new(resolver),
                     timeout: config.timeout,
                     servers,
                 }
             }
-            Err(e) => Dns::Broken(e),
+            Err(e) => Source::Broken(e),
         }
     }
 
     /// Who answers, for the report: `system (192.0.2.53)` or `127.0.0.1:5353`.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
-            Dns::System { servers, .. } if servers.is_empty() => "system".into(),
-            Dns::System { servers, .. } => format!(
+            Source::System { servers, .. } if servers.is_empty() => "system".into(),
+            Source::System { servers, .. } => format!(
                 "system ({})",
                 servers
                     .iter()
@@ -219,43 +319,34 @@ impl Dns {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Dns::Server { addr, .. } => addr.to_string(),
-            Dns::Broken(_) => "system (unavailable)".into(),
+            Source::Server { addr, .. } => addr.to_string(),
+            Source::Broken(_) => "system (unavailable)".into(),
         }
-    }
-
-    /// True when questions go to one server directly (--dns-server).
-    pub fn is_direct(&self) -> bool {
-        matches!(self, Dns::Server { .. })
     }
 
     /// Ask one question; the answer always comes back, within the timeout
     /// (and never after `deadline`).
-    pub async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+    async fn query(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
         let start = Instant::now();
         match self {
-            Dns::System {
+            Source::System {
                 resolver, timeout, ..
             } => {
                 let until = deadline.min(start + *timeout);
                 ask_system(resolver, name, rtype, until, start).await
             }
-            Dns::Server { addr, timeout } => {
+            Source::Server { addr, timeout } => {
                 let until = deadline.min(start + *timeout);
                 wire::ask_server(*addr, name, rtype, until, start).await
             }
-            Dns::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
+            Source::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
         }
     }
 
-    /// Ask one question of DNS itself: with the system's configuration, its
-    /// name servers (/etc/resolv.conf) are asked directly, one after the
-    /// other, so that neither /etc/hosts nor the resolver's own answers for
-    /// special names (127.in-addr.arpa, localhost) pass for DNS. Reverse DNS
-    /// and its forward confirmation are asked this way: they are what other
-    /// mail servers see.
-    pub async fn query_dns(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
-        let Dns::System {
+    /// Ask one question of DNS itself (see [`Dns::query_dns`]): the
+    /// system's name servers, one after the other.
+    async fn query_dns(&self, name: &Name, rtype: RecordType, deadline: Instant) -> Answer {
+        let Source::System {
             servers, timeout, ..
         } = self
         else {

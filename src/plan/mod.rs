@@ -90,6 +90,9 @@ pub struct Timeouts {
     pub greeting: Duration,
     /// For each later reply, and for a TLS handshake.
     pub reply: Duration,
+    /// The second look at a port that sent no greeting (--sniff-timeout):
+    /// its connections, TLS handshake and `HEAD /` all fit in it.
+    pub sniff: Duration,
 }
 
 /// How much a run may do: at once, and in all.
@@ -366,6 +369,7 @@ impl Plan {
                 connect: args.connect_timeout,
                 greeting: args.greeting_timeout,
                 reply: args.reply_timeout,
+                sniff: args.sniff_timeout,
             },
             limits: Limits {
                 deadline: args.deadline,
@@ -435,6 +439,7 @@ impl Plan {
                 connect: names.dns.timeout,
                 greeting: names.dns.timeout,
                 reply: names.dns.timeout,
+                sniff: names.dns.timeout,
             },
             // A PTR question, then the forward questions at once: two answers'
             // time, with room to spare.
@@ -481,6 +486,7 @@ impl Plan {
                 connect: dns.timeout,
                 greeting: dns.timeout,
                 reply: dns.timeout,
+                sniff: dns.timeout,
             },
             limits: Limits {
                 deadline: dns.timeout,

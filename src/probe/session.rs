@@ -321,26 +321,24 @@ impl<'a> Session<'a> {
     /// After a silent greeting on a plaintext port: does the port speak TLS
     /// from the first byte, or HTTP (a server that waits for a request)?
     /// Two more connections, opened one after the other and tried at once:
-    /// a TLS handshake, and `HEAD / HTTP/1.0`; bounded in time and bytes.
+    /// a TLS handshake, and `HEAD / HTTP/1.0`; bounded in bytes, and in time
+    /// by one budget for all of it: --sniff-timeout, never more than
+    /// --reply-timeout nor past the deadline (0: no second look).
     async fn sniff_silent_port(&mut self) -> Sniffed {
         let spec = self.spec;
-        let budget = self
-            .rec
-            .remaining()
-            .min(spec.timeouts.reply)
-            .min(Duration::from_secs(5));
-        if budget < Duration::from_millis(500) {
+        let budget = sniff_budget(spec.timeouts, self.rec.remaining());
+        if budget < MIN_SNIFF {
             return Sniffed::Nothing;
         }
         let start = Instant::now();
-        let connect = || tokio::time::timeout(budget, net::connect(spec.addr));
+        let end = start + budget;
+        let connect = || tokio::time::timeout_at(end, net::connect(spec.addr));
         // One after the other, so the server accepts them in this order.
         let for_tls = connect().await.ok().and_then(Result::ok);
         let for_http = connect().await.ok().and_then(Result::ok);
-        let left = budget.saturating_sub(start.elapsed());
         let (tls, http) = tokio::join!(
-            tokio::time::timeout(left, try_tls(spec, for_tls)),
-            tokio::time::timeout(left, try_http(for_http)),
+            tokio::time::timeout_at(end, try_tls(spec, for_tls)),
+            tokio::time::timeout_at(end, try_http(for_http)),
         );
         let tls = tls.ok().flatten();
         self.rec.record(
@@ -484,6 +482,16 @@ fn learnt(f: Failure, shape: &Shape, heard: &Heard) -> Failure {
     }
 }
 
+/// A second look shorter than this is not taken.
+const MIN_SNIFF: Duration = Duration::from_millis(100);
+
+/// The time the second look at a silent port may take: --sniff-timeout,
+/// within --reply-timeout (it is a TLS handshake) and what is `left` of the
+/// probe's deadline.
+fn sniff_budget(t: crate::plan::Timeouts, left: Duration) -> Duration {
+    t.sniff.min(t.reply).min(left)
+}
+
 /// What a silent port turned out to speak.
 enum Sniffed {
     Tls,
@@ -560,4 +568,33 @@ where
     io.send(&line)
         .await
         .map_err(|e| net::io_failure(&e, &format!("sending {line}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Timeouts;
+
+    #[test]
+    fn the_second_look_fits_the_users_timeouts_and_the_deadline() {
+        let s = Duration::from_secs;
+        let t = |sniff, reply| Timeouts {
+            connect: s(5),
+            greeting: s(2),
+            reply: s(reply),
+            sniff: s(sniff),
+        };
+        assert_eq!(sniff_budget(t(2, 10), s(60)), s(2), "--sniff-timeout");
+        assert_eq!(
+            sniff_budget(t(5, 1), s(60)),
+            s(1),
+            "never past --reply-timeout"
+        );
+        assert_eq!(
+            sniff_budget(t(2, 10), s(1)),
+            s(1),
+            "never past the deadline"
+        );
+        assert_eq!(sniff_budget(t(0, 10), s(60)), Duration::ZERO, "0: none");
+    }
 }

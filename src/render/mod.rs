@@ -2,5 +2,6 @@
 
 pub mod json;
 pub mod nagios;
+pub mod progress;
 pub mod term;
 pub mod text;

@@ -286,9 +286,51 @@ pub struct ProbeResult {
     /// escaped, `== ` events), at most 100 lines and 8 KiB.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub transcript: Vec<String>,
+    /// This result was made for another host of the run, the same probe
+    /// (address, port, service, TLS name): shared, not probed again.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub shared: bool,
 }
 
 impl ProbeResult {
+    /// About how many bytes this result holds, inline and in its text: the
+    /// weight of an entry of the run's cache of probes.
+    pub fn weight(&self) -> usize {
+        fn text(s: &str) -> usize {
+            s.len() + 24
+        }
+        fn opt(s: &Option<String>) -> usize {
+            s.as_deref().map_or(0, text)
+        }
+        fn all(v: &[String]) -> usize {
+            v.iter().map(|s| text(s)).sum()
+        }
+        let tls = self.tls.as_ref().map_or(0, |t| {
+            let chain: usize = t
+                .chain
+                .iter()
+                .map(|c| 256 + text(&c.subject) + text(&c.issuer) + text(&c.serial) + all(&c.sans))
+                .sum();
+            256 + chain + opt(&t.verdict_detail)
+        });
+        let phases: usize = self.phases.iter().map(|p| 48 + opt(&p.error)).sum();
+        std::mem::size_of::<ProbeResult>()
+            + opt(&self.detail)
+            + opt(&self.greeting)
+            + opt(&self.greeting_name)
+            + opt(&self.software)
+            + opt(&self.starttls_reply)
+            + all(&self.capabilities_plain)
+            + all(&self.capabilities_tls)
+            + all(&self.auth_plain)
+            + all(&self.auth_tls)
+            + all(&self.notes)
+            + phases
+            + tls
+            // The connect, HTTP and TLS versions facts, a few fields each.
+            + 512
+    }
+
     /// What the probed service is for, from the services table.
     pub fn role(&self) -> Option<crate::service::Role> {
         crate::service::by_name(&self.service).map(|s| s.role)
@@ -337,6 +379,7 @@ impl ProbeResult {
             notes: Vec::new(),
             transcript: Vec::new(),
             retried: false,
+            shared: false,
         }
     }
 }

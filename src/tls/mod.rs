@@ -111,6 +111,10 @@ impl Trust {
             .with_custom_certificate_verifier(recorder.clone())
             .with_client_cert_resolver(Arc::new(NoClientCert(recorder.clone())));
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // A config serves one connection: no session to resume (each
+        // handshake is a full one, its certificate verified), and none of
+        // the default session cache's memory held while it lasts.
+        config.resumption = rustls::client::Resumption::disabled();
         (TlsConnector::from(Arc::new(config)), recorder)
     }
 }

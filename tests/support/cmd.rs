@@ -296,6 +296,40 @@ impl Mailport {
         Run::new(out.status, out.stdout, out.stderr)
     }
 
+    /// Run with stderr on a terminal (the secondary side of a new
+    /// pseudo-terminal, 100 columns wide) and stdout a pipe: a person at a
+    /// terminal writing the output to a file. The [`Run`]'s stderr is what
+    /// the terminal got, as written (carriage returns and all).
+    #[track_caller]
+    pub fn run_with_stderr_on_terminal(&self) -> Run {
+        let (primary, secondary) = open_pty(100);
+        let mut terminal = std::fs::File::from(primary);
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Linux ends the primary side's reads with EIO once every
+            // secondary descriptor is closed: that is the end.
+            while let Ok(n) = terminal.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            seen
+        });
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(secondary))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run mailport {:?}: {e}", self.argv()));
+        let out = child.wait_with_output().expect("wait for mailport");
+        let seen = reader.join().expect("the terminal's reader");
+        Run::new(out.status, out.stdout, seen)
+    }
+
     /// Run with stdout a pipe whose reader is gone before mailport writes
     /// (like `mailport ... | head -0`).
     #[track_caller]
@@ -323,6 +357,36 @@ impl Mailport {
             "mailport's stdout is not UTF-8: {stdout:?}"
         );
         (Run::new(status, stdout, stderr), rss)
+    }
+}
+
+/// A new pseudo-terminal `columns` wide: (primary, secondary).
+fn open_pty(columns: u16) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut primary, mut secondary) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors, which are then owned here.
+    let rc = unsafe {
+        libc::openpty(
+            &mut primary,
+            &mut secondary,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both are open descriptors that nothing else owns.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(primary),
+            std::os::fd::OwnedFd::from_raw_fd(secondary),
+        )
     }
 }
 

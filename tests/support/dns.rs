@@ -28,6 +28,8 @@ use super::fixture_path;
 /// A running test DNS server; stopped when dropped.
 pub struct DnsServer {
     addr: SocketAddr,
+    /// Every question asked so far: (name, lower case with the dot; type).
+    asked: Asked,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -36,6 +38,7 @@ impl DnsServer {
     /// Serve every zone of `fixtures/dns/` with the misbehaviour rules.
     pub fn start() -> DnsServer {
         let handler = Misbehaving::load(&fixture_path("dns"));
+        let asked = handler.asked.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let thread = std::thread::spawn(move || {
@@ -68,9 +71,19 @@ impl DnsServer {
             .expect("the DNS server starts");
         DnsServer {
             addr,
+            asked,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
+    }
+
+    /// How many times `name` (`mx.example.test.`) was asked for with type `rtype` (`A`).
+    pub fn asked(&self, name: &str, rtype: &str) -> usize {
+        let asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
+        asked
+            .iter()
+            .filter(|(n, t)| n == name && t == rtype)
+            .count()
     }
 
     /// The value for `--dns-server`.
@@ -90,8 +103,11 @@ impl Drop for DnsServer {
     }
 }
 
+type Asked = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// The zones, and the names to misbehave for.
 struct Misbehaving {
+    asked: Asked,
     catalog: Catalog,
     servfail: Vec<LowerName>,
     silent: Vec<LowerName>,
@@ -141,6 +157,7 @@ impl Misbehaving {
             }
         }
         Misbehaving {
+            asked: Asked::default(),
             catalog,
             servfail,
             silent,
@@ -157,6 +174,10 @@ impl RequestHandler for Misbehaving {
     ) -> ResponseInfo {
         if let Ok(info) = request.request_info() {
             let name = info.query.name();
+            self.asked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((name.to_string(), info.query.query_type().to_string()));
             if self.silent.iter().any(|n| n.zone_of(name)) {
                 // Each UDP request has its own task: this one just never ends.
                 return std::future::pending().await;

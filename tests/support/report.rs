@@ -7,7 +7,7 @@
 //! are refused: a field renamed, dropped or added fails the test that reads
 //! the report. Required fields are plain types; the schema's optional ones
 //! are `Option` (absent and null read the same), except two that the schema
-//! omits when empty or false (`notes`, `preauth`, `retried`).
+//! omits when empty or false (`notes`, `preauth`, `retried`, `shared`).
 
 use std::fmt;
 
@@ -280,6 +280,9 @@ pub struct Probe {
     /// Only with -vv.
     #[serde(default)]
     pub transcript: Vec<String>,
+    /// Made for another host of the run and shared; omitted when false.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
