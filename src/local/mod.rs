@@ -69,8 +69,10 @@ pub fn gather(paths: &LocalPaths, listeners: bool) -> LocalFacts {
     let group = read_file(Path::new("/etc/group"), 16 << 20)
         .1
         .unwrap_or_default();
-    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     let process = Identity {
         uid,
         user: name_of(&passwd, uid),

@@ -126,9 +126,7 @@ impl<'a> Session<'a> {
                 local_addr: None,
                 result: match f.errno {
                     Some(e) => ConnectResult::Error(
-                        net::errno_name(e)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| format!("errno {e}")),
+                        net::errno_name(e).unwrap_or_else(|| format!("errno {e}")),
                     ),
                     None => ConnectResult::Timeout,
                 },
