@@ -2,8 +2,8 @@
 
 use crate::codes::Code;
 use crate::report::{
-    CertVerdict, ConnectResult, Finding, IcmpFacts, IcmpKind, Outcome, ProbeResult, Role, Severity,
-    TargetReport,
+    CertVerdict, ConnectResult, Finding, IcmpFacts, IcmpKind, Outcome, ProbeResult, Role, SafeText,
+    Severity, TargetReport,
 };
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
@@ -59,6 +59,7 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
             .resolution
             .detail
             .clone()
+            .map(SafeText::into_string)
             .unwrap_or_else(|| t.resolution.status.as_str().to_string());
         let words = names::with_mx_suggestion(t, words);
         out.push(finding(t, None, Code::DnsFailed, words));
@@ -177,7 +178,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     let plaintext_auth: Vec<&str> = p
         .auth_plain
         .iter()
-        .map(String::as_str)
+        .map(SafeText::as_str)
         .filter(|m| matches!(*m, "PLAIN" | "LOGIN"))
         .collect();
     if smtp && !plaintext_auth.is_empty() {
@@ -764,9 +765,9 @@ mod tests {
             version: "HTTP/1.1".into(),
             status,
             reason: "Reason".into(),
-            location: location.map(str::to_string),
+            location: location.map(crate::escape::escape_str),
             server: Some("nginx".into()),
-            hsts: hsts.map(str::to_string),
+            hsts: hsts.map(crate::escape::escape_str),
         }
     }
 
@@ -1018,7 +1019,7 @@ mod tests {
             code,
             Some(from.parse().unwrap()),
         );
-        icmp.from_name = name.map(String::from);
+        icmp.from_name = name.map(crate::escape::escape_str);
         if let Some(c) = p.connect.as_mut() {
             c.icmp = Some(icmp);
             if ty == 3 && code == 13 {

@@ -2,6 +2,7 @@
 //! phase, capped by the probe's deadline, one [`PhaseRecord`] appended, and a
 //! failure classified by the phase it happened in.
 
+use crate::escape::SafeText;
 use crate::report::{IcmpFacts, Outcome, Phase, PhaseRecord};
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub struct Failure {
     pub errno: Option<i32>,
     /// The server's answer, escaped, when that answer is the failure (a
     /// refused STARTTLS): the report keeps it as a fact of its own.
-    pub reply: Option<String>,
+    pub reply: Option<SafeText>,
     /// The ICMP error a failed connect drew (from the socket's error queue).
     pub icmp: Option<Box<IcmpFacts>>,
 }
@@ -36,7 +37,7 @@ impl Failure {
     }
 
     /// The same failure, keeping the server's answer that caused it.
-    pub fn with_reply(self, reply: String) -> Failure {
+    pub fn with_reply(self, reply: SafeText) -> Failure {
         Failure {
             reply: Some(reply),
             ..self

@@ -420,7 +420,7 @@ fn target_report(plan: &Plan, t: ResolvedTarget, mut probes: Vec<ProbeResult>) -
         probes.extend(
             plan.probes_of(&t.target)
                 .iter()
-                .map(|p| unresolved(p, t.resolution.detail.clone())),
+                .map(|p| unresolved(p, t.resolution.detail.as_ref().map(|d| d.to_string()))),
         );
     }
     TargetReport {

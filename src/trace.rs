@@ -153,7 +153,7 @@ pub fn jobs(mode: TraceMode, targets: &[TargetReport]) -> Vec<Job> {
 #[derive(Debug, Clone, Default)]
 pub struct Paths {
     traces: Vec<(usize, Trace)>,
-    names: BTreeMap<IpAddr, String>,
+    names: BTreeMap<IpAddr, crate::report::SafeText>,
 }
 
 impl Paths {

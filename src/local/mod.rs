@@ -14,7 +14,7 @@ mod rules;
 use crate::plan::LocalPaths;
 use crate::report::{
     Account, AccountKind, Family, Identity, Listeners, LocalFacts, Outcome, ReadStatus, RuleSource,
-    SourceRead, TargetReport,
+    SafeText, SourceRead, TargetReport,
 };
 use crate::service::{Role, SERVICES};
 use std::io::Read;
@@ -179,7 +179,7 @@ fn entry(file: &str, name: &str) -> Option<Vec<String>> {
 }
 
 /// The name of `id` in /etc/passwd or /etc/group.
-fn name_of(file: &str, id: u32) -> Option<String> {
+fn name_of(file: &str, id: u32) -> Option<SafeText> {
     file.lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.get(2).and_then(|v| v.parse::<u32>().ok()) == Some(id))
@@ -319,7 +319,7 @@ fn run(label: &str, cmd: &[String]) -> (SourceRead, Option<String>) {
             let detail = if words.is_empty() {
                 format!("exit status {}", s.code().unwrap_or(-1))
             } else {
-                words
+                words.into_string()
             };
             (read(status, Some(detail)), None)
         }

@@ -12,7 +12,7 @@
 use super::Session;
 use crate::net::{self, escape, identify, LineIo, MAX_REPLY_BYTES};
 use crate::phase::Failure;
-use crate::report::{HttpFacts, Outcome, Phase};
+use crate::report::{HttpFacts, Outcome, Phase, SafeText};
 use crate::service::TlsMode;
 use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -27,18 +27,18 @@ const MAX_VALUE: usize = 512;
 pub struct Head {
     pub version: String,
     pub status: u16,
-    pub reason: String,
+    pub reason: SafeText,
     /// Header names as sent, values trimmed; both escaped.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(SafeText, SafeText)>,
 }
 
 impl Head {
     /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&SafeText> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 }
 
@@ -53,7 +53,7 @@ fn parser() -> httparse::ParserConfig {
 /// Parse `HTTP/1.1 301 Moved Permanently`: httparse reads the version
 /// (HTTP/1.0 or 1.1) and the three-digit status (100 to 599); the reason
 /// phrase, which servers fill with anything, is kept as sent, escaped.
-pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, String)> {
+pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, SafeText)> {
     const PREFIX: usize = "HTTP/1.1 200".len();
     let (prefix, reason) = line.split_at(line.len().min(PREFIX));
     let reason = match reason {
@@ -78,7 +78,7 @@ pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, String)> {
 /// The headers of a head (its header lines, each ending in CRLF, without the
 /// status line): names as sent and values trimmed, both escaped; a malformed
 /// line is skipped. At most [`MAX_HEADERS`].
-fn parse_headers(lines: &[u8]) -> Vec<(String, String)> {
+fn parse_headers(lines: &[u8]) -> Vec<(SafeText, SafeText)> {
     let head = [b"HTTP/1.1 200 OK\r\n", lines, b"\r\n"].concat();
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
@@ -269,14 +269,14 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             read_head(&mut io).await
         })
         .await?;
-    s.res.software = head.header("Server").map(str::to_string);
+    s.res.software = head.header("Server").cloned();
     s.res.http = Some(HttpFacts {
         version: head.version.clone(),
         status: head.status,
         reason: head.reason.clone(),
-        location: head.header("Location").map(str::to_string),
-        server: head.header("Server").map(str::to_string),
-        hsts: head.header("Strict-Transport-Security").map(str::to_string),
+        location: head.header("Location").cloned(),
+        server: head.header("Server").cloned(),
+        hsts: head.header("Strict-Transport-Security").cloned(),
     });
     // The body is never read; dropping the connection closes it.
     Ok(())
@@ -343,7 +343,10 @@ mod tests {
         let mut io = LineIo::new(client);
         let head = read_head(&mut io).await.unwrap();
         assert_eq!(head.status, 301);
-        assert_eq!(head.header("Location"), Some("https://x/"));
+        assert_eq!(
+            head.header("Location").map(|v| v.as_str()),
+            Some("https://x/")
+        );
         assert_eq!(head.headers.len(), 2);
 
         let (client, mut server) = tokio::io::duplex(1 << 20);
@@ -418,7 +421,7 @@ mod tests {
                 let line = format!("HTTP/{version} {status} {reason}");
                 prop_assert_eq!(
                     parse_status_line(line.as_bytes()),
-                    Some((format!("HTTP/{version}"), status, reason))
+                    Some((format!("HTTP/{version}"), status, reason.into()))
                 );
             }
 
@@ -454,7 +457,7 @@ mod tests {
                 for (name, value) in &headers {
                     prop_assert_eq!(
                         parse_headers(format!("{name}: {value}\r\n").as_bytes()),
-                        vec![(name.clone(), value.clone())]
+                        vec![(name.clone().into(), value.clone().into())]
                     );
                     wire.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -469,8 +472,8 @@ mod tests {
                 prop_assert_eq!(got, Ok(Head {
                     version: "HTTP/1.1".to_string(),
                     status,
-                    reason: "Whatever".to_string(),
-                    headers,
+                    reason: "Whatever".into(),
+                    headers: headers.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
                 }));
             }
         }

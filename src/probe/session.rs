@@ -8,7 +8,7 @@ use super::ProbeSpec;
 use crate::net::{self, LineIo, Sniff};
 use crate::phase::{secs, Failure, Recorder};
 use crate::report::{
-    ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, TlsAnswer, TlsVersions,
+    ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, SafeText, TlsAnswer, TlsVersions,
 };
 use crate::service::TlsMode;
 use crate::tls;
@@ -485,7 +485,7 @@ fn learnt(f: Failure, shape: &Shape, heard: &Heard) -> Failure {
 enum Sniffed {
     Tls,
     /// HTTP: the first line of its answer, quoted.
-    Http(String),
+    Http(SafeText),
     Nothing,
 }
 

@@ -5,13 +5,14 @@
 //! by diagnosis. Plain data: every fact says where it was read, and what
 //! could not be read says so instead of being guessed.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalFacts {
     /// This machine's host name (the kernel's): the `host` of local findings.
-    pub host: String,
+    pub host: SafeText,
     /// Who runs mailport: owner matches (CSF's SMTP_BLOCK) decide by it.
     pub process: Identity,
     /// The listening sockets on mail ports (`mailport local` only).
@@ -32,10 +33,10 @@ pub struct LocalFacts {
 pub struct Identity {
     pub uid: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user: Option<String>,
+    pub user: Option<SafeText>,
     pub gid: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub group: Option<String>,
+    pub group: Option<SafeText>,
 }
 
 impl Identity {
@@ -114,11 +115,11 @@ pub struct Csf {
 pub struct CsfSetting {
     pub name: String,
     /// The value without its quotes.
-    pub value: String,
+    pub value: SafeText,
     /// 1-based line number in the file.
     pub line: usize,
     /// The line as written.
-    pub text: String,
+    pub text: SafeText,
 }
 
 impl Csf {
@@ -254,7 +255,7 @@ pub struct FwRule {
     /// 1-based position among the chain's rules, as listed.
     pub position: usize,
     /// The rule as the tool printed it.
-    pub text: String,
+    pub text: SafeText,
     pub action: Action,
     /// The chain of a jump.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -15,6 +15,7 @@ mod stream;
 mod tls;
 mod trace;
 
+pub use crate::escape::SafeText;
 pub use local::*;
 pub use names::*;
 pub use probe::*;
@@ -48,7 +49,7 @@ pub struct Resolution {
     pub source: ResolutionSource,
     pub status: DnsStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     pub ms: u64,
 }
 
