@@ -2,7 +2,7 @@
 //! phase, capped by the probe's deadline, one [`PhaseRecord`] appended, and a
 //! failure classified by the phase it happened in.
 
-use crate::escape::SafeText;
+use crate::escape::{escape_str, SafeText};
 use crate::report::{IcmpFacts, Outcome, Phase, PhaseRecord};
 use std::future::Future;
 use std::time::Duration;
@@ -131,12 +131,13 @@ impl Recorder {
         result
     }
 
+    /// Record a phase; its error (which may quote a server) is escaped here.
     pub fn record(&mut self, phase: Phase, start: Instant, error: Option<String>) {
         self.phases.push(PhaseRecord {
             phase,
             ms: start.elapsed().as_millis() as u64,
             ok: error.is_none(),
-            error,
+            error: error.map(|e| escape_str(&e)),
         });
     }
 
@@ -145,7 +146,7 @@ impl Recorder {
     pub fn fail_current(&mut self, why: &str) {
         if let Some(last) = self.phases.last_mut() {
             last.ok = false;
-            last.error = Some(why.to_string());
+            last.error = Some(escape_str(why));
         }
     }
 

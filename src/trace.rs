@@ -471,7 +471,7 @@ fn from_failure(ttl: u8, f: &Failure, dest: SocketAddr, start: Instant) -> Hop {
         error: if reply == HopReply::Refused {
             None
         } else {
-            name
+            name.map(|n| crate::escape::escape_str(&n))
         },
         ..hop_of(ttl, reply, from, start)
     }

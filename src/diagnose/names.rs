@@ -23,7 +23,7 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                 service: None,
                 port: None,
                 address: None,
-                message,
+                message: crate::escape::escape_str(&message),
                 hint: code.hint().to_string(),
             });
         };

@@ -228,7 +228,8 @@ fn run(label: &str, cmd: &[String]) -> (SourceRead, Option<String>) {
             source.clone()
         },
         status,
-        detail,
+        // A command's own words (its stderr): escaped as a whole.
+        detail: detail.map(|d| crate::escape::escape_str(&d)),
     };
     let Some((program, args)) = cmd.split_first() else {
         return (read(ReadStatus::Skipped, Some("turned off".into())), None);

@@ -116,7 +116,7 @@ impl Dialog for Imap {
                 res.preauth = true;
                 res.notes.push(
                     "the server greets with PREAUTH: the session is authenticated without any credentials"
-                        .to_string(),
+                        .into(),
                 );
                 Ok(g.caps)
             }

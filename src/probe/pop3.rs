@@ -254,8 +254,9 @@ impl Dialog for Pop3 {
                 } else {
                     ""
                 };
-                res.notes.push(format!(
-                    "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
+                res.notes.push(crate::escape::safe_text!(
+                    "the server has no CAPA command{} (RFC 2449): it answered \"{}\"",
+                    when,
                     crate::net::quote(&line, 80)
                 ));
                 None

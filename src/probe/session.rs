@@ -5,6 +5,7 @@
 
 use super::oldtls::{self, Heard, Shape};
 use super::ProbeSpec;
+use crate::escape::escape_str;
 use crate::net::{self, LineIo, Sniff};
 use crate::phase::{secs, Failure, Recorder};
 use crate::report::{
@@ -59,7 +60,8 @@ impl<'a> Session<'a> {
         res.transcript = tape.map(|t| t.lines()).unwrap_or_default();
         if let Err(f) = result {
             res.outcome = f.outcome;
-            res.detail = Some(f.detail);
+            // Failure details quote servers: escaped as a whole when stored.
+            res.detail = Some(escape_str(&f.detail));
             if f.peer_protocol.is_some() {
                 res.peer_protocol = f.peer_protocol;
             }
@@ -78,8 +80,9 @@ impl<'a> Session<'a> {
         self.rec.step(phase, limit, fut).await
     }
 
+    /// A note; escaped as a whole when stored.
     pub fn note(&mut self, text: String) {
-        self.res.notes.push(text);
+        self.res.notes.push(escape_str(&text));
     }
 
     /// The connect phase, with the socket-level facts recorded: how it

@@ -82,7 +82,7 @@ pub struct SourceRead {
     pub source: String,
     pub status: ReadStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub struct Csf {
     pub path: String,
     pub status: ReadStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     /// Each setting mailport reads, with its line, in file order.
     pub settings: Vec<CsfSetting>,
 }

@@ -176,7 +176,7 @@ pub struct PhaseRecord {
     pub ms: u64,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
+    pub error: Option<SafeText>,
 }
 
 /// The head of the answer to `GET /` (the body is never read).
@@ -219,7 +219,7 @@ pub struct ProbeResult {
     pub verdict_code: Option<Code>,
     /// What went wrong, in words, when the outcome is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failed_phase: Option<Phase>,
     pub phases: Vec<PhaseRecord>,
@@ -278,7 +278,7 @@ pub struct ProbeResult {
     pub http: Option<HttpFacts>,
     /// Things worth knowing that are not failures.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub notes: Vec<String>,
+    pub notes: Vec<SafeText>,
     /// The first attempt was turned away by the server's per-client
     /// connection limit and this result is the retry's (a note says why).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]

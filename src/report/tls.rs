@@ -71,7 +71,7 @@ pub struct TlsFacts {
     pub verdict: CertVerdict,
     /// The verifier's own words, when the verdict is not `valid`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub verdict_detail: Option<String>,
+    pub verdict_detail: Option<SafeText>,
     /// The name the certificate was verified against.
     pub verified_name: String,
     /// How many certificates the server sent, when that is more than the chain keeps (16).

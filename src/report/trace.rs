@@ -61,7 +61,7 @@ pub struct Hop {
     pub icmp: Option<String>,
     /// The errno's name, for `error`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
+    pub error: Option<SafeText>,
     pub ms: u64,
 }
 

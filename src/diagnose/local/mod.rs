@@ -38,7 +38,7 @@ fn local_finding(facts: &LocalFacts, code: Code, port: Option<u16>, message: Str
             .map(|s| s.name.to_string()),
         port,
         address: None,
-        message,
+        message: crate::escape::escape_str(&message),
         hint: code.hint().to_string(),
     }
 }

@@ -19,7 +19,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
     )?;
     let mut lines: Vec<(String, String)> = Vec::new();
     if let Some(d) = &pr.detail {
-        lines.push(("why".into(), d.clone()));
+        lines.push(("why".into(), d.to_string()));
     }
     if !pr.phases.is_empty() {
         let phases: Vec<String> = pr
@@ -134,7 +134,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
         }
     }
     for n in &pr.notes {
-        lines.push(("note".into(), n.clone()));
+        lines.push(("note".into(), n.to_string()));
     }
     for (k, v) in lines {
         let text = format!("{k:>10}: {v}");
