@@ -160,3 +160,78 @@ fn r14_a_device_as_a_file_is_refused_at_once() {
         assert_clean_run(option, &run);
     }
 }
+
+/// A certificate at every edge at once (a negative serial, a subject that is
+/// not UTF-8 with ESC in it and a 40,000-byte OU, an otherName SAN): its
+/// facts are shown escaped and cut, in `-v` text and in JSON, and the
+/// negative serial is its own finding.
+#[test]
+fn r14_a_certificate_at_every_edge_is_shown_escaped_and_cut() {
+    use crate::support::certs::TestPki;
+    use crate::support::dialogs::Recorded;
+    use crate::support::server::FakeServer;
+    use crate::support::HOST;
+
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let serve = || {
+        FakeServer::smtp(
+            Recorded::smtp("postfix-3.7.11-smtps").implicit(pki.odd_leaf_config(&[HOST])),
+        )
+    };
+    let check = |port: u16| {
+        Mailport::check(HOST)
+            .loopback()
+            .at(port, "submissions")
+            .ca(Some(ca.path()))
+            .fast_timeouts()
+    };
+
+    let server = serve();
+    let run = check(server.port()).json().run();
+    server.finish();
+    assert_clean_run("check --json", &run);
+    let v = run.json();
+    assert_clean_json(&v, "$");
+    let probe = run.probe();
+    assert_eq!(probe.outcome, "ok", "{probe:#}");
+    let leaf = &probe.tls().chain[0];
+    assert!(leaf.serial_negative, "{leaf:#?}");
+    assert!(leaf.subject.contains("\\xff\\xfe"), "{}", leaf.subject);
+    assert!(leaf.subject.contains("\\u{1b}[2J"), "{}", leaf.subject);
+    assert!(!leaf.subject.contains("X509Error"), "{}", leaf.subject);
+    assert!(
+        leaf.subject.ends_with('…'),
+        "cut: {} bytes",
+        leaf.subject.len()
+    );
+    assert!(
+        leaf.subject.len() < 1_000,
+        "cut: {} bytes",
+        leaf.subject.len()
+    );
+    assert!(
+        leaf.sans
+            .iter()
+            .any(|s| s == "othername:1.3.6.1.4.1.311.20.2.3:<unsupported>"),
+        "{:?}",
+        leaf.sans
+    );
+    assert!(
+        run.finding_codes()
+            .contains(&"cert_serial_negative".to_string()),
+        "{:?}",
+        run.finding_codes()
+    );
+
+    let server = serve();
+    let run = check(server.port()).arg("-v").run();
+    server.finish();
+    assert_clean_run("check -v", &run);
+    assert!(run.stdout.contains("\\xff\\xfe"), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().all(|l| l.chars().count() < 1_000),
+        "a line of the 40,000-byte subject: {}",
+        run.stdout.len()
+    );
+}
