@@ -48,13 +48,12 @@ impl Connecting {
     /// (no route, a local policy) is the failure.
     pub fn start(dest: SocketAddr, opts: ConnectOptions) -> Result<Connecting, Failure> {
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-        use std::os::fd::AsRawFd;
         let fail = |e: io::Error| connect_failure(&e, None, dest.ip());
         let socket = Socket::new(Domain::for_address(dest), Type::STREAM, Some(Protocol::TCP))
             .map_err(fail)?;
         socket.set_nonblocking(true).map_err(fail)?;
         // Without it the connection still works; only the ICMP details are missing.
-        let _ = errqueue::enable(socket.as_raw_fd(), dest.is_ipv6());
+        let _ = errqueue::enable(&socket, dest.is_ipv6());
         if let Some(ttl) = opts.ttl {
             if dest.is_ipv6() {
                 socket.set_unicast_hops_v6(ttl).map_err(fail)?;
@@ -78,7 +77,7 @@ impl Connecting {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => {
-                let icmp = errqueue::icmp(socket.as_raw_fd());
+                let icmp = errqueue::icmp(&socket);
                 return Err(connect_failure(&e, icmp, dest.ip()));
             }
         }
@@ -115,8 +114,7 @@ impl Connecting {
 
     /// The ICMP error queued on the socket, if any (read once: the queue is drained).
     pub fn icmp(&self) -> Option<IcmpFacts> {
-        use std::os::fd::AsRawFd;
-        errqueue::icmp(self.stream.as_raw_fd())
+        errqueue::icmp(&self.stream)
     }
 
     /// The local port the kernel chose (or the one asked for).
