@@ -7,6 +7,9 @@
 //! the target are data in the report; only failures of the tool itself are
 //! errors (exit status 2). ARCHITECTURE.md maps the stages to their files.
 
+// No `unsafe`: system calls go through nix (issue 16).
+#![forbid(unsafe_code)]
+
 pub mod cert;
 pub mod cli;
 pub mod codes;
