@@ -57,7 +57,10 @@ impl<'a> Session<'a> {
         if let (Some(tape), Err(f)) = (&tape, &result) {
             tape.note(&format!("{}: {}", f.outcome.as_str(), f.detail));
         }
-        res.transcript = tape.map(|t| t.lines()).unwrap_or_default();
+        // Lines of escaped text, escaped again (a no-op) to keep their type.
+        res.transcript = tape
+            .map(|t| t.lines().iter().map(|l| escape_str(l)).collect())
+            .unwrap_or_default();
         if let Err(f) = result {
             res.outcome = f.outcome;
             // Failure details quote servers: escaped as a whole when stored.

@@ -286,7 +286,7 @@ pub struct ProbeResult {
     /// `-vv`: the dialogue, swaks-style (`-> ` sent, `<- ` received,
     /// escaped, `== ` events), at most 100 lines and 8 KiB.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub transcript: Vec<String>,
+    pub transcript: Vec<SafeText>,
 }
 
 impl ProbeResult {
