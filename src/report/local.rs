@@ -247,8 +247,8 @@ impl PortMatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FwRule {
     /// The table as named: `filter`, `inet filter`.
-    pub table: String,
-    pub chain: String,
+    pub table: SafeText,
+    pub chain: SafeText,
     /// The hook when the chain is a base chain (OUTPUT, INPUT, FORWARD).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hook: Option<Hook>,
@@ -259,7 +259,7 @@ pub struct FwRule {
     pub action: Action,
     /// The chain of a jump.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub target: Option<String>,
+    pub target: Option<SafeText>,
     /// The destination ports the rule matches; absent: any port.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dport: Option<PortMatch>,
@@ -293,8 +293,8 @@ impl FwRule {
         text: &str,
     ) -> FwRule {
         FwRule {
-            table: table.to_string(),
-            chain: chain.to_string(),
+            table: crate::escape::escape_str(table),
+            chain: crate::escape::escape_str(chain),
             hook,
             position,
             text: crate::escape::escape(text.as_bytes()),

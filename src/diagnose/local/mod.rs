@@ -463,7 +463,7 @@ mod tests {
     fn rule(chain: &str, action: Action, uid: Option<IdMatch>) -> FwRule {
         FwRule {
             table: "filter".into(),
-            chain: chain.into(),
+            chain: crate::escape::escape_str(chain),
             hook: (chain == "OUTPUT").then_some(Hook::Output),
             position: 1,
             text: format!("-A {chain} ... -j {action:?}").into(),
