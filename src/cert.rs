@@ -1,6 +1,7 @@
 //! X.509 certificates as presented → [`CertFacts`], parsed with x509-parser.
 
-use crate::report::CertFacts;
+use crate::escape::safe_text;
+use crate::report::{CertFacts, SafeText};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
@@ -13,19 +14,14 @@ pub const MAX_SANS: usize = 100;
 pub const MAX_NAME_CHARS: usize = 512;
 
 /// Escaped outside text, cut to [`MAX_NAME_CHARS`] with "…".
-fn capped(text: &str) -> String {
-    let mut out = crate::escape::escape(text.as_bytes());
-    if out.chars().count() > MAX_NAME_CHARS {
-        out = out.chars().take(MAX_NAME_CHARS).collect();
-        out.push('…');
-    }
-    out
+fn capped(text: &str) -> SafeText {
+    crate::escape::escape_str(text).cut_chars(MAX_NAME_CHARS)
 }
 
 /// A distinguished name as text (`C=DE, O=Example, CN=mail.example.org`),
 /// whatever its attributes hold: a value that is not a readable string
 /// (invalid UTF-8, a BMPString…) is shown as its bytes, escaped.
-fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
+fn name_text(name: &x509_parser::x509::X509Name<'_>) -> SafeText {
     if let Ok(text) = name.to_string_with_registry(oid_registry()) {
         return capped(&text);
     }
@@ -43,7 +39,7 @@ fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
                 .unwrap_or_else(|_| attr.attr_type().to_id_string());
             let value = match attr.as_str() {
                 Ok(v) => v.to_string(),
-                Err(_) => crate::escape::escape(attr.as_slice()),
+                Err(_) => crate::escape::escape(attr.as_slice()).into_string(),
             };
             format!("{key}={value}")
         })
@@ -51,7 +47,7 @@ fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
     capped(&parts.join(", "))
 }
 
-/// One SAN as openssl prints it.
+/// One SAN as openssl prints it (raw: the caller escapes it).
 fn san_text(name: &GeneralName<'_>) -> String {
     match name {
         GeneralName::DNSName(d) => format!("DNS:{d}"),
@@ -82,8 +78,8 @@ pub fn facts(der: &[u8], now: i64) -> CertFacts {
     match X509Certificate::from_der(der) {
         Ok((_, cert)) => from_parsed(&cert, now),
         Err(e) => CertFacts {
-            subject: format!("(unparseable certificate: {e})"),
-            issuer: String::new(),
+            subject: crate::escape::escape_str(&format!("(unparseable certificate: {e})")),
+            issuer: SafeText::new(),
             serial: String::new(),
             sans: Vec::new(),
             not_before: String::new(),
@@ -114,7 +110,7 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
         }
     }
     if extra > 0 {
-        sans.push(format!("(and {extra} more)"));
+        sans.push(safe_text!("(and {} more)", extra));
     }
     let spki = cert.public_key();
     let key_type = oid2sn(&spki.algorithm.algorithm, registry)

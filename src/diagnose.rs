@@ -1,9 +1,10 @@
 //! Pure rules: a report's targets in, findings out. No I/O, no clock.
 
 use crate::codes::Code;
+use crate::escape::escape_str;
 use crate::report::{
-    CertVerdict, ConnectResult, Finding, IcmpFacts, IcmpKind, Outcome, ProbeResult, Role, Severity,
-    TargetReport,
+    CertVerdict, ConnectResult, Finding, IcmpFacts, IcmpKind, Outcome, ProbeResult, Role, SafeText,
+    Severity, TargetReport,
 };
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
@@ -59,6 +60,7 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
             .resolution
             .detail
             .clone()
+            .map(SafeText::into_string)
             .unwrap_or_else(|| t.resolution.status.as_str().to_string());
         let words = names::with_mx_suggestion(t, words);
         out.push(finding(t, None, Code::DnsFailed, words));
@@ -75,7 +77,13 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
     out
 }
 
-fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: String) -> Finding {
+/// A finding about `t` (and probe `p`); `message` is escaped here.
+fn finding(
+    t: &TargetReport,
+    p: Option<&ProbeResult>,
+    code: Code,
+    message: impl AsRef<str>,
+) -> Finding {
     Finding {
         severity: code.severity(),
         code,
@@ -83,7 +91,7 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
         service: p.map(|p| p.service.clone()),
         port: p.map(|p| p.port),
         address: p.and_then(|p| p.address),
-        message,
+        message: escape_str(message.as_ref()),
         hint: code.hint_for(p.and_then(software)).to_string(),
     }
 }
@@ -177,7 +185,7 @@ fn probe_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Finding>) {
     let plaintext_auth: Vec<&str> = p
         .auth_plain
         .iter()
-        .map(String::as_str)
+        .map(SafeText::as_str)
         .filter(|m| matches!(*m, "PLAIN" | "LOGIN"))
         .collect();
     if smtp && !plaintext_auth.is_empty() {
@@ -323,7 +331,7 @@ fn starttls_refused(t: &TargetReport, p: &ProbeResult) -> Finding {
     );
     if p.tls_mode == TlsMode::Opportunistic {
         f.severity = Severity::Warn;
-        f.message.push_str(
+        f.message.push_ours(
             "; senders fall back to plaintext, so mail to this server travels unencrypted",
         );
     }
@@ -364,7 +372,7 @@ fn submission_auth_findings(t: &TargetReport, p: &ProbeResult, out: &mut Vec<Fin
 fn name_mismatch_on_relay(p: &ProbeResult, mut f: Finding) -> Finding {
     if f.code == Code::CertNameMismatch && p.tls_mode == TlsMode::Opportunistic {
         f.severity = Severity::Warn;
-        f.message.push_str(
+        f.message.push_ours(
             "; on the relay port most senders use opportunistic TLS and deliver anyway, \
              but senders that check names (an MTA-STS policy in enforce mode, DANE) will not",
         );
@@ -525,7 +533,11 @@ fn refusal_words(p: &ProbeResult) -> String {
 fn connect_words(p: &ProbeResult) -> String {
     match (icmp(p), &p.connect) {
         (Some(i), Some(c)) => format!("{} ({})", i.words(p.address), c.result.as_str()),
-        _ => p.detail.clone().unwrap_or_default(),
+        _ => p
+            .detail
+            .as_ref()
+            .map(SafeText::to_string)
+            .unwrap_or_default(),
     }
 }
 
@@ -764,9 +776,9 @@ mod tests {
             version: "HTTP/1.1".into(),
             status,
             reason: "Reason".into(),
-            location: location.map(str::to_string),
+            location: location.map(crate::escape::escape_str),
             server: Some("nginx".into()),
-            hsts: hsts.map(str::to_string),
+            hsts: hsts.map(crate::escape::escape_str),
         }
     }
 
@@ -1018,7 +1030,7 @@ mod tests {
             code,
             Some(from.parse().unwrap()),
         );
-        icmp.from_name = name.map(String::from);
+        icmp.from_name = name.map(crate::escape::escape_str);
         if let Some(c) = p.connect.as_mut() {
             c.icmp = Some(icmp);
             if ty == 3 && code == 13 {

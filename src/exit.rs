@@ -106,7 +106,7 @@ mod tests {
             service: None,
             port: None,
             address: None,
-            message: String::new(),
+            message: crate::escape::SafeText::new(),
             hint: String::new(),
         }
     }

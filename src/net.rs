@@ -48,13 +48,12 @@ impl Connecting {
     /// (no route, a local policy) is the failure.
     pub fn start(dest: SocketAddr, opts: ConnectOptions) -> Result<Connecting, Failure> {
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-        use std::os::fd::AsRawFd;
         let fail = |e: io::Error| connect_failure(&e, None, dest.ip());
         let socket = Socket::new(Domain::for_address(dest), Type::STREAM, Some(Protocol::TCP))
             .map_err(fail)?;
         socket.set_nonblocking(true).map_err(fail)?;
         // Without it the connection still works; only the ICMP details are missing.
-        let _ = errqueue::enable(socket.as_raw_fd(), dest.is_ipv6());
+        let _ = errqueue::enable(&socket, dest.is_ipv6());
         if let Some(ttl) = opts.ttl {
             if dest.is_ipv6() {
                 socket.set_unicast_hops_v6(ttl).map_err(fail)?;
@@ -78,7 +77,7 @@ impl Connecting {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => {
-                let icmp = errqueue::icmp(socket.as_raw_fd());
+                let icmp = errqueue::icmp(&socket);
                 return Err(connect_failure(&e, icmp, dest.ip()));
             }
         }
@@ -115,8 +114,7 @@ impl Connecting {
 
     /// The ICMP error queued on the socket, if any (read once: the queue is drained).
     pub fn icmp(&self) -> Option<IcmpFacts> {
-        use std::os::fd::AsRawFd;
-        errqueue::icmp(self.stream.as_raw_fd())
+        errqueue::icmp(&self.stream)
     }
 
     /// The local port the kernel chose (or the one asked for).
@@ -166,55 +164,27 @@ pub fn timeout_with_icmp(f: Failure, icmp: IcmpFacts, dest: IpAddr) -> Failure {
 
 /// The addresses of this machine's interfaces (getifaddrs); empty if unreadable.
 pub fn local_addresses() -> Vec<IpAddr> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs allocates a list that we walk read-only and free once.
-    unsafe {
-        if libc::getifaddrs(&mut head) != 0 {
-            return out;
-        }
-        let mut cur = head;
-        while !cur.is_null() {
-            let addr = (*cur).ifa_addr;
-            if !addr.is_null() {
-                match i32::from((*addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(
-                            sin.sin_addr.s_addr,
-                        ))));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(addr as *const libc::sockaddr_in6);
-                        out.push(IpAddr::V6(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
-                    }
-                    _ => {}
-                }
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|i| {
+            let a = i.address?;
+            if let Some(v4) = a.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
             }
-            cur = (*cur).ifa_next;
-        }
-        libc::freeifaddrs(head);
-    }
-    out
+        })
+        .collect()
 }
 
-/// The symbolic name of the errno values a connect can end with.
-pub fn errno_name(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EACCES => "EACCES",
-        libc::EPERM => "EPERM",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ECONNABORTED => "ECONNABORTED",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::EHOSTDOWN => "EHOSTDOWN",
-        _ => return None,
-    })
+/// The symbolic name of an errno value (`ECONNREFUSED`), from nix's table.
+pub fn errno_name(errno: i32) -> Option<String> {
+    match nix::errno::Errno::from_raw(errno) {
+        nix::errno::Errno::UnknownErrno => None,
+        e => Some(format!("{e:?}")),
+    }
 }
 
 fn connect_failure(e: &io::Error, icmp: Option<IcmpFacts>, dest: IpAddr) -> Failure {

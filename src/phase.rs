@@ -2,6 +2,7 @@
 //! phase, capped by the probe's deadline, one [`PhaseRecord`] appended, and a
 //! failure classified by the phase it happened in.
 
+use crate::escape::{escape_str, SafeText};
 use crate::report::{IcmpFacts, Outcome, Phase, PhaseRecord};
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub struct Failure {
     pub errno: Option<i32>,
     /// The server's answer, escaped, when that answer is the failure (a
     /// refused STARTTLS): the report keeps it as a fact of its own.
-    pub reply: Option<String>,
+    pub reply: Option<SafeText>,
     /// The ICMP error a failed connect drew (from the socket's error queue).
     pub icmp: Option<Box<IcmpFacts>>,
 }
@@ -36,7 +37,7 @@ impl Failure {
     }
 
     /// The same failure, keeping the server's answer that caused it.
-    pub fn with_reply(self, reply: String) -> Failure {
+    pub fn with_reply(self, reply: SafeText) -> Failure {
         Failure {
             reply: Some(reply),
             ..self
@@ -130,12 +131,13 @@ impl Recorder {
         result
     }
 
+    /// Record a phase; its error (which may quote a server) is escaped here.
     pub fn record(&mut self, phase: Phase, start: Instant, error: Option<String>) {
         self.phases.push(PhaseRecord {
             phase,
             ms: start.elapsed().as_millis() as u64,
             ok: error.is_none(),
-            error,
+            error: error.map(|e| escape_str(&e)),
         });
     }
 
@@ -144,7 +146,7 @@ impl Recorder {
     pub fn fail_current(&mut self, why: &str) {
         if let Some(last) = self.phases.last_mut() {
             last.ok = false;
-            last.error = Some(why.to_string());
+            last.error = Some(escape_str(why));
         }
     }
 

@@ -61,11 +61,11 @@ fn in_family(
     let addresses: Vec<IpAddr> = addrs.into_iter().filter(|a| family.admits(a)).collect();
     if addresses.is_empty() && total > 0 {
         resolution.status = DnsStatus::NoData;
-        resolution.detail = Some(format!(
+        resolution.detail = Some(crate::escape::escape_str(&format!(
             "{} has no {} address",
             target.host,
             if family == Family::V4 { "IPv4" } else { "IPv6" }
-        ));
+        )));
     }
     ResolvedTarget {
         local_addresses: addresses
@@ -118,20 +118,21 @@ pub fn mx_targets(plan: &Plan, domain: &Target, lookup: &MxLookup, targets: &mut
     match lookup.status {
         DnsStatus::Found => {
             for r in lookup.records.iter().filter(|r| r.exchange != ".") {
-                if targets.iter().any(|t| t.host == r.exchange) {
+                let exchange = r.exchange.to_string();
+                if targets.iter().any(|t| t.host == exchange) {
                     continue;
                 }
                 targets.push(Target {
                     only: None,
-                    host: r.exchange.clone(),
+                    host: exchange.clone(),
                     literal: None,
                     overrides: plan
                         .names
                         .overrides
-                        .get(&r.exchange)
+                        .get(&exchange)
                         .cloned()
                         .unwrap_or_default(),
-                    tls_name: explicit_tls.clone().unwrap_or_else(|| r.exchange.clone()),
+                    tls_name: explicit_tls.clone().unwrap_or(exchange),
                     role: Role::Target,
                 });
             }

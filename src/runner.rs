@@ -6,6 +6,7 @@
 //! address. Each target comes back together with its probes, in the plan's
 //! order.
 
+use crate::escape::{escape_str, safe_text};
 use crate::phase::secs;
 use crate::plan::{Plan, Probe};
 use crate::probe::ProbeSpec;
@@ -41,9 +42,9 @@ type Key = (usize, usize, usize);
 fn panicked(spec: &ProbeSpec, why: &str) -> ProbeResult {
     ProbeResult {
         outcome: Outcome::InternalError,
-        detail: Some(format!(
+        detail: Some(escape_str(&format!(
             "mailport failed inside this probe ({why}); this is a bug in mailport, please report it"
-        )),
+        ))),
         ..ProbeResult::new(spec.service, spec.addr.port(), Some(spec.addr.ip()))
     }
 }
@@ -52,7 +53,7 @@ fn panicked(spec: &ProbeSpec, why: &str) -> ProbeResult {
 fn unresolved(p: &Probe, detail: Option<String>) -> ProbeResult {
     ProbeResult {
         outcome: Outcome::DnsFailed,
-        detail,
+        detail: detail.map(|d| escape_str(&d)),
         requested: p.requested,
         ..ProbeResult::new(p.service, p.port, None)
     }
@@ -88,11 +89,11 @@ async fn retry_alone(waiting: Vec<Waiting>, slots: Slots, others: bool) -> Vec<(
             .saturating_duration_since(Instant::now() + RETRY_PAUSE);
         if left < needed {
             let mut first = w.first;
-            first.notes.push(format!(
+            first.notes.push(escape_str(&format!(
                 "not retried: only {} were left before the check's deadline (--deadline), and a retry needs the connect and greeting timeouts ({})",
                 secs(left),
                 secs(needed)
-            ));
+            )));
             out.push((w.key, first));
             continue;
         }
@@ -114,14 +115,17 @@ fn retried(first: ProbeResult, mut retry: ProbeResult, others: bool) -> ProbeRes
     retry.retried = true;
     retry.notes.insert(
         0,
-        format!(
-            "the first attempt was turned away {why}: {first_words}; this is the result of one retry, made alone after mailport's other probes to the address"
+        safe_text!(
+            "the first attempt was turned away {}: {}; this is the result of one retry, made alone after mailport's other probes to the address",
+            why,
+            first_words
         ),
     );
     if retry.outcome == Outcome::ConnectionLimited {
         let again = retry.detail.take().unwrap_or_default();
-        retry.detail = Some(format!(
-            "{again}; turned away again when retried alone: the server allows fewer connections from this address than one probe needs, or other clients at your address (a NAT, a mail client) hold them"
+        retry.detail = Some(safe_text!(
+            "{}; turned away again when retried alone: the server allows fewer connections from this address than one probe needs, or other clients at your address (a NAT, a mail client) hold them",
+            again
         ));
     }
     retry
@@ -292,7 +296,7 @@ fn target_report(plan: &Plan, t: ResolvedTarget, mut probes: Vec<ProbeResult>) -
         probes.extend(
             plan.probes_of(&t.target)
                 .iter()
-                .map(|p| unresolved(p, t.resolution.detail.clone())),
+                .map(|p| unresolved(p, t.resolution.detail.as_ref().map(|d| d.to_string()))),
         );
     }
     TargetReport {
@@ -376,7 +380,7 @@ mod tests {
     fn probe(outcome: Outcome, detail: &str) -> ProbeResult {
         ProbeResult {
             outcome,
-            detail: Some(detail.to_string()),
+            detail: Some(escape_str(detail)),
             ..ProbeResult::new(&SERVICES[0], 25, Some("192.0.2.1".parse().unwrap()))
         }
     }

@@ -153,7 +153,7 @@ pub fn jobs(mode: TraceMode, targets: &[TargetReport]) -> Vec<Job> {
 #[derive(Debug, Clone, Default)]
 pub struct Paths {
     traces: Vec<(usize, Trace)>,
-    names: BTreeMap<IpAddr, String>,
+    names: BTreeMap<IpAddr, crate::report::SafeText>,
 }
 
 impl Paths {
@@ -461,7 +461,7 @@ fn from_failure(ttl: u8, f: &Failure, dest: SocketAddr, start: Instant) -> Hop {
     }
     let name = f
         .errno
-        .map(|e| errno_name(e).map_or_else(|| format!("errno {e}"), str::to_string));
+        .map(|e| errno_name(e).unwrap_or_else(|| format!("errno {e}")));
     let (reply, from) = match f.errno {
         Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET) => (HopReply::Refused, Some(dest.ip())),
         Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => (HopReply::Unreachable, None),
@@ -471,7 +471,7 @@ fn from_failure(ttl: u8, f: &Failure, dest: SocketAddr, start: Instant) -> Hop {
         error: if reply == HopReply::Refused {
             None
         } else {
-            name
+            name.map(|n| crate::escape::escape_str(&n))
         },
         ..hop_of(ttl, reply, from, start)
     }

@@ -11,6 +11,7 @@ mod findings;
 mod fleet;
 mod full_check;
 mod hostile;
+mod hostile_input;
 mod hostile_matrix;
 mod http;
 mod imap;

@@ -324,7 +324,9 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
         )
         .more(|p| assert_evil_escaped(p.greeting.as_deref())),
         // A well-formed 503 with evil text: the probe works, the findings
-        // (server error, no redirect) are warnings.
+        // (server error, no redirect) are warnings. The reason phrase is kept
+        // escaped; a header holding control bytes is invalid (RFC 9110) and
+        // skipped by httparse, so it is not shown at all.
         (Http, _) => Case::ok(
             "",
             0,
@@ -344,8 +346,8 @@ fn control_bytes(p: Proto, m: Mode, pki: &TestPki) -> Case {
         .more(|p| {
             assert_eq!(p.http().status, 503);
             assert_evil_escaped(Some(&p.http().reason));
-            assert_evil_escaped(p.http().server.as_deref());
-            assert_evil_escaped(p.http().location.as_deref());
+            assert_eq!(p.http().server, None);
+            assert_eq!(p.http().location, None);
         }),
         (Smtp, _) => Case::fails(
             "rejected",

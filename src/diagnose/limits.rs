@@ -54,7 +54,7 @@ mod tests {
         ProbeResult {
             outcome,
             retried,
-            software: Some("Exim 4.96".to_string()),
+            software: Some("Exim 4.96".into()),
             ..ProbeResult::new(service, port, Some("192.0.2.1".parse().unwrap()))
         }
     }

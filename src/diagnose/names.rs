@@ -5,7 +5,9 @@
 
 use super::{finding, is_relay};
 use crate::codes::Code;
-use crate::report::{DnsStatus, Finding, MxLookup, ProbeResult, ReverseDns, TargetReport};
+use crate::report::{
+    DnsStatus, Finding, MxLookup, ProbeResult, ReverseDns, SafeText, TargetReport,
+};
 use crate::service::Protocol;
 use std::net::IpAddr;
 
@@ -21,7 +23,7 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                 service: None,
                 port: None,
                 address: None,
-                message,
+                message: crate::escape::escape_str(&message),
                 hint: code.hint().to_string(),
             });
         };
@@ -180,9 +182,12 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
                 .iter()
                 .map(|n| {
                     if n.addresses.is_empty() {
-                        n.detail.clone().unwrap_or_else(|| {
-                            format!("{} has no {} record", n.name, n.record_type)
-                        })
+                        n.detail
+                            .as_ref()
+                            .map(SafeText::to_string)
+                            .unwrap_or_else(|| {
+                                format!("{} has no {} record", n.name, n.record_type)
+                            })
                     } else {
                         format!(
                             "{} resolves to {}, not to {addr}",
@@ -242,13 +247,15 @@ fn reverse_findings(t: &TargetReport, r: &ReverseDns, out: &mut Vec<Finding>) {
 }
 
 /// The name in the first line of the EHLO reply (`250-mx.example.org ...`).
-pub fn ehlo_name(p: &ProbeResult) -> Option<String> {
+pub fn ehlo_name(p: &ProbeResult) -> Option<SafeText> {
     let first = p
         .capabilities_plain
         .first()
         .or_else(|| p.capabilities_tls.first())?;
     let word = first.get(4..)?.split_ascii_whitespace().next()?;
-    is_domain_name(word).then(|| word.trim_end_matches('.').to_ascii_lowercase())
+    // A word of escaped text, escaped again (a no-op) to keep its type.
+    is_domain_name(word)
+        .then(|| crate::escape::escape_str(&word.trim_end_matches('.').to_ascii_lowercase()))
 }
 
 fn is_domain_name(word: &str) -> bool {
@@ -260,8 +267,8 @@ fn is_domain_name(word: &str) -> bool {
 }
 
 /// The names the server announces: greeting, then EHLO, once each.
-fn announced(p: &ProbeResult) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = Vec::new();
+fn announced(p: &ProbeResult) -> Vec<(&'static str, SafeText)> {
+    let mut out: Vec<(&'static str, SafeText)> = Vec::new();
     let greeting = p.greeting_name.clone().filter(|n| is_domain_name(n));
     for (what, name) in [("greeting", greeting), ("EHLO reply", ehlo_name(p))] {
         if let Some(n) = name {
@@ -356,7 +363,7 @@ fn certificate_findings(t: &TargetReport, r: &ReverseDns, p: &ProbeResult, out: 
 }
 
 /// Does a certificate with these SANs (`DNS:name`, `DNS:*.domain`) cover `name`?
-pub fn covers(sans: &[String], name: &str) -> bool {
+pub fn covers(sans: &[SafeText], name: &str) -> bool {
     let name = name.trim_end_matches('.');
     sans.iter()
         .filter_map(|s| s.strip_prefix("DNS:"))
@@ -471,10 +478,11 @@ mod tests {
     fn name(n: &str, rtype: &str, status: DnsStatus, addrs: &[&str], confirm: &str) -> PtrName {
         let addresses: Vec<IpAddr> = addrs.iter().map(|a| ip(a)).collect();
         PtrName {
-            name: n.into(),
+            name: crate::escape::escape_str(n),
             record_type: rtype.into(),
             status,
-            detail: (status != DnsStatus::Found).then(|| format!("{n}: {}", status.as_str())),
+            detail: (status != DnsStatus::Found)
+                .then(|| format!("{n}: {}", status.as_str()).into()),
             confirmed: addresses.contains(&ip(confirm)),
             addresses,
             ms: 1,
@@ -486,7 +494,7 @@ mod tests {
             address: ip(addr),
             query: "x.in-addr.arpa".into(),
             status,
-            detail: (status != DnsStatus::Found).then(|| status.as_str().to_string()),
+            detail: (status != DnsStatus::Found).then(|| status.as_str().into()),
             ms: 1,
             names,
         }
@@ -495,9 +503,9 @@ mod tests {
     fn smtp(addr: &str, greeting: Option<&str>, ehlo: Option<&str>) -> ProbeResult {
         ProbeResult {
             total_ms: 1,
-            greeting_name: greeting.map(str::to_string),
+            greeting_name: greeting.map(crate::escape::escape_str),
             capabilities_plain: ehlo
-                .map(|e| vec![format!("250-{e}"), "250 STARTTLS".into()])
+                .map(|e| vec![format!("250-{e}").into(), "250 STARTTLS".into()])
                 .unwrap_or_default(),
             ..ProbeResult::new(crate::service::by_name("smtp").unwrap(), 25, Some(ip(addr)))
         }
@@ -716,7 +724,7 @@ mod tests {
                 subject: "CN=x".into(),
                 issuer: "CN=ca".into(),
                 serial: "01".into(),
-                sans: sans.iter().map(|s| format!("DNS:{s}")).collect(),
+                sans: sans.iter().map(|s| format!("DNS:{s}").into()).collect(),
                 not_before: String::new(),
                 not_after: String::new(),
                 days_left: 90,
@@ -771,28 +779,25 @@ mod tests {
 
     #[test]
     fn covering_names() {
-        let sans = vec![
-            "DNS:*.example.test".to_string(),
-            "DNS:mail.example.org".into(),
-        ];
+        let sans: Vec<SafeText> = vec!["DNS:*.example.test".into(), "DNS:mail.example.org".into()];
         assert!(covers(&sans, "mx.example.test"));
         assert!(covers(&sans, "MAIL.example.org."));
         assert!(!covers(&sans, "example.test"));
         assert!(!covers(&sans, "a.b.example.test"));
-        assert!(!covers(&["IP:192.0.2.1".to_string()], "192.0.2.1"));
+        assert!(!covers(&["IP:192.0.2.1".into()], "192.0.2.1"));
     }
 
     fn domain(status: DnsStatus, records: &[(u16, &str)]) -> MxLookup {
         MxLookup {
             domain: "example.test".into(),
             status,
-            detail: (status != DnsStatus::Found).then(|| status.as_str().to_string()),
+            detail: (status != DnsStatus::Found).then(|| status.as_str().into()),
             ms: 1,
             records: records
                 .iter()
                 .map(|(p, e)| MxRecord {
                     preference: *p,
-                    exchange: e.to_string(),
+                    exchange: e.to_string().into(),
                 })
                 .collect(),
             resolver: "system".into(),

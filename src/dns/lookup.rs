@@ -3,6 +3,8 @@
 //! each name (FCrDNS), and the MX records of a mail domain.
 
 use super::{display_name, fqdn, reverse_name, Answer, Dns};
+use crate::escape::safe_text;
+use crate::escape::{escape_str, SafeText};
 use crate::report::{
     DnsStatus, MxLookup, MxRecord, PtrName, Resolution, ResolutionSource, ReverseDns,
 };
@@ -26,7 +28,7 @@ async fn ask(
     match fqdn(text) {
         Ok(n) if dns_only => dns.query_dns(&n, rtype, deadline).await,
         Ok(n) => dns.query(&n, rtype, deadline).await,
-        Err(e) => Answer::failed(DnsStatus::Failed, e, Instant::now()),
+        Err(e) => Answer::failed(DnsStatus::Failed, &e, Instant::now()),
     }
 }
 
@@ -41,20 +43,25 @@ pub async fn host_addresses(dns: &Dns, host: &str, deadline: Instant) -> (Vec<Ip
     };
     let name = match fqdn(host) {
         Ok(n) => n,
-        Err(e) => return (Vec::new(), resolution(DnsStatus::Failed, Some(e), 0)),
+        Err(e) => {
+            return (
+                Vec::new(),
+                resolution(DnsStatus::Failed, Some(escape_str(&e)), 0),
+            )
+        }
     };
     let (v4, v6) = tokio::join!(
         dns.query(&name, RecordType::A, deadline),
         dns.query(&name, RecordType::AAAA, deadline),
     );
     let mut addrs = Vec::new();
-    let mut errors: Vec<(DnsStatus, String)> = Vec::new();
+    let mut errors: Vec<(DnsStatus, SafeText)> = Vec::new();
     for (family, answer) in [("A", v4), ("AAAA", v6)] {
         if answer.status == DnsStatus::Found {
             addrs.extend(answer.addresses());
         } else {
             let why = answer.detail.unwrap_or_default();
-            errors.push((answer.status, format!("{family}: {why}")));
+            errors.push((answer.status, safe_text!("{}: {}", family, why)));
         }
     }
     addrs.dedup();
@@ -88,14 +95,14 @@ pub async fn host_addresses(dns: &Dns, host: &str, deadline: Instant) -> (Vec<Ip
                 .join("; ")
         ),
     };
-    (Vec::new(), resolution(status, Some(words), ms))
+    (Vec::new(), resolution(status, Some(escape_str(&words)), ms))
 }
 
 /// The PTR of `addr` and the forward confirmation of each of its names.
 pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
     let query = reverse_name(addr);
     let answer = dns.query_dns(&query, RecordType::PTR, deadline).await;
-    let mut names: Vec<String> = answer.ptr_names();
+    let mut names: Vec<SafeText> = answer.ptr_names();
     // In a stable order: the order of records in an answer means nothing.
     names.sort();
     names.truncate(MAX_PTR_NAMES);
@@ -118,7 +125,7 @@ pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
     };
     ReverseDns {
         address: addr,
-        query: display_name(&query),
+        query: display_name(&query).into_string(),
         status,
         detail: answer.detail,
         ms: answer.ms,
@@ -128,7 +135,7 @@ pub async fn reverse(dns: &Dns, addr: IpAddr, deadline: Instant) -> ReverseDns {
 
 /// The first PTR name of `addr` (in name order), asked of DNS itself, with
 /// no forward confirmation: the cheap name of a router or an ICMP sender.
-pub async fn ptr_name(dns: &Dns, addr: IpAddr, deadline: Instant) -> Option<String> {
+pub async fn ptr_name(dns: &Dns, addr: IpAddr, deadline: Instant) -> Option<SafeText> {
     let answer = dns
         .query_dns(&reverse_name(addr), RecordType::PTR, deadline)
         .await;
@@ -138,7 +145,7 @@ pub async fn ptr_name(dns: &Dns, addr: IpAddr, deadline: Instant) -> Option<Stri
 }
 
 /// Does `name` resolve back to `addr`? Asks A for an IPv4 address, AAAA for IPv6.
-pub async fn forward(dns: &Dns, name: String, addr: IpAddr, deadline: Instant) -> PtrName {
+pub async fn forward(dns: &Dns, name: SafeText, addr: IpAddr, deadline: Instant) -> PtrName {
     let rtype = if addr.is_ipv4() {
         RecordType::A
     } else {

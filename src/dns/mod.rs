@@ -18,6 +18,7 @@ mod wire;
 pub use lookup::{forward, host_addresses, mx, ptr_name, reverse};
 
 use crate::cache::{Cache, Made};
+use crate::escape::{escape_str, SafeText};
 use crate::plan::DnsConfig;
 use crate::report::DnsStatus;
 use hickory_resolver::config::LookupIpStrategy;
@@ -83,7 +84,7 @@ pub struct Answer {
     /// that an answer through a CNAME counts).
     pub records: Vec<RData>,
     /// What went wrong, in words, when the status is not `found`.
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     pub ms: u64,
 }
 
@@ -92,21 +93,23 @@ impl Answer {
     pub fn weight(&self) -> usize {
         std::mem::size_of::<Answer>()
             + self.records.len() * (std::mem::size_of::<RData>() + 64)
-            + self.detail.as_ref().map_or(0, String::len)
+            + self.detail.as_ref().map_or(0, |d| d.len())
     }
 
-    pub(crate) fn failed(status: DnsStatus, detail: String, start: Instant) -> Answer {
+    /// A failed answer; `detail` (which may quote the library's or a
+    /// server's words) is escaped here.
+    pub(crate) fn failed(status: DnsStatus, detail: &str, start: Instant) -> Answer {
         Answer {
             status,
             records: Vec::new(),
-            detail: Some(detail),
+            detail: Some(escape_str(detail)),
             ms: start.elapsed().as_millis() as u64,
         }
     }
 
     /// The names of PTR records, lower-cased, without the trailing dot, in order, once each.
-    pub fn ptr_names(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    pub fn ptr_names(&self) -> Vec<SafeText> {
+        let mut out: Vec<SafeText> = Vec::new();
         for r in &self.records {
             if let RData::PTR(p) = r {
                 let n = display_name(&p.0);
@@ -135,8 +138,8 @@ impl Answer {
     }
 
     /// MX records as (preference, exchange), sorted by preference then name.
-    pub fn mx(&self) -> Vec<(u16, String)> {
-        let mut out: Vec<(u16, String)> = self
+    pub fn mx(&self) -> Vec<(u16, SafeText)> {
+        let mut out: Vec<(u16, SafeText)> = self
             .records
             .iter()
             .filter_map(|r| match r {
@@ -150,20 +153,22 @@ impl Answer {
     }
 }
 
-/// A name as reported: lower case, no trailing dot; the root is `.`.
-pub fn display_name(name: &Name) -> String {
+/// A name as reported: lower case, no trailing dot, escaped; the root is `.`.
+pub fn display_name(name: &Name) -> SafeText {
     if name.is_root() {
         return ".".into();
     }
     let text = name.to_lowercase().to_ascii();
-    text.strip_suffix('.').unwrap_or(&text).to_string()
+    escape_str(text.strip_suffix('.').unwrap_or(&text))
 }
 
 /// A fully qualified name from text (a trailing dot is added).
 pub fn fqdn(text: &str) -> Result<Name, String> {
     let mut name = Name::from_ascii(text.trim_end_matches('.'))
         // The library's words quote the name: escaped as a whole.
-        .map_err(|e| crate::escape::shown(&format!("'{text}' is not a DNS name: {e}")))?;
+        .map_err(|e| {
+            crate::escape::shown(&format!("'{text}' is not a DNS name: {e}")).into_string()
+        })?;
     name.set_fqdn(true);
     Ok(name)
 }
@@ -339,7 +344,7 @@ impl Source {
                 let until = deadline.min(start + *timeout);
                 wire::ask_server(*addr, name, rtype, until, start).await
             }
-            Source::Broken(e) => Answer::failed(DnsStatus::Failed, e.clone(), start),
+            Source::Broken(e) => Answer::failed(DnsStatus::Failed, e, start),
         }
     }
 
@@ -356,7 +361,7 @@ impl Source {
         if servers.is_empty() {
             return Answer::failed(
                 DnsStatus::Failed,
-                "no name server is configured in /etc/resolv.conf".into(),
+                "no name server is configured in /etc/resolv.conf",
                 start,
             );
         }
@@ -382,8 +387,7 @@ impl Source {
             }
             last = Some(answer);
         }
-        let mut answer =
-            last.unwrap_or_else(|| Answer::failed(DnsStatus::Failed, String::new(), start));
+        let mut answer = last.unwrap_or_else(|| Answer::failed(DnsStatus::Failed, "", start));
         answer.ms = start.elapsed().as_millis() as u64;
         answer
     }
@@ -413,7 +417,7 @@ async fn ask_system(
             Answer {
                 status,
                 detail: (status == DnsStatus::NoData)
-                    .then(|| format!("{} has no {rtype} record", display_name(name))),
+                    .then(|| escape_str(&format!("{} has no {rtype} record", display_name(name)))),
                 records,
                 ms: start.elapsed().as_millis() as u64,
             }
@@ -429,11 +433,11 @@ async fn ask_system(
                 DnsStatus::Timeout => format!("no answer for {rtype} {name} in time"),
                 _ => format!("{rtype} {name}: {e}"),
             };
-            Answer::failed(status, words, start)
+            Answer::failed(status, &words, start)
         }
         Err(_) => Answer::failed(
             DnsStatus::Timeout,
-            format!(
+            &format!(
                 "no answer for {rtype} {} from the system's resolver in {}",
                 display_name(name),
                 seconds(start.elapsed())

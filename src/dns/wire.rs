@@ -38,7 +38,7 @@ pub(super) async fn ask_server(
         Err(e) => {
             return Answer::failed(
                 DnsStatus::Failed,
-                format!("cannot encode the question: {e}"),
+                &format!("cannot encode the question: {e}"),
                 start,
             )
         }
@@ -61,7 +61,7 @@ pub(super) async fn ask_server(
         Err(Miss::Timeout) => {
             return Answer::failed(
                 DnsStatus::Timeout,
-                format!(
+                &format!(
                     "no answer for {rtype} {shown} from {addr} in {}",
                     seconds(start.elapsed())
                 ),
@@ -69,7 +69,7 @@ pub(super) async fn ask_server(
             )
         }
         Err(Miss::Io(why)) => {
-            return Answer::failed(DnsStatus::Failed, format!("{addr}: {why}"), start)
+            return Answer::failed(DnsStatus::Failed, &format!("{addr}: {why}"), start)
         }
     };
     classify(&message, rtype, &shown, addr, start)
@@ -109,7 +109,7 @@ fn classify(
         DnsStatus::Refused => format!("{addr} refused to answer for {rtype} {shown} (REFUSED)"),
         _ => format!("{addr} answered {code} for {rtype} {shown}"),
     };
-    Answer::failed(status, detail, start)
+    Answer::failed(status, &detail, start)
 }
 
 /// Send the question over UDP and wait for its answer; ask once more halfway

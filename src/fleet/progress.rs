@@ -117,17 +117,8 @@ pub async fn show(progress: Arc<Progress>, bounds: Arc<Bounds>) {
 /// The terminal's width in columns, less one (a full line would wrap on
 /// some terminals); 79 when it cannot be told.
 fn width() -> usize {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills the winsize it is given; fd 2 may be anything,
-    // and a failure leaves it zero.
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    match usize::from(size.ws_col) {
-        cols if ok && cols >= 20 => cols - 1,
+    match terminal_size::terminal_size_of(std::io::stderr()) {
+        Some((terminal_size::Width(cols), _)) if cols >= 20 => usize::from(cols) - 1,
         _ => 79,
     }
 }

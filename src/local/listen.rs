@@ -79,7 +79,7 @@ pub fn unreadable(path: &Path, e: &std::io::Error) -> SourceRead {
             std::io::ErrorKind::PermissionDenied => ReadStatus::Denied,
             _ => ReadStatus::Failed,
         },
-        detail: Some(e.to_string()),
+        detail: Some(crate::escape::escape_str(&e.to_string())),
     }
 }
 

@@ -14,7 +14,7 @@ mod rules;
 use crate::plan::LocalPaths;
 use crate::report::{
     Account, AccountKind, Family, Identity, Listeners, LocalFacts, Outcome, ReadStatus, RuleSource,
-    SourceRead, TargetReport,
+    SafeText, SourceRead, TargetReport,
 };
 use crate::service::{Role, SERVICES};
 use std::io::Read;
@@ -69,8 +69,10 @@ pub fn gather(paths: &LocalPaths, listeners: bool) -> LocalFacts {
     let group = read_file(Path::new("/etc/group"), 16 << 20)
         .1
         .unwrap_or_default();
-    // SAFETY: geteuid and getegid have no preconditions and cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (uid, gid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     let process = Identity {
         uid,
         user: name_of(&passwd, uid),
@@ -177,7 +179,7 @@ fn entry(file: &str, name: &str) -> Option<Vec<String>> {
 }
 
 /// The name of `id` in /etc/passwd or /etc/group.
-fn name_of(file: &str, id: u32) -> Option<String> {
+fn name_of(file: &str, id: u32) -> Option<SafeText> {
     file.lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.get(2).and_then(|v| v.parse::<u32>().ok()) == Some(id))
@@ -226,7 +228,8 @@ fn run(label: &str, cmd: &[String]) -> (SourceRead, Option<String>) {
             source.clone()
         },
         status,
-        detail,
+        // A command's own words (its stderr): escaped as a whole.
+        detail: detail.map(|d| crate::escape::escape_str(&d)),
     };
     let Some((program, args)) = cmd.split_first() else {
         return (read(ReadStatus::Skipped, Some("turned off".into())), None);
@@ -317,7 +320,7 @@ fn run(label: &str, cmd: &[String]) -> (SourceRead, Option<String>) {
             let detail = if words.is_empty() {
                 format!("exit status {}", s.code().unwrap_or(-1))
             } else {
-                words
+                words.into_string()
             };
             (read(status, Some(detail)), None)
         }

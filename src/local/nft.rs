@@ -187,7 +187,7 @@ fn parse_rule(table: &str, chain: &str, hook: Option<Hook>, position: usize, tex
             }
             "jump" | "goto" => {
                 rule.action = Action::Jump;
-                rule.target = Some(next(1).to_string());
+                rule.target = Some(crate::escape::escape_str(next(1)));
                 break;
             }
             _ => {

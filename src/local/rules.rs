@@ -156,7 +156,7 @@ fn parse_rule(
                     _ => Action::Jump,
                 };
                 if rule.action == Action::Jump {
-                    rule.target = Some(target.to_string());
+                    rule.target = Some(crate::escape::escape_str(target));
                 }
                 // What follows are the target's own options (--reject-with…).
                 break;

@@ -575,14 +575,7 @@ pub fn local_fqdn() -> Option<String> {
 }
 
 fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    std::str::from_utf8(&buf[..end]).ok().map(str::to_string)
+    nix::unistd::gethostname().ok()?.into_string().ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use super::Session;
 use crate::net::{self, escape, identify, LineIo, MAX_REPLY_BYTES};
 use crate::phase::Failure;
-use crate::report::{HttpFacts, Outcome, Phase};
+use crate::report::{HttpFacts, Outcome, Phase, SafeText};
 use crate::service::TlsMode;
 use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -27,58 +27,78 @@ const MAX_VALUE: usize = 512;
 pub struct Head {
     pub version: String,
     pub status: u16,
-    pub reason: String,
+    pub reason: SafeText,
     /// Header names as sent, values trimmed; both escaped.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(SafeText, SafeText)>,
 }
 
 impl Head {
     /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&SafeText> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 }
 
-/// Parse `HTTP/1.1 301 Moved Permanently`.
-pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, String)> {
-    let rest = line.strip_prefix(b"HTTP/")?;
-    let sp = rest.iter().position(|&b| b == b' ')?;
-    let version = &rest[..sp];
-    if version.is_empty() || !version.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
-        return None;
+/// httparse's settings for an answer from a server mailport does not trust:
+/// a malformed header line is skipped, not fatal.
+fn parser() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config.ignore_invalid_headers_in_responses(true);
+    config
+}
+
+/// Parse `HTTP/1.1 301 Moved Permanently`: httparse reads the version
+/// (HTTP/1.0 or 1.1) and the three-digit status (100 to 599); the reason
+/// phrase, which servers fill with anything, is kept as sent, escaped.
+pub fn parse_status_line(line: &[u8]) -> Option<(String, u16, SafeText)> {
+    const PREFIX: usize = "HTTP/1.1 200".len();
+    let (prefix, reason) = line.split_at(line.len().min(PREFIX));
+    let reason = match reason {
+        [] => reason,
+        [b' ', rest @ ..] => rest,
+        _ => return None,
+    };
+    let head = [prefix, b"\r\n\r\n"].concat();
+    let mut response = httparse::Response::new(&mut []);
+    match parser().parse_response(&mut response, &head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return None,
     }
-    let rest = &rest[sp + 1..];
-    if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if !matches!(rest.get(3), None | Some(b' ')) {
-        return None;
-    }
-    let status =
-        (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
-    if !(100..600).contains(&status) {
-        return None;
-    }
-    let reason = rest.get(4..).unwrap_or(&[]);
+    let status = response.code.filter(|s| (100..600).contains(s))?;
     Some((
-        format!("HTTP/{}", String::from_utf8_lossy(version)),
+        format!("HTTP/1.{}", response.version?),
         status,
         escape(reason),
     ))
 }
 
-/// Parse one header line into (name, value).
-fn parse_header(line: &[u8]) -> Option<(String, String)> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = &line[..colon];
-    if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
-        return None;
+/// The headers of a head (its header lines, each ending in CRLF, without the
+/// status line): names as sent and values trimmed, both escaped; a malformed
+/// line is skipped. At most [`MAX_HEADERS`].
+fn parse_headers(lines: &[u8]) -> Vec<(SafeText, SafeText)> {
+    let head = [b"HTTP/1.1 200 OK\r\n", lines, b"\r\n"].concat();
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    if !matches!(
+        parser().parse_response(&mut response, &head),
+        Ok(httparse::Status::Complete(_))
+    ) {
+        return Vec::new();
     }
-    let value = line[colon + 1..].trim_ascii();
-    Some((escape(name), escape(&value[..value.len().min(MAX_VALUE)])))
+    response
+        .headers
+        .iter()
+        .map(|h| {
+            let value = h.value.trim_ascii();
+            (
+                escape(h.name.as_bytes()),
+                escape(&value[..value.len().min(MAX_VALUE)]),
+            )
+        })
+        .collect()
 }
 
 /// Most interim (1xx) answers skipped before the final one.
@@ -125,12 +145,8 @@ async fn read_one_head<S: AsyncRead + AsyncWrite + Unpin>(
     let Some((version, status, reason)) = parse_status_line(&first) else {
         return Err(not_http(&io.first, &first));
     };
-    let mut head = Head {
-        version,
-        status,
-        reason,
-        headers: Vec::new(),
-    };
+    let mut lines = Vec::new();
+    let mut count = 0;
     let mut bytes = first.len() + 2;
     loop {
         let line = io
@@ -145,21 +161,26 @@ async fn read_one_head<S: AsyncRead + AsyncWrite + Unpin>(
             ));
         }
         if line.is_empty() {
-            return Ok(head);
+            return Ok(Head {
+                version,
+                status,
+                reason,
+                headers: parse_headers(&lines),
+            });
         }
-        if head.headers.len() >= MAX_HEADERS {
+        if count >= MAX_HEADERS {
             return Err(Failure::new(
                 Outcome::BadReply,
                 format!("more than {MAX_HEADERS} header lines in the response"),
             ));
         }
-        // Obsolete line folding and malformed lines are skipped, not fatal.
+        // Obsolete line folding is skipped, not fatal.
         if line.starts_with(b" ") || line.starts_with(b"\t") {
             continue;
         }
-        if let Some(h) = parse_header(&line) {
-            head.headers.push(h);
-        }
+        count += 1;
+        lines.extend_from_slice(&line);
+        lines.extend_from_slice(b"\r\n");
     }
 }
 
@@ -248,14 +269,14 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             read_head(&mut io).await
         })
         .await?;
-    s.res.software = head.header("Server").map(str::to_string);
+    s.res.software = head.header("Server").cloned();
     s.res.http = Some(HttpFacts {
         version: head.version.clone(),
         status: head.status,
         reason: head.reason.clone(),
-        location: head.header("Location").map(str::to_string),
-        server: head.header("Server").map(str::to_string),
-        hsts: head.header("Strict-Transport-Security").map(str::to_string),
+        location: head.header("Location").cloned(),
+        server: head.header("Server").cloned(),
+        hsts: head.header("Strict-Transport-Security").cloned(),
     });
     // The body is never read; dropping the connection closes it.
     Ok(())
@@ -285,14 +306,19 @@ mod tests {
     #[test]
     fn headers() {
         assert_eq!(
-            parse_header(b"Location:  https://mail.example.test/ "),
-            Some(("Location".into(), "https://mail.example.test/".into()))
+            parse_headers(b"Location:  https://mail.example.test/ \r\n"),
+            vec![("Location".into(), "https://mail.example.test/".into())]
         );
-        assert_eq!(parse_header(b"no colon"), None);
-        assert_eq!(parse_header(b": empty name"), None);
+        // Malformed lines are skipped, the others kept.
         assert_eq!(
-            parse_header(b"X-Evil: a\x1b[31mb").unwrap().1,
-            "a\\u{1b}[31mb"
+            parse_headers(b"no colon\r\n: empty name\r\nServer: nginx\r\n"),
+            vec![("Server".into(), "nginx".into())]
+        );
+        // A control character makes a header invalid (RFC 9110): skipped, never shown raw.
+        assert_eq!(parse_headers(b"X-Evil: a\x1b[31mb\r\n"), vec![]);
+        assert_eq!(
+            parse_headers(b"X-Latin: caf\xe9\r\n"),
+            vec![("X-Latin".into(), "caf\\xe9".into())]
         );
     }
 
@@ -317,7 +343,10 @@ mod tests {
         let mut io = LineIo::new(client);
         let head = read_head(&mut io).await.unwrap();
         assert_eq!(head.status, 301);
-        assert_eq!(head.header("Location"), Some("https://x/"));
+        assert_eq!(
+            head.header("Location").map(|v| v.as_str()),
+            Some("https://x/")
+        );
         assert_eq!(head.headers.len(), 2);
 
         let (client, mut server) = tokio::io::duplex(1 << 20);
@@ -381,18 +410,18 @@ mod tests {
                     prop_assert!((100..600).contains(&status));
                     prop_assert!(!reason.chars().any(|c| c.is_control()));
                 }
-                if let Some((name, value)) = parse_header(&line) {
+                for (name, value) in parse_headers(&line) {
                     prop_assert!(!name.chars().any(|c| c.is_control()));
                     prop_assert!(!value.chars().any(|c| c.is_control()));
                 }
             }
 
             #[test]
-            fn a_rendered_status_line_parses_back(version in "[0-9](\\.[0-9])?", status in 100u16..600, reason in "[ -~]{0,60}") {
+            fn a_rendered_status_line_parses_back(version in "1\\.[01]", status in 100u16..600, reason in "[ -~]{0,60}") {
                 let line = format!("HTTP/{version} {status} {reason}");
                 prop_assert_eq!(
                     parse_status_line(line.as_bytes()),
-                    Some((format!("HTTP/{version}"), status, reason))
+                    Some((format!("HTTP/{version}"), status, reason.into()))
                 );
             }
 
@@ -427,8 +456,8 @@ mod tests {
                 let mut wire = format!("HTTP/1.1 {status} Whatever\r\n");
                 for (name, value) in &headers {
                     prop_assert_eq!(
-                        parse_header(format!("{name}: {value}").as_bytes()),
-                        Some((name.clone(), value.clone()))
+                        parse_headers(format!("{name}: {value}\r\n").as_bytes()),
+                        vec![(name.clone().into(), value.clone().into())]
                     );
                     wire.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -443,8 +472,8 @@ mod tests {
                 prop_assert_eq!(got, Ok(Head {
                     version: "HTTP/1.1".to_string(),
                     status,
-                    reason: "Whatever".to_string(),
-                    headers,
+                    reason: "Whatever".into(),
+                    headers: headers.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
                 }));
             }
         }

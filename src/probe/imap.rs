@@ -14,7 +14,7 @@ pub use parse::*;
 use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo};
 use crate::phase::Failure;
-use crate::report::{Outcome, Phase, ProbeResult};
+use crate::report::{Outcome, Phase, ProbeResult, SafeText};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -101,8 +101,8 @@ impl Dialog for Imap {
     fn greeting_text((line, g): &(Vec<u8>, Greeting)) -> GreetingText {
         GreetingText {
             shown: escape(line),
-            name_from: g.text.clone(),
-            software_from: g.text.clone(),
+            name_from: g.text.to_string(),
+            software_from: g.text.to_string(),
         }
     }
 
@@ -116,7 +116,7 @@ impl Dialog for Imap {
                 res.preauth = true;
                 res.notes.push(
                     "the server greets with PREAUTH: the session is authenticated without any credentials"
-                        .to_string(),
+                        .into(),
                 );
                 Ok(g.caps)
             }
@@ -197,7 +197,7 @@ impl Dialog for Imap {
         }
     }
 
-    async fn starttls<S: Stream>(&self, io: &mut LineIo<S>, _: &Caps) -> Result<String, Failure> {
+    async fn starttls<S: Stream>(&self, io: &mut LineIo<S>, _: &Caps) -> Result<SafeText, Failure> {
         send(io, Command::StartTls).await?;
         let resp = read_response(
             io,

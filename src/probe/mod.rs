@@ -10,9 +10,10 @@ pub mod pop3;
 mod session;
 pub mod smtp;
 
+use crate::escape::escape_str;
 use crate::net::LineIo;
 use crate::phase::Failure;
-use crate::report::{Outcome, Phase, ProbeResult};
+use crate::report::{Outcome, Phase, ProbeResult, SafeText};
 use crate::service::{Protocol, Service, TlsMode};
 use crate::tls::Trust;
 pub(crate) use names::NameSlot;
@@ -68,7 +69,7 @@ pub(crate) struct Refusal {
 /// A greeting as the report shows it, and the text its host name and its
 /// software are read from.
 pub(crate) struct GreetingText {
-    pub shown: String,
+    pub shown: SafeText,
     pub name_from: String,
     pub software_from: String,
 }
@@ -137,7 +138,7 @@ pub(crate) trait Dialog: Sized {
         &self,
         io: &mut LineIo<S>,
         caps: &Self::Caps,
-    ) -> Result<String, Failure>;
+    ) -> Result<SafeText, Failure>;
     /// Say goodbye and read the answer.
     async fn goodbye<S: Stream>(&self, io: &mut LineIo<S>) -> Result<(), Failure>;
 }
@@ -283,8 +284,8 @@ async fn greeting<D: Dialog, S: Stream>(
     s.res.greeting_ms = Some(start.elapsed().as_millis() as u64);
     let text = D::greeting_text(&greeting);
     s.res.greeting = Some(text.shown);
-    s.res.greeting_name = greeting_name(&text.name_from, D::NAME_SLOT);
-    s.res.software = software(&text.software_from, D::SOFTWARE);
+    s.res.greeting_name = greeting_name(&text.name_from, D::NAME_SLOT).map(|n| escape_str(&n));
+    s.res.software = software(&text.software_from, D::SOFTWARE).map(|n| escape_str(&n));
     match D::judge_greeting(greeting, &mut s.res) {
         Ok(caps) => Ok(caps),
         Err(mut refusal) => {

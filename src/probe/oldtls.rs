@@ -10,7 +10,7 @@
 //! bounded in bytes ([`MAX_ANSWER`]) and in time.
 
 use crate::net::quote;
-use crate::report::{TlsAnswer, TlsVersions};
+use crate::report::{SafeText, TlsAnswer, TlsVersions};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -276,7 +276,7 @@ pub enum Heard {
     Reset,
     Timeout,
     /// The start of what the server sent, quoted.
-    NotTls(String),
+    NotTls(SafeText),
     Malformed(&'static str),
 }
 

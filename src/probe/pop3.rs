@@ -10,7 +10,7 @@
 use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::Failure;
-use crate::report::{Outcome, Phase, ProbeResult};
+use crate::report::{Outcome, Phase, ProbeResult, SafeText};
 use std::fmt;
 use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -56,14 +56,14 @@ pub fn parse_status(line: &[u8]) -> Option<Status> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capa {
     /// Every capability line, escaped, as sent.
-    pub lines: Vec<String>,
+    pub lines: Vec<SafeText>,
     pub stls: bool,
     /// `USER`: the USER/PASS plaintext login.
     pub user: bool,
     /// The `SASL` mechanisms, upper-cased.
-    pub sasl: Vec<String>,
+    pub sasl: Vec<SafeText>,
     /// `IMPLEMENTATION`: the server software, when the server says.
-    pub implementation: Option<String>,
+    pub implementation: Option<SafeText>,
 }
 
 /// Read the capability lines of a CAPA response (without `+OK` and `.`).
@@ -254,8 +254,9 @@ impl Dialog for Pop3 {
                 } else {
                     ""
                 };
-                res.notes.push(format!(
-                    "the server has no CAPA command{when} (RFC 2449): it answered \"{}\"",
+                res.notes.push(crate::escape::safe_text!(
+                    "the server has no CAPA command{} (RFC 2449): it answered \"{}\"",
+                    when,
                     crate::net::quote(&line, 80)
                 ));
                 None
@@ -293,7 +294,7 @@ impl Dialog for Pop3 {
         &self,
         io: &mut LineIo<S>,
         capa: &Option<Capa>,
-    ) -> Result<String, Failure> {
+    ) -> Result<SafeText, Failure> {
         send(io, Command::Stls).await?;
         let (status, line) = read_line(io, "waiting for the reply to STLS").await?;
         if status == Status::Ok {

@@ -5,10 +5,11 @@
 
 use super::oldtls::{self, Heard, Shape};
 use super::ProbeSpec;
+use crate::escape::escape_str;
 use crate::net::{self, LineIo, Sniff};
 use crate::phase::{secs, Failure, Recorder};
 use crate::report::{
-    ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, TlsAnswer, TlsVersions,
+    ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, SafeText, TlsAnswer, TlsVersions,
 };
 use crate::service::TlsMode;
 use crate::tls;
@@ -56,10 +57,14 @@ impl<'a> Session<'a> {
         if let (Some(tape), Err(f)) = (&tape, &result) {
             tape.note(&format!("{}: {}", f.outcome.as_str(), f.detail));
         }
-        res.transcript = tape.map(|t| t.lines()).unwrap_or_default();
+        // Lines of escaped text, escaped again (a no-op) to keep their type.
+        res.transcript = tape
+            .map(|t| t.lines().iter().map(|l| escape_str(l)).collect())
+            .unwrap_or_default();
         if let Err(f) = result {
             res.outcome = f.outcome;
-            res.detail = Some(f.detail);
+            // Failure details quote servers: escaped as a whole when stored.
+            res.detail = Some(escape_str(&f.detail));
             if f.peer_protocol.is_some() {
                 res.peer_protocol = f.peer_protocol;
             }
@@ -78,8 +83,9 @@ impl<'a> Session<'a> {
         self.rec.step(phase, limit, fut).await
     }
 
+    /// A note; escaped as a whole when stored.
     pub fn note(&mut self, text: String) {
-        self.res.notes.push(text);
+        self.res.notes.push(escape_str(&text));
     }
 
     /// The connect phase, with the socket-level facts recorded: how it
@@ -126,9 +132,7 @@ impl<'a> Session<'a> {
                 local_addr: None,
                 result: match f.errno {
                     Some(e) => ConnectResult::Error(
-                        net::errno_name(e)
-                            .map(str::to_string)
-                            .unwrap_or_else(|| format!("errno {e}")),
+                        net::errno_name(e).unwrap_or_else(|| format!("errno {e}")),
                     ),
                     None => ConnectResult::Timeout,
                 },
@@ -496,7 +500,7 @@ fn sniff_budget(t: crate::plan::Timeouts, left: Duration) -> Duration {
 enum Sniffed {
     Tls,
     /// HTTP: the first line of its answer, quoted.
-    Http(String),
+    Http(SafeText),
     Nothing,
 }
 

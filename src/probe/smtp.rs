@@ -4,7 +4,7 @@
 use super::{send, Dialog, GreetingText, NameSlot, ProbeSpec, Refusal, Stream};
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::Failure;
-use crate::report::{Outcome, Phase, ProbeResult};
+use crate::report::{Outcome, Phase, ProbeResult, SafeText};
 use crate::service::TlsMode;
 use std::fmt;
 use std::net::IpAddr;
@@ -36,12 +36,9 @@ pub struct Reply {
 
 impl Reply {
     /// The reply as display text: lines escaped, joined with " / ".
-    pub fn text(&self) -> String {
-        self.lines
-            .iter()
-            .map(|l| escape(l))
-            .collect::<Vec<_>>()
-            .join(" / ")
+    pub fn text(&self) -> SafeText {
+        let lines: Vec<SafeText> = self.lines.iter().map(|l| escape(l)).collect();
+        SafeText::join(&lines, " / ")
     }
 
     /// The text of each line after the code and separator.
@@ -134,11 +131,11 @@ fn not_smtp(first: &[u8], line: &[u8], doing: &str) -> Failure {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EhloReply {
     /// Every line, escaped, as sent (code included).
-    pub lines: Vec<String>,
+    pub lines: Vec<SafeText>,
     pub starttls: bool,
     /// STARTTLS masked by a middlebox: a keyword such as `XXXXXXXA`.
     pub stripped: bool,
-    pub auth: Vec<String>,
+    pub auth: Vec<SafeText>,
 }
 
 /// Read the capabilities out of a 250 reply to EHLO.
@@ -165,7 +162,7 @@ pub fn parse_ehlo(reply: &Reply) -> EhloReply {
                 .map(str::to_string)
                 .chain(words.map(|w| w.to_ascii_uppercase()))
             {
-                if !ehlo.auth.contains(&mech) && ehlo.auth.len() < 32 {
+                if !ehlo.auth.iter().any(|a| a.as_str() == mech) && ehlo.auth.len() < 32 {
                     ehlo.auth.push(escape(mech.as_bytes()));
                 }
             }
@@ -235,7 +232,7 @@ impl Dialog for Smtp {
         GreetingText {
             shown: reply.text(),
             name_from: String::from_utf8_lossy(first).into_owned(),
-            software_from: reply.text(),
+            software_from: reply.text().into_string(),
         }
     }
 
@@ -331,7 +328,7 @@ impl Dialog for Smtp {
         &self,
         io: &mut LineIo<S>,
         _: &EhloReply,
-    ) -> Result<String, Failure> {
+    ) -> Result<SafeText, Failure> {
         send(io, Command::StartTls).await?;
         let reply = read_reply(io, "waiting for the reply to STARTTLS").await?;
         if reply.code == 220 {

@@ -1,6 +1,7 @@
 //! How a connect attempt ended: the socket's verdict and the ICMP message
 //! behind it, read from the error queue.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -38,7 +39,7 @@ pub struct IcmpFacts {
     /// The offender's PTR name, when it has one and it was asked (only with
     /// --dns-server, or for a public address).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from_name: Option<String>,
+    pub from_name: Option<SafeText>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

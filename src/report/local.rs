@@ -5,13 +5,14 @@
 //! by diagnosis. Plain data: every fact says where it was read, and what
 //! could not be read says so instead of being guessed.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalFacts {
     /// This machine's host name (the kernel's): the `host` of local findings.
-    pub host: String,
+    pub host: SafeText,
     /// Who runs mailport: owner matches (CSF's SMTP_BLOCK) decide by it.
     pub process: Identity,
     /// The listening sockets on mail ports (`mailport local` only).
@@ -32,10 +33,10 @@ pub struct LocalFacts {
 pub struct Identity {
     pub uid: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user: Option<String>,
+    pub user: Option<SafeText>,
     pub gid: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub group: Option<String>,
+    pub group: Option<SafeText>,
 }
 
 impl Identity {
@@ -81,7 +82,7 @@ pub struct SourceRead {
     pub source: String,
     pub status: ReadStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +106,7 @@ pub struct Csf {
     pub path: String,
     pub status: ReadStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     /// Each setting mailport reads, with its line, in file order.
     pub settings: Vec<CsfSetting>,
 }
@@ -114,11 +115,11 @@ pub struct Csf {
 pub struct CsfSetting {
     pub name: String,
     /// The value without its quotes.
-    pub value: String,
+    pub value: SafeText,
     /// 1-based line number in the file.
     pub line: usize,
     /// The line as written.
-    pub text: String,
+    pub text: SafeText,
 }
 
 impl Csf {
@@ -246,19 +247,19 @@ impl PortMatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FwRule {
     /// The table as named: `filter`, `inet filter`.
-    pub table: String,
-    pub chain: String,
+    pub table: SafeText,
+    pub chain: SafeText,
     /// The hook when the chain is a base chain (OUTPUT, INPUT, FORWARD).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hook: Option<Hook>,
     /// 1-based position among the chain's rules, as listed.
     pub position: usize,
     /// The rule as the tool printed it.
-    pub text: String,
+    pub text: SafeText,
     pub action: Action,
     /// The chain of a jump.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub target: Option<String>,
+    pub target: Option<SafeText>,
     /// The destination ports the rule matches; absent: any port.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dport: Option<PortMatch>,
@@ -292,8 +293,8 @@ impl FwRule {
         text: &str,
     ) -> FwRule {
         FwRule {
-            table: table.to_string(),
-            chain: chain.to_string(),
+            table: crate::escape::escape_str(table),
+            chain: crate::escape::escape_str(chain),
             hook,
             position,
             text: crate::escape::escape(text.as_bytes()),

@@ -15,6 +15,7 @@ mod stream;
 mod tls;
 mod trace;
 
+pub use crate::escape::SafeText;
 pub use local::*;
 pub use names::*;
 pub use probe::*;
@@ -48,7 +49,7 @@ pub struct Resolution {
     pub source: ResolutionSource,
     pub status: DnsStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     pub ms: u64,
 }
 
@@ -91,7 +92,10 @@ pub struct Finding {
     pub port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub address: Option<IpAddr>,
-    pub message: String,
+    /// Assembled from mailport's words and report fields; escaped as a
+    /// whole when the finding is made ([`crate::escape::escape_str`]: a
+    /// no-op on pieces already escaped, a guard for any piece that was not).
+    pub message: SafeText,
     pub hint: String,
 }
 

@@ -1,6 +1,7 @@
 //! The DNS facts of a report: how each question was answered, reverse DNS
 //! with forward confirmation, and MX records.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -82,7 +83,7 @@ pub struct ReverseDns {
     pub status: DnsStatus,
     /// What went wrong, in words, when the status is not `found`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     pub ms: u64,
     /// Each name of the PTR answer with its forward confirmation.
     pub names: Vec<PtrName>,
@@ -92,13 +93,13 @@ pub struct ReverseDns {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PtrName {
     /// The name, without the trailing dot.
-    pub name: String,
+    pub name: SafeText,
     /// A for an IPv4 address, AAAA for IPv6.
     pub record_type: String,
     /// How the forward question was answered.
     pub status: DnsStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     /// The addresses the name resolves to.
     pub addresses: Vec<IpAddr>,
     /// True when `addresses` contains the address: forward-confirmed reverse DNS.
@@ -128,7 +129,7 @@ pub struct MxLookup {
     pub domain: String,
     pub status: DnsStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     pub ms: u64,
     /// A null MX (RFC 7505) is the exchange `.`.
     pub records: Vec<MxRecord>,
@@ -140,7 +141,7 @@ pub struct MxLookup {
 pub struct MxRecord {
     pub preference: u16,
     /// The host name without the trailing dot; `.` for a null MX.
-    pub exchange: String,
+    pub exchange: SafeText,
 }
 
 impl MxLookup {

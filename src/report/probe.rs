@@ -1,6 +1,7 @@
 //! What one probe found: its outcome, phases, and the facts of the dialog.
 
 use crate::codes::Code;
+use crate::escape::SafeText;
 use crate::service::{Protocol, TlsMode};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -175,7 +176,7 @@ pub struct PhaseRecord {
     pub ms: u64,
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
+    pub error: Option<SafeText>,
 }
 
 /// The head of the answer to `GET /` (the body is never read).
@@ -184,14 +185,14 @@ pub struct HttpFacts {
     /// As in the status line, e.g. `HTTP/1.1`.
     pub version: String,
     pub status: u16,
-    pub reason: String,
+    pub reason: SafeText,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub location: Option<String>,
+    pub location: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub server: Option<String>,
+    pub server: Option<SafeText>,
     /// The Strict-Transport-Security header, as sent.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub hsts: Option<String>,
+    pub hsts: Option<SafeText>,
 }
 
 /// One probe: one service on one port of one address.
@@ -218,7 +219,7 @@ pub struct ProbeResult {
     pub verdict_code: Option<Code>,
     /// What went wrong, in words, when the outcome is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<String>,
+    pub detail: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failed_phase: Option<Phase>,
     pub phases: Vec<PhaseRecord>,
@@ -230,21 +231,21 @@ pub struct ProbeResult {
     pub peer_protocol: Option<String>,
     /// The greeting as sent (all lines), escaped for display.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub greeting: Option<String>,
+    pub greeting: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub greeting_ms: Option<u64>,
     /// The host name the server announced in its greeting.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub greeting_name: Option<String>,
+    pub greeting_name: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub software: Option<String>,
+    pub software: Option<SafeText>,
     /// Capabilities before TLS, escaped as sent: for SMTP the EHLO reply lines,
     /// for IMAP the capability atoms, for POP3 the CAPA lines.
-    pub capabilities_plain: Vec<String>,
+    pub capabilities_plain: Vec<SafeText>,
     /// Capability lines after TLS.
-    pub capabilities_tls: Vec<String>,
-    pub auth_plain: Vec<String>,
-    pub auth_tls: Vec<String>,
+    pub capabilities_tls: Vec<SafeText>,
+    pub auth_plain: Vec<SafeText>,
+    pub auth_tls: Vec<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub starttls_offered: Option<bool>,
     /// True when the capability list shows STARTTLS masked by a middlebox (e.g. `XXXXXXXA`).
@@ -252,7 +253,7 @@ pub struct ProbeResult {
     pub starttls_stripped: bool,
     /// The server's reply to STARTTLS (STLS): its yes, or its refusal.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub starttls_reply: Option<String>,
+    pub starttls_reply: Option<SafeText>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tls: Option<TlsFacts>,
     /// After a failed TLS handshake that looked like a server of only older
@@ -277,7 +278,7 @@ pub struct ProbeResult {
     pub http: Option<HttpFacts>,
     /// Things worth knowing that are not failures.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub notes: Vec<String>,
+    pub notes: Vec<SafeText>,
     /// The first attempt was turned away by the server's per-client
     /// connection limit and this result is the retry's (a note says why).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -285,7 +286,7 @@ pub struct ProbeResult {
     /// `-vv`: the dialogue, swaks-style (`-> ` sent, `<- ` received,
     /// escaped, `== ` events), at most 100 lines and 8 KiB.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub transcript: Vec<String>,
+    pub transcript: Vec<SafeText>,
     /// This result was made for another host of the run, the same probe
     /// (address, port, service, TLS name): shared, not probed again.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -299,11 +300,11 @@ impl ProbeResult {
         fn text(s: &str) -> usize {
             s.len() + 24
         }
-        fn opt(s: &Option<String>) -> usize {
-            s.as_deref().map_or(0, text)
+        fn opt<T: AsRef<str>>(s: &Option<T>) -> usize {
+            s.as_ref().map_or(0, |s| text(s.as_ref()))
         }
-        fn all(v: &[String]) -> usize {
-            v.iter().map(|s| text(s)).sum()
+        fn all<T: AsRef<str>>(v: &[T]) -> usize {
+            v.iter().map(|s| text(s.as_ref())).sum()
         }
         let tls = self.tls.as_ref().map_or(0, |t| {
             let chain: usize = t

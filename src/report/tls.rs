@@ -1,6 +1,7 @@
 //! What a TLS handshake showed: version, cipher, the chain and its verdict,
 //! and the versions an old server speaks.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 
 /// The verification verdict for a presented certificate chain.
@@ -40,10 +41,10 @@ impl CertVerdict {
 /// One certificate as presented by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertFacts {
-    pub subject: String,
-    pub issuer: String,
+    pub subject: SafeText,
+    pub issuer: SafeText,
     pub serial: String,
-    pub sans: Vec<String>,
+    pub sans: Vec<SafeText>,
     pub not_before: String,
     pub not_after: String,
     /// Whole days until not_after; negative once expired.
@@ -64,13 +65,13 @@ pub struct TlsFacts {
     pub version: String,
     pub cipher_suite: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub alpn: Option<String>,
+    pub alpn: Option<SafeText>,
     /// The chain in the order the server sent it, leaf first.
     pub chain: Vec<CertFacts>,
     pub verdict: CertVerdict,
     /// The verifier's own words, when the verdict is not `valid`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub verdict_detail: Option<String>,
+    pub verdict_detail: Option<SafeText>,
     /// The name the certificate was verified against.
     pub verified_name: String,
     /// How many certificates the server sent, when that is more than the chain keeps (16).

@@ -1,6 +1,7 @@
 //! A TCP trace: connections with rising TTL to a failing port and, beside
 //! it, to a port of the same address that works, compared hop by hop.
 
+use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -54,13 +55,13 @@ pub struct Hop {
     /// Its PTR name, when it has one and it was asked (only with
     /// --dns-server, or for a public address).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from_name: Option<String>,
+    pub from_name: Option<SafeText>,
     /// The ICMP error's name (`time-exceeded`, `admin-prohibited`, …).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub icmp: Option<String>,
     /// The errno's name, for `error`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
+    pub error: Option<SafeText>,
     pub ms: u64,
 }
 

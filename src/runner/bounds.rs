@@ -5,6 +5,7 @@
 
 use super::live::Live;
 use crate::cache::{Cache, Made};
+use crate::escape::safe_text;
 use crate::plan::Limits;
 use crate::probe::{run_probe, ProbeSpec};
 use crate::report::{Outcome, ProbeResult};
@@ -24,7 +25,7 @@ const MIN_PROBE_TIME: Duration = Duration::from_millis(100);
 fn not_run(spec: &ProbeSpec, limits: Limits) -> ProbeResult {
     ProbeResult {
         outcome: Outcome::NotRun,
-        detail: Some(format!(
+        detail: Some(safe_text!(
             "the check's deadline passed before this probe could start (at most {} probes run at once: --max-probes, and at most {} to one address: --max-per-address)",
             limits.max_probes, limits.max_per_address
         )),
@@ -261,7 +262,7 @@ mod tests {
             subject: "CN=x".into(),
             issuer: "CN=ca".into(),
             serial: "01".into(),
-            sans: vec![format!("DNS:{}.example.test", "a".repeat(240)); 100],
+            sans: vec![format!("DNS:{}.example.test", "a".repeat(240)).into(); 100],
             not_before: String::new(),
             not_after: String::new(),
             days_left: 0,

@@ -296,7 +296,8 @@ pub fn facts(
         alpn,
         chain,
         verdict,
-        verdict_detail,
+        // rustls's words quote the certificate's names: escaped as a whole.
+        verdict_detail: verdict_detail.map(|d| crate::escape::escape_str(&d)),
         verified_name: name.to_string(),
         chain_sent,
     }

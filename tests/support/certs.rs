@@ -246,6 +246,50 @@ impl TestPki {
         )
     }
 
+    /// r14: a leaf at every edge a certificate's facts can have, sent with
+    /// the intermediate: a negative serial, a subject that is not UTF-8
+    /// (its CN's first bytes are 0xff 0xfe), with ESC in it and a 40,000-byte
+    /// OU, and an otherName SAN beside `names`. The edits by hand break its
+    /// signature: only its facts matter.
+    pub fn odd_leaf_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        let now = OffsetDateTime::now_utc();
+        let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = leaf_params(&all, (now - Duration::days(1), now + Duration::days(90)));
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7f, 0x55, 0xaa]));
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "MAILPORTXX\x1b[2J");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, "a".repeat(40_000));
+        params.subject_alt_names.push(rcgen::SanType::OtherName((
+            vec![1, 3, 6, 1, 4, 1, 311, 20, 2, 3],
+            rcgen::OtherNameValue::Utf8String("user@example.test".into()),
+        )));
+        let key = KeyPair::generate().expect("generate leaf key");
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let leaf = params
+            .signed_by(&key, &*self.intermediate)
+            .expect("sign leaf with intermediate");
+        let mut der = leaf.der().to_vec();
+        let serial = der
+            .windows(5)
+            .position(|w| w == [0x02, 0x03, 0x7f, 0x55, 0xaa])
+            .expect("the serial");
+        der[serial + 2] = 0x80;
+        let cn = der
+            .windows(10)
+            .position(|w| w == b"MAILPORTXX")
+            .expect("the common name");
+        der[cn] = 0xff;
+        der[cn + 1] = 0xfe;
+        server_config_unchecked(
+            vec![CertificateDer::from(der), self.intermediate.der().clone()],
+            key_der,
+        )
+    }
+
     fn chain_impl(
         &self,
         kind: CertKind,

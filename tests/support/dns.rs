@@ -14,8 +14,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_server::net::runtime::Time;
-use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::{LowerName, Name};
+use hickory_server::proto::op::{Metadata, ResponseCode};
+use hickory_server::proto::rr::rdata::{MX, PTR};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::file::{FileConfig, FileZoneHandler};
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
@@ -111,6 +112,16 @@ struct Misbehaving {
     catalog: Catalog,
     servfail: Vec<LowerName>,
     silent: Vec<LowerName>,
+    hostile: Vec<LowerName>,
+}
+
+/// The name a `hostile` rule answers with: its first label holds
+/// `ESC ] 0 ; title BEL` (an xterm title change) and `ESC [ 2 J` (a screen
+/// clear), bytes a zone file cannot hold.
+pub const HOSTILE_LABEL: &[u8] = b"evil\x1b]0;title\x07\x1b[2J";
+
+fn hostile_name() -> Name {
+    Name::from_labels(vec![HOSTILE_LABEL, b"example", b"test"]).expect("a name of raw labels")
 }
 
 impl Misbehaving {
@@ -144,6 +155,7 @@ impl Misbehaving {
         let rules = std::fs::read_to_string(dir.join("misbehave.txt")).expect("misbehave.txt");
         let mut servfail = Vec::new();
         let mut silent = Vec::new();
+        let mut hostile = Vec::new();
         for line in rules.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -153,6 +165,7 @@ impl Misbehaving {
             match rule {
                 "servfail" => servfail.push(name),
                 "silent" => silent.push(name),
+                "hostile" => hostile.push(name),
                 other => panic!("misbehave.txt: unknown rule {other}"),
             }
         }
@@ -161,6 +174,7 @@ impl Misbehaving {
             catalog,
             servfail,
             silent,
+            hostile,
         }
     }
 }
@@ -181,6 +195,27 @@ impl RequestHandler for Misbehaving {
             if self.silent.iter().any(|n| n.zone_of(name)) {
                 // Each UDP request has its own task: this one just never ends.
                 return std::future::pending().await;
+            }
+            if self.hostile.iter().any(|n| n.zone_of(name)) {
+                let owner = Name::from(name.clone());
+                let data = match info.query.query_type() {
+                    RecordType::MX => RData::MX(MX::new(10, hostile_name())),
+                    _ => RData::PTR(PTR(hostile_name())),
+                };
+                let records = [Record::from_rdata(owner, 60, data)];
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.recursion_available = true;
+                let response = MessageResponseBuilder::new(&request.queries, None).build(
+                    metadata,
+                    records.iter(),
+                    [],
+                    [],
+                    [],
+                );
+                return match response_handle.send_response(response).await {
+                    Ok(info) => info,
+                    Err(_) => std::future::pending().await,
+                };
             }
             if self.servfail.iter().any(|n| n.zone_of(name)) {
                 let response = MessageResponseBuilder::new(&request.queries, None)

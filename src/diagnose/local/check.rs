@@ -120,7 +120,7 @@ pub fn explain_failures(
                 service: Some(p.service.clone()),
                 port: Some(p.port),
                 address: p.address,
-                message: format!(
+                message: crate::escape::escape_str(&format!(
                     "port {} of {addr} {} because this machine blocks SMTP for {}, the user running mailport: {cause}",
                     p.port,
                     match p.outcome {
@@ -129,7 +129,7 @@ pub fn explain_failures(
                         _ => "was unreachable",
                     },
                     me.describe()
-                ),
+                )),
                 hint: code.hint().to_string(),
             });
         }

@@ -32,13 +32,13 @@ fn local_finding(facts: &LocalFacts, code: Code, port: Option<u16>, message: Str
     Finding {
         severity: code.severity(),
         code,
-        host: facts.host.clone(),
+        host: facts.host.to_string(),
         service: port
             .and_then(crate::service::by_port)
             .map(|s| s.name.to_string()),
         port,
         address: None,
-        message,
+        message: crate::escape::escape_str(&message),
         hint: code.hint().to_string(),
     }
 }
@@ -417,9 +417,9 @@ mod tests {
                 .enumerate()
                 .map(|(i, (n, v))| CsfSetting {
                     name: n.to_string(),
-                    value: v.to_string(),
+                    value: v.to_string().into(),
                     line: i + 1,
-                    text: format!("{n} = \"{v}\""),
+                    text: format!("{n} = \"{v}\"").into(),
                 })
                 .collect(),
         }
@@ -463,10 +463,10 @@ mod tests {
     fn rule(chain: &str, action: Action, uid: Option<IdMatch>) -> FwRule {
         FwRule {
             table: "filter".into(),
-            chain: chain.into(),
+            chain: crate::escape::escape_str(chain),
             hook: (chain == "OUTPUT").then_some(Hook::Output),
             position: 1,
-            text: format!("-A {chain} ... -j {action:?}"),
+            text: format!("-A {chain} ... -j {action:?}").into(),
             action,
             target: None,
             dport: Some(PortMatch {

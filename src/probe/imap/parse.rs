@@ -3,7 +3,7 @@
 
 use crate::net::{escape, LineIo, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use crate::phase::Failure;
-use crate::report::Outcome;
+use crate::report::{Outcome, SafeText};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Most capability atoms kept from one list.
@@ -89,7 +89,7 @@ pub struct Response {
 
 impl Response {
     /// The tagged line as display text.
-    pub fn text(&self) -> String {
+    pub fn text(&self) -> SafeText {
         escape(&self.line)
     }
 }
@@ -183,11 +183,11 @@ fn not_imap(first: &[u8], line: &[u8], doing: &str) -> Failure {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caps {
     /// Every capability atom, escaped, as sent.
-    pub words: Vec<String>,
+    pub words: Vec<SafeText>,
     pub starttls: bool,
     pub login_disabled: bool,
     /// The `AUTH=` mechanisms, upper-cased.
-    pub auth: Vec<String>,
+    pub auth: Vec<SafeText>,
 }
 
 /// Read a capability list (the text after `CAPABILITY`).
@@ -245,7 +245,7 @@ pub struct Greeting {
     pub status: Status,
     pub caps: Option<Caps>,
     /// The text after the status and any `[...]` response code.
-    pub text: String,
+    pub text: SafeText,
 }
 
 /// Parse a greeting line; `None` when it is not an IMAP greeting.
@@ -497,7 +497,7 @@ mod tests {
                 let line = format!("* {word} {code}{text}");
                 let g = parse_greeting(line.as_bytes()).unwrap();
                 prop_assert_eq!(g.status, status);
-                prop_assert_eq!(g.caps.map(|c| c.words), atoms);
+                prop_assert_eq!(g.caps.map(|c| c.words), atoms.map(|a| a.into_iter().map(SafeText::from).collect::<Vec<_>>()));
                 prop_assert_eq!(g.text, text.trim());
             }
 

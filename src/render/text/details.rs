@@ -1,6 +1,7 @@
 //! `-v`: each probe's details, every phase, the dialog, the chain.
 
 use super::*;
+use crate::report::SafeText;
 
 pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
     writeln!(out)?;
@@ -18,7 +19,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
     )?;
     let mut lines: Vec<(String, String)> = Vec::new();
     if let Some(d) = &pr.detail {
-        lines.push(("why".into(), d.clone()));
+        lines.push(("why".into(), d.to_string()));
     }
     if !pr.phases.is_empty() {
         let phases: Vec<String> = pr
@@ -52,10 +53,10 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
         lines.push(("connect".into(), s));
     }
     if let Some(g) = &pr.greeting {
-        lines.push(("greeting".into(), g.clone()));
+        lines.push(("greeting".into(), g.to_string()));
     }
     if let Some(s) = &pr.software {
-        lines.push(("software".into(), s.clone()));
+        lines.push(("software".into(), s.to_string()));
     }
     if let Some(h) = &pr.http {
         let mut s = format!("{} {} {}", h.version, h.status, h.reason);
@@ -70,7 +71,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
     // SMTP keeps whole EHLO lines (code and greeting line first); IMAP and
     // POP3 capabilities are already one per entry.
     let smtp = pr.protocol == crate::service::Protocol::Smtp;
-    let keywords = |caps: &[String]| -> String {
+    let keywords = |caps: &[SafeText]| -> String {
         caps.iter()
             .skip(usize::from(smtp))
             .map(|l| {
@@ -133,7 +134,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
         }
     }
     for n in &pr.notes {
-        lines.push(("note".into(), n.clone()));
+        lines.push(("note".into(), n.to_string()));
     }
     for (k, v) in lines {
         let text = format!("{k:>10}: {v}");
