@@ -85,6 +85,8 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
         address: p.and_then(|p| p.address),
         message,
         hint: code.hint_for(p.and_then(software)).to_string(),
+        // TLS-RPT speaks of delivery to the MX: the relay port, or the domain.
+        tlsrpt_result: code.info().tlsrpt.filter(|_| p.is_none_or(is_relay)),
     }
 }
 

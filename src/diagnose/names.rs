@@ -23,6 +23,7 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                 address: None,
                 message,
                 hint: code.hint().to_string(),
+                tlsrpt_result: code.info().tlsrpt,
             });
         };
         if d.is_null() {

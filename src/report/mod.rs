@@ -22,7 +22,7 @@ pub use stream::*;
 pub use trace::*;
 
 use crate::codes::Code;
-pub use crate::codes::Severity;
+pub use crate::codes::{Severity, TlsRptResult};
 use crate::plan::Plan;
 pub use crate::plan::{Command, Role};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,11 @@ pub struct Finding {
     pub address: Option<IpAddr>,
     pub message: String,
     pub hint: String,
+    /// The RFC 8460 result type a sending MTA reports for this failure
+    /// (`certificate-expired`, `sts-policy-invalid`...): set for the codes
+    /// that are one, on the SMTP relay port and on a mail domain's policy.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tlsrpt_result: Option<TlsRptResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

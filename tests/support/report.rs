@@ -384,6 +384,8 @@ pub struct Finding {
     pub address: Option<String>,
     pub message: String,
     pub hint: String,
+    /// The RFC 8460 result type (`certificate-expired`...), when the code is one.
+    pub tlsrpt_result: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
