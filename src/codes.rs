@@ -438,6 +438,54 @@ codes! {
         "The certificate's serial number is negative (the first bit of its DER integer is set). RFC 5280 requires a positive serial; most TLS libraries accept it anyway, but some refuse the certificate (Go's crypto/x509 since Go 1.23), so some clients and monitoring tools cannot connect.",
         "A certificate made by a home-grown CA script or an old tool that writes random bytes as the serial without clearing the first bit.",
         "Issue the certificate again with a positive serial (e.g. openssl's default random serial, or clear the top bit of the one you generate).";
+    MtaStsTxtInvalid = "mta_sts_txt_invalid", Finding, Fail, tlsrpt: StsPolicyInvalid,
+        "The domain's _mta-sts TXT record is malformed, or there is more than one v=STSv1 record: senders then act as if the domain had no MTA-STS policy (RFC 8461 section 3.1).",
+        "A second record left from an earlier setup, a missing or malformed id (1 to 32 letters and digits), a typo in v=STSv1, or fields not separated by \";\".",
+        "Publish exactly one record: _mta-sts.DOMAIN. TXT \"v=STSv1; id=20261201T000000\" (change the id whenever the policy changes) and delete the others.";
+    MtaStsFetchFailed = "mta_sts_fetch_failed", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The domain publishes an MTA-STS TXT record, but its policy could not be fetched from https://mta-sts.DOMAIN/.well-known/mta-sts.txt (no address, no connection, no answer in time, or a status other than 200). Senders without a cached policy deliver without MTA-STS; senders with one keep the old one until it expires.",
+        "No A/AAAA record for mta-sts.DOMAIN, no web server (or a firewall) on its port 443, the file missing (404), or a web server that does not answer for that name.",
+        "Serve the policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt with status 200 and Content-Type text/plain (in nginx, a server block for mta-sts.DOMAIN on 443 with location = /.well-known/mta-sts.txt { default_type text/plain; root /var/www/mta-sts; }); or remove the _mta-sts TXT record if MTA-STS is not meant to be used.";
+    MtaStsRedirect = "mta_sts_redirect", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy URL answers with a redirect (3xx). RFC 8461 section 3.3 forbids senders to follow it, so to them the policy cannot be fetched.",
+        "A web server that redirects every request (to www., to another path, or a catch-all rule), or a hosting service that does not serve the mta-sts name itself.",
+        "Serve /.well-known/mta-sts.txt on mta-sts.DOMAIN itself with status 200 and no redirect; exempt that path from redirect rules (in nginx, location = /.well-known/mta-sts.txt { default_type text/plain; root /var/www/mta-sts; } before the redirect).";
+    MtaStsContentType = "mta_sts_content_type", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy is served with another Content-Type than text/plain, and RFC 8461 senders refuse it.",
+        "The web server's default type for a file without a known extension (application/octet-stream), or an HTML error page served as the policy.",
+        "Serve the file as text/plain: in nginx, default_type text/plain; in the location of /.well-known/mta-sts.txt; in Apache, AddType text/plain .txt (or a <Files mta-sts.txt> ForceType text/plain).";
+    MtaStsTooLarge = "mta_sts_too_large", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy is larger than 64 KiB, the limit RFC 8461 suggests to senders: they give up on it.",
+        "Another file served at the policy's URL (an HTML page, a log), or a generated policy run wild.",
+        "Serve a short policy: version: STSv1, mode, one mx: line per MX pattern, max_age: a few lines.";
+    MtaStsWebpkiInvalid = "mta_sts_webpki_invalid", Finding, Fail, tlsrpt: StsWebpkiInvalid,
+        "The certificate of mta-sts.DOMAIN is not valid for that name (expired, another name, an untrusted issuer): senders refuse to fetch the policy over it.",
+        "A web server that serves its default certificate for the mta-sts name, a certificate without mta-sts.DOMAIN among its names, or an expired one.",
+        "Add mta-sts.DOMAIN to the web server's certificate (certbot certonly -d mta-sts.DOMAIN, or --expand), serve it for that name, and reload the web server.";
+    MtaStsPolicyInvalid = "mta_sts_policy_invalid", Finding, Fail, tlsrpt: StsPolicyInvalid,
+        "The MTA-STS policy file breaks RFC 8461's syntax (version, mode, mx, max_age): senders treat it as no policy.",
+        "A missing or misspelt field (max_age rather than max-age), a mode other than enforce, testing or none, a max_age above 31557600, an mx that is not a host name or *.domain pattern, or an HTML page served in its place.",
+        "Serve exactly these lines, one per line: version: STSv1 / mode: enforce (or testing) / mx: mail.example.org (one line per MX, *.example.org for a family) / max_age: 604800.";
+    MtaStsMxNotCovered = "mta_sts_mx_not_covered", Finding, Fail, tlsrpt: ValidationFailure,
+        "An MX host of the domain matches none of the MTA-STS policy's mx patterns. In enforce mode senders that enforce MTA-STS (Gmail, Microsoft) refuse to deliver to that MX, so mail to it stops; in testing mode they only report it (a warning).",
+        "An MX added or renamed without updating the policy, or a pattern like *.example.org that does not cover example.org itself or two labels down.",
+        "Add the MX to the policy (mx: HOST, or a *.domain pattern that covers it), change the id in the _mta-sts TXT record so that senders fetch it again, then check again.";
+    MtaStsMxCertificate = "mta_sts_mx_certificate", Finding, Fail, tlsrpt: ValidationFailure,
+        "An MX address covered by the MTA-STS policy does not pass the sender's checks on port 25: no STARTTLS, or a certificate that is not valid for the MX name (another name, expired, untrusted). In enforce mode senders that enforce MTA-STS stop delivering to it; in testing mode they only report it (a warning).",
+        "A default or self-signed certificate on the SMTP service, a certificate without the MX name, a renewal that did not reach the mail server, or TLS not configured on one address of the MX.",
+        "Install a certificate from a public CA that names the MX host on every address of the MX, and enable STARTTLS on port 25; until then switch the policy to mode: testing (and change the id in the _mta-sts TXT record).";
+    TlsrptMissing = "tlsrpt_missing", Finding, Warn,
+        "The domain publishes MTA-STS or DANE but no TLS-RPT record, so senders that fail to deliver over TLS have nowhere to report it, and failures go unnoticed.",
+        "TLS-RPT (RFC 8460) was not set up beside the policy.",
+        "Publish _smtp._tls.DOMAIN. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@DOMAIN\" (a mailbox or an https: URI that collects the daily reports).";
+    TlsrptInvalid = "tlsrpt_invalid", Finding, Warn,
+        "The domain's _smtp._tls TXT record is malformed, or there is more than one v=TLSRPTv1 record: senders send no reports.",
+        "A missing rua=, a URI other than mailto: or https:, a mailto: without an address, or a second record.",
+        "Publish exactly one record: _smtp._tls.DOMAIN. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@DOMAIN\" (several URIs separated by commas).";
+    MxFamilyMismatch = "mx_family_mismatch", Finding, Warn,
+        "The IPv4 and IPv6 addresses of one MX host answer differently on port 25: another certificate, or STARTTLS on one family only. Senders that reach the MX over the other family get another result, which is hard to trace.",
+        "Two servers, or two listeners, behind one name with different configurations (a dual-stack setup where IPv6 goes to another machine, a load balancer with stale certificates, a listener bound to one family).",
+        "Serve the same certificate and the same STARTTLS setup on every address of the MX; compare the addresses with mailport check MX -v.";
 }
 
 impl Code {

@@ -11,9 +11,11 @@ use std::net::IpAddr;
 mod limits;
 pub mod local;
 mod names;
+mod policy;
 mod ports;
 mod trace;
 pub use names::mail_domains;
+pub use policy::policy_findings;
 use ports::{control_verdict, cross_port_findings, Control};
 
 /// A greeting slower than this is a finding.
@@ -71,6 +73,7 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
     cross_port_findings(t, (controls.verdict, &controls.names), &mut out);
     trace::trace_findings(t, &mut out);
     names::target_findings(t, &mut out);
+    policy::family_findings(t, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }

@@ -33,6 +33,7 @@ use crate::dns::{self, Dns};
 use crate::exit;
 use crate::local;
 use crate::plan::{HostLine, Plan, Role, Target};
+use crate::policy;
 use crate::rdns;
 use crate::report::{self, Finding, InputCounts, LocalFacts, MxLookup, TargetReport};
 use crate::resolve;
@@ -326,10 +327,10 @@ async fn check_unit(
         Unit::Host(t) => {
             let report = check_host(&run, t, &run.domains, deadline, run.progress, stop).await;
             let controls = controls_of(evidence).await;
-            vec![host_event(&run, order(0), report, &controls).await]
+            vec![host_event(&run, order(0), report, &controls, Vec::new()).await]
         }
         Unit::Domain(domain) => {
-            let lookup = dns::mx(&run.dns, &domain.host, deadline).await;
+            let mut lookup = dns::mx(&run.dns, &domain.host, deadline).await;
             let mut targets = Vec::new();
             resolve::mx_targets(&run.plan, &domain, &lookup, &mut targets);
             let lookups = Arc::new(vec![lookup.clone()]);
@@ -338,15 +339,30 @@ async fn check_unit(
                 let (r, l, s) = (run.clone(), lookups.clone(), stop.clone());
                 set.spawn(async move { (i, check_host(&r, t, &l, deadline, false, s).await) });
             }
-            let mut reports = Vec::new();
-            while let Some(joined) = set.join_next().await {
-                if let Ok(done) = joined {
-                    reports.push(done);
+            let hosts = async {
+                let mut reports = Vec::new();
+                while let Some(joined) = set.join_next().await {
+                    if let Ok(done) = joined {
+                        reports.push(done);
+                    }
                 }
-            }
+                reports
+            };
+            // The domain's promises are fetched while its MX hosts are probed.
+            let (mut reports, policy) = tokio::join!(hosts, domain_policy(&run, &lookup, deadline));
+            lookup.policy = policy.map(Box::new);
             reports.sort_by_key(|(i, _)| *i);
             let controls = controls_of(evidence).await;
-            let findings = diagnose::mail_domains(&lookups);
+            let mut findings = diagnose::mail_domains(&lookups);
+            // A finding about an MX host goes with that host, the others with the domain.
+            let hosts_only: Vec<TargetReport> = reports.iter().map(|(_, r)| r.clone()).collect();
+            let (mut about_hosts, about_domain): (Vec<Finding>, Vec<Finding>) =
+                diagnose::policy_findings(&lookup, &hosts_only)
+                    .into_iter()
+                    .partition(|f| hosts_only.iter().any(|t| t.host == f.host));
+            drop(hosts_only);
+            findings.extend(about_domain);
+            findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
             let exit_code = exit::status(&findings, run.plan.fail_on);
             let mut out = vec![Event::Domain {
                 order: order(0),
@@ -355,11 +371,27 @@ async fn check_unit(
                 exit_code,
             }];
             for (i, report) in reports {
-                out.push(host_event(&run, order(i + 1), report, &controls).await);
+                let (mine, rest) = about_hosts.into_iter().partition(|f| f.host == report.host);
+                about_hosts = rest;
+                out.push(host_event(&run, order(i + 1), report, &controls, mine).await);
             }
             out
         }
     }
+}
+
+/// A mail domain's TLS promises, when the plan checks them (--mx, `policy`)
+/// and the domain accepts mail.
+pub async fn domain_policy(
+    run: &Run,
+    lookup: &MxLookup,
+    deadline: Instant,
+) -> Option<report::DomainPolicy> {
+    let checks = run.plan.policy.as_ref()?;
+    if lookup.is_null() {
+        return None;
+    }
+    Some(policy::gather(&run.plan, checks, &run.dns, &run.trust, lookup, deadline).await)
 }
 
 /// The control hosts' evidence, once they are done (none if they failed).
@@ -379,8 +411,12 @@ async fn host_event(
     order: Order,
     mut report: TargetReport,
     controls: &Controls,
+    policy: Vec<Finding>,
 ) -> Event {
     let mut findings = diagnose::diagnose_target(&report, controls);
+    // The domain's policy findings about this MX host (`mailport policy`, --mx).
+    findings.extend(policy);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut local = None;
     let one = std::slice::from_ref(&report);
     if local::wanted(one) {

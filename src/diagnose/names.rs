@@ -797,6 +797,7 @@ mod tests {
                 })
                 .collect(),
             resolver: "system".into(),
+            policy: None,
         }
     }
 

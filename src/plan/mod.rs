@@ -38,6 +38,8 @@ pub enum Command {
     Check,
     Ptr,
     Local,
+    /// `mailport policy`: the mail domains' TLS promises against their MX hosts.
+    Policy,
 }
 
 /// Why a host is in the plan and the report.
@@ -264,6 +266,46 @@ pub struct Plan {
     pub trace: TraceMode,
     /// `-vv`: every probe writes its dialogue down.
     pub transcript: bool,
+    /// Check each --mx mail domain's TLS promises (MTA-STS, TLS-RPT, DANE).
+    pub policy: Option<PolicyChecks>,
+}
+
+/// Where the MTA-STS policy is fetched, and how long it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyChecks {
+    /// The HTTPS port of `mta-sts.DOMAIN`: 443, or for tests only the
+    /// environment's MAILPORT_MTA_STS_PORT.
+    pub https_port: u16,
+    /// The connection to the policy's web server.
+    pub connect: Duration,
+    /// The TLS handshake and the whole answer.
+    pub fetch: Duration,
+}
+
+/// For tests only: the port the MTA-STS policy is fetched from instead of
+/// 443 (a test's HTTPS server on loopback). Not an option: a sender always
+/// uses 443.
+pub const MTA_STS_PORT_ENV: &str = "MAILPORT_MTA_STS_PORT";
+
+impl PolicyChecks {
+    fn new(connect: Duration, reply: Duration) -> Result<PolicyChecks> {
+        let https_port = match std::env::var(MTA_STS_PORT_ENV) {
+            Ok(v) => v.trim().parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                anyhow!(
+                    "${MTA_STS_PORT_ENV} is '{}', not a port",
+                    crate::escape::shown(&v)
+                )
+            })?,
+            Err(_) => 443,
+        };
+        Ok(PolicyChecks {
+            https_port,
+            connect,
+            // RFC 8461 section 3.3 asks senders for a timeout of a minute or more
+            // for the whole fetch; a diagnosis waits as long as for a reply.
+            fetch: reply,
+        })
+    }
 }
 
 impl Plan {
@@ -354,6 +396,11 @@ impl Plan {
             }),
             None => None,
         };
+        let policy = if args.mx {
+            Some(PolicyChecks::new(args.connect_timeout, args.reply_timeout)?)
+        } else {
+            None
+        };
         Ok(Plan {
             command: Command::Check,
             targets,
@@ -392,6 +439,17 @@ impl Plan {
                 TraceMode::Auto
             },
             transcript: args.verbose >= 2,
+            policy,
+        })
+    }
+
+    /// The plan of `mailport policy DOMAIN...`: `check --mx --service smtp`
+    /// with the domains' TLS promises.
+    pub fn for_policy(args: &cli::PolicyArgs) -> Result<Plan> {
+        let plan = Plan::from_args(&args.as_check())?;
+        Ok(Plan {
+            command: Command::Policy,
+            ..plan
         })
     }
 
@@ -453,6 +511,7 @@ impl Plan {
             local: LocalPaths::from_env(),
             trace: TraceMode::Never,
             transcript: false,
+            policy: None,
         })
     }
 
@@ -502,6 +561,7 @@ impl Plan {
             local,
             trace: TraceMode::Never,
             transcript: false,
+            policy: None,
         })
     }
 

@@ -13,6 +13,7 @@ use std::io::{self, Write};
 mod details;
 mod local;
 mod names;
+mod policy;
 mod trace;
 
 use details::details;

@@ -10,6 +10,7 @@
 mod connect;
 mod local;
 mod names;
+mod policy;
 mod probe;
 mod stream;
 mod tls;
@@ -17,6 +18,7 @@ mod trace;
 
 pub use local::*;
 pub use names::*;
+pub use policy::*;
 pub use probe::*;
 pub use stream::*;
 pub use trace::*;
