@@ -42,9 +42,8 @@ pub async fn gather(
         policy: None,
         mx: Vec::new(),
     };
-    // A sender fetches the policy when a v=STSv1 record exists; mailport
-    // fetches it even when the record is malformed, to say all that is wrong.
-    if mta_sts.published() {
+    // A sender fetches the policy only beside one valid v=STSv1 record.
+    if mta_sts.id.is_some() {
         let fetched = fetch::fetch(plan, checks, dns, trust, domain, deadline).await;
         if let Some(body) = &fetched.body {
             let policy = sts::parse_policy(body);

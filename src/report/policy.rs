@@ -45,7 +45,7 @@ pub struct MtaSts {
     /// What is wrong with the TXT record(s), in words (two STSv1 records, a bad id...).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub txt_errors: Vec<String>,
-    /// The policy's fetch, made when a `v=STSv1` TXT record exists.
+    /// The policy's fetch, made when the one `v=STSv1` TXT record is valid.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fetch: Option<PolicyFetch>,
     /// The policy as parsed, when the fetch returned one.
