@@ -118,6 +118,9 @@ Examples:
   A domain's MTA-STS and TLS-RPT, against what its MX hosts serve:
     mailport policy example.org
 
+  Will the certificates still pass in 30 days?
+    mailport policy example.org --at +30d
+
 Exit status: 0 nothing failed (at the --fail-on level), 1 something failed,
 2 mailport could not do its job.";
 
@@ -200,6 +203,12 @@ pub struct PolicyArgs {
     /// Text with only the findings and the summary line (no probe table).
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Verify certificates as of another moment than now, and count their
+    /// days left from it: +30d ("will this still pass next month?"), +12h,
+    /// +2w, or a date (2027-01-01, midnight UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
 }
 
 impl PolicyArgs {
@@ -241,6 +250,7 @@ impl PolicyArgs {
             no_trace: false,
             verbose: self.verbose,
             quiet: self.quiet,
+            at: self.at.clone(),
         }
     }
 }
@@ -560,6 +570,12 @@ pub struct CheckArgs {
     /// Text with only the findings and the summary line (no probe table).
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Verify certificates as of another moment than now, and count their
+    /// days left from it: +30d ("will this still pass next month?"), +12h,
+    /// +2w, or a date (2027-01-01, midnight UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ mod policy;
 mod ports;
 mod trace;
 pub use names::mail_domains;
-pub use policy::policy_findings;
+pub use policy::{domain_findings, policy_findings};
 use ports::{control_verdict, cross_port_findings, Control};
 
 /// A greeting slower than this is a finding.
@@ -1127,6 +1127,7 @@ mod tests {
                 not_before: "2026-01-01T00:00:00Z".into(),
                 not_after: "2027-01-01T00:00:00Z".into(),
                 days_left,
+                lifetime_days: 365,
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa-with-SHA256".into(),

@@ -33,7 +33,6 @@ use crate::dns::{self, Dns};
 use crate::exit;
 use crate::local;
 use crate::plan::{HostLine, Plan, Role, Target};
-use crate::policy;
 use crate::rdns;
 use crate::report::{self, Finding, InputCounts, LocalFacts, MxLookup, TargetReport};
 use crate::resolve;
@@ -340,29 +339,18 @@ async fn check_unit(
                 set.spawn(async move { (i, check_host(&r, t, &l, deadline, false, s).await) });
             }
             let hosts = async {
-                let mut reports = Vec::new();
+                let mut reports = std::collections::BTreeMap::new();
                 while let Some(joined) = set.join_next().await {
-                    if let Ok(done) = joined {
-                        reports.push(done);
-                    }
+                    reports.extend(joined.ok());
                 }
-                reports
+                reports.into_values().collect::<Vec<_>>()
             };
-            // The domain's promises are fetched while its MX hosts are probed.
-            let (mut reports, policy) = tokio::join!(hosts, domain_policy(&run, &lookup, deadline));
-            lookup.policy = policy.map(Box::new);
-            reports.sort_by_key(|(i, _)| *i);
+            let (plan, dns, trust) = (&run.plan, &run.dns, &run.trust);
+            let promises = crate::policy::for_domain(plan, dns, trust, &lookup, deadline);
+            let (reports, promises) = tokio::join!(hosts, promises);
+            lookup.policy = promises.map(Box::new);
             let controls = controls_of(evidence).await;
-            let mut findings = diagnose::mail_domains(&lookups);
-            // A finding about an MX host goes with that host, the others with the domain.
-            let hosts_only: Vec<TargetReport> = reports.iter().map(|(_, r)| r.clone()).collect();
-            let (mut about_hosts, about_domain): (Vec<Finding>, Vec<Finding>) =
-                diagnose::policy_findings(&lookup, &hosts_only)
-                    .into_iter()
-                    .partition(|f| hosts_only.iter().any(|t| t.host == f.host));
-            drop(hosts_only);
-            findings.extend(about_domain);
-            findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+            let (findings, about_hosts) = diagnose::domain_findings(&lookup, &reports);
             let exit_code = exit::status(&findings, run.plan.fail_on);
             let mut out = vec![Event::Domain {
                 order: order(0),
@@ -370,28 +358,12 @@ async fn check_unit(
                 findings,
                 exit_code,
             }];
-            for (i, report) in reports {
-                let (mine, rest) = about_hosts.into_iter().partition(|f| f.host == report.host);
-                about_hosts = rest;
+            for (i, (report, mine)) in reports.into_iter().zip(about_hosts).enumerate() {
                 out.push(host_event(&run, order(i + 1), report, &controls, mine).await);
             }
             out
         }
     }
-}
-
-/// A mail domain's TLS promises, when the plan checks them (--mx, `policy`)
-/// and the domain accepts mail.
-pub async fn domain_policy(
-    run: &Run,
-    lookup: &MxLookup,
-    deadline: Instant,
-) -> Option<report::DomainPolicy> {
-    let checks = run.plan.policy.as_ref()?;
-    if lookup.is_null() {
-        return None;
-    }
-    Some(policy::gather(&run.plan, checks, &run.dns, &run.trust, lookup, deadline).await)
 }
 
 /// The control hosts' evidence, once they are done (none if they failed).
@@ -414,7 +386,6 @@ async fn host_event(
     policy: Vec<Finding>,
 ) -> Event {
     let mut findings = diagnose::diagnose_target(&report, controls);
-    // The domain's policy findings about this MX host (`mailport policy`, --mx).
     findings.extend(policy);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut local = None;

@@ -188,7 +188,7 @@ fn local(args: &LocalArgs) -> Result<u8> {
 
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
-    let trust = Arc::new(tls::Trust::load(ca)?);
+    let trust = Arc::new(tls::Trust::load_at(ca, plan.at)?);
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -294,7 +294,7 @@ fn collect(
         let policies = async {
             let mut out = Vec::new();
             for d in run.domains.iter() {
-                out.push(fleet::domain_policy(&run, d, deadline).await);
+                out.push(policy::for_domain(&plan, &run.dns, &run.trust, d, deadline).await);
             }
             out
         };

@@ -549,3 +549,55 @@ fn an_mx_whose_ipv6_address_serves_another_certificate() {
     assert!(f.message.contains("serial"), "{}", f.message);
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn at_verifies_certificates_at_a_chosen_moment() {
+    // The test certificates are valid from yesterday for 90 days.
+    let (run, r) = sts_run(
+        "sts.policy.test",
+        CertKind::Good,
+        ok(&policy_text("enforce", MX)),
+        CertKind::Good,
+        &["--at", "+80d"],
+    );
+    let cert = &r.targets[0].probes[0].tls.as_ref().unwrap().chain[0];
+    assert_eq!(cert.lifetime_days, 91, "{cert:#?}");
+    assert!((9..=10).contains(&cert.days_left), "{cert:#?}");
+    assert!(r.certificates_at.is_some());
+    one(&r, "cert_expiring_soon", "warn", None);
+    assert!(policy_codes(&r).is_empty(), "{:?}", r.codes());
+    assert_eq!(run.code, 0, "{:?}", r.codes());
+    // In 100 days both the MX's and the policy host's certificates have expired.
+    let (run, r) = sts_run_unfinished(&["--at", "+100d"]);
+    let cert = &r.targets[0].probes[0].tls.as_ref().unwrap().chain[0];
+    assert!(cert.days_left < 0, "{cert:#?}");
+    one(&r, "cert_expired", "fail", Some("certificate-expired"));
+    let f = one(
+        &r,
+        "mta_sts_webpki_invalid",
+        "fail",
+        Some("sts-webpki-invalid"),
+    );
+    assert!(f.message.contains("expired"), "{}", f.message);
+    assert_eq!(run.code, 1);
+}
+
+/// A run whose policy host's certificate fails: the handshake completes, no request follows.
+fn sts_run_unfinished(extra: &[&str]) -> (Run, Report) {
+    let dns = DnsServer::start();
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let web = FakeServer::one(vec![
+        Step::StartTls(pki.server_config(CertKind::Good, &["mta-sts.sts.policy.test"])),
+        Step::ExpectClose,
+    ]);
+    let smtp = mx(&pki, CertKind::Good);
+    let (run, r) = json(
+        policy(&dns, "sts.policy.test", smtp.port(), web.port())
+            .ca(Some(ca.path()))
+            .args(extra),
+    );
+    web.finish();
+    smtp.finish();
+    (run, r)
+}

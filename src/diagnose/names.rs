@@ -721,6 +721,7 @@ mod tests {
                 not_before: String::new(),
                 not_after: String::new(),
                 days_left: 90,
+                lifetime_days: 90,
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa".into(),

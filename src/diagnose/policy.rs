@@ -41,6 +41,25 @@ pub fn policy_findings(lookup: &MxLookup, hosts: &[TargetReport]) -> Vec<Finding
     out
 }
 
+/// The findings of one --mx mail domain (its MX lookup, its promises),
+/// split: those about the domain itself, worst first, and those about each
+/// of its MX hosts `hosts`, in their order.
+pub fn domain_findings(
+    lookup: &MxLookup,
+    hosts: &[TargetReport],
+) -> (Vec<Finding>, Vec<Vec<Finding>>) {
+    let mut per_host = vec![Vec::new(); hosts.len()];
+    let mut domain = super::mail_domains(std::slice::from_ref(lookup));
+    for f in policy_findings(lookup, hosts) {
+        match hosts.iter().position(|t| t.host == f.host) {
+            Some(i) => per_host[i].push(f),
+            None => domain.push(f),
+        }
+    }
+    domain.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    (domain, per_host)
+}
+
 fn mta_sts(domain: &str, policy: &DomainPolicy, hosts: &[TargetReport], out: &mut Vec<Finding>) {
     let sts = &policy.mta_sts;
     if !sts.txt_errors.is_empty() {

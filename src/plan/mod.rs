@@ -7,10 +7,12 @@
 mod hosts;
 mod input;
 mod local;
+mod policy;
 
 use hosts::{spoken, HostRules};
 
 pub use local::LocalPaths;
+pub use policy::{parse_at, PolicyChecks, MTA_STS_PORT_ENV};
 
 pub use input::{
     host_hash, local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file,
@@ -268,44 +270,8 @@ pub struct Plan {
     pub transcript: bool,
     /// Check each --mx mail domain's TLS promises (MTA-STS, TLS-RPT, DANE).
     pub policy: Option<PolicyChecks>,
-}
-
-/// Where the MTA-STS policy is fetched, and how long it may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyChecks {
-    /// The HTTPS port of `mta-sts.DOMAIN`: 443, or for tests only the
-    /// environment's MAILPORT_MTA_STS_PORT.
-    pub https_port: u16,
-    /// The connection to the policy's web server.
-    pub connect: Duration,
-    /// The TLS handshake and the whole answer.
-    pub fetch: Duration,
-}
-
-/// For tests only: the port the MTA-STS policy is fetched from instead of
-/// 443 (a test's HTTPS server on loopback). Not an option: a sender always
-/// uses 443.
-pub const MTA_STS_PORT_ENV: &str = "MAILPORT_MTA_STS_PORT";
-
-impl PolicyChecks {
-    fn new(connect: Duration, reply: Duration) -> Result<PolicyChecks> {
-        let https_port = match std::env::var(MTA_STS_PORT_ENV) {
-            Ok(v) => v.trim().parse().ok().filter(|p| *p > 0).ok_or_else(|| {
-                anyhow!(
-                    "${MTA_STS_PORT_ENV} is '{}', not a port",
-                    crate::escape::shown(&v)
-                )
-            })?,
-            Err(_) => 443,
-        };
-        Ok(PolicyChecks {
-            https_port,
-            connect,
-            // RFC 8461 section 3.3 asks senders for a timeout of a minute or more
-            // for the whole fetch; a diagnosis waits as long as for a reply.
-            fetch: reply,
-        })
-    }
+    /// --at: the UNIX time certificates are verified at, instead of now.
+    pub at: Option<i64>,
 }
 
 impl Plan {
@@ -396,11 +362,10 @@ impl Plan {
             }),
             None => None,
         };
-        let policy = if args.mx {
-            Some(PolicyChecks::new(args.connect_timeout, args.reply_timeout)?)
-        } else {
-            None
-        };
+        let policy = args
+            .mx
+            .then(|| PolicyChecks::new(args.connect_timeout, args.reply_timeout))
+            .transpose()?;
         Ok(Plan {
             command: Command::Check,
             targets,
@@ -431,6 +396,13 @@ impl Plan {
                 ..name_checks(&args.dns)?
             },
             local: LocalPaths::from_env(),
+            at: match &args.at {
+                Some(text) => Some(parse_at(
+                    text,
+                    time::OffsetDateTime::now_utc().unix_timestamp(),
+                )?),
+                None => None,
+            },
             trace: if args.trace {
                 TraceMode::Always
             } else if args.no_trace {
@@ -512,6 +484,7 @@ impl Plan {
             trace: TraceMode::Never,
             transcript: false,
             policy: None,
+            at: None,
         })
     }
 
@@ -562,6 +535,7 @@ impl Plan {
             trace: TraceMode::Never,
             transcript: false,
             policy: None,
+            at: None,
         })
     }
 

@@ -167,7 +167,7 @@ async fn exchange(
             ),
         )
     })?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = trust.now();
     let facts = tls::facts(tls_stream.get_ref().1, verifier.take(), trust, host, now);
     if facts.verdict != CertVerdict::Valid {
         let why = facts

@@ -18,6 +18,23 @@ use crate::report::{DomainPolicy, MtaSts, MxLookup, StsMxMatch, TlsRpt};
 use crate::tls::Trust;
 use tokio::time::Instant;
 
+/// A mail domain's TLS promises, when the plan checks them (--mx, `policy`)
+/// and the domain accepts mail (not a null MX). Runs while the domain's MX
+/// hosts are probed.
+pub async fn for_domain(
+    plan: &Plan,
+    dns: &Dns,
+    trust: &Trust,
+    lookup: &MxLookup,
+    deadline: Instant,
+) -> Option<DomainPolicy> {
+    let checks = plan.policy.as_ref()?;
+    if lookup.is_null() {
+        return None;
+    }
+    Some(gather(plan, checks, dns, trust, lookup, deadline).await)
+}
+
 /// The TLS promises of the mail domain of `lookup` (its MX lookup, done).
 pub async fn gather(
     plan: &Plan,

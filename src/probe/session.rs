@@ -177,7 +177,7 @@ impl<'a> Session<'a> {
             (Err(f), Some(shape)) => return Err(self.old_tls(f, shape).await),
         };
         self.client_cert_asked = verifier.client_cert_asked();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = spec.trust.now();
         let facts = tls::facts(
             stream.get_ref().1,
             verifier.take(),
@@ -502,7 +502,7 @@ async fn try_tls(
     let (connector, verifier) = spec.trust.connector(&[]);
     match connector.connect(name, stream).await {
         Ok(tls_stream) => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = spec.trust.now();
             Some(Some(tls::facts(
                 tls_stream.get_ref().1,
                 verifier.take(),

@@ -154,6 +154,9 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     if !style.quiet || !report.findings.is_empty() {
         writeln!(out)?;
     }
+    if let Some(at) = &report.certificates_at {
+        writeln!(out, "certificates verified as of {at} (--at)")?;
+    }
     let secs = report.duration_ms as f64 / 1000.0;
     let line = match report.command {
         Command::Local => format!(

@@ -229,6 +229,9 @@ pub struct Report {
     /// RFC 3339.
     pub started_at: String,
     pub duration_ms: u64,
+    /// --at: the moment certificates were verified at (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub certificates_at: Option<String>,
     /// The MX lookups of the mail domains given with --mx, in the order given.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub domains: Vec<MxLookup>,
@@ -274,6 +277,15 @@ impl Report {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             duration_ms: duration.as_millis() as u64,
+            certificates_at: plan.at.map(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| t.to_string())
+            }),
             domains,
             targets,
             local: None,

@@ -22,6 +22,8 @@ pub struct Report {
     pub command: String,
     pub started_at: String,
     pub duration_ms: u64,
+    /// With `--at`: the moment certificates were verified at.
+    pub certificates_at: Option<String>,
     /// With `--mx`: the MX lookup of each mail domain given.
     pub domains: Option<Vec<MxLookup>>,
     pub targets: Vec<Target>,
@@ -427,6 +429,7 @@ pub struct Cert {
     pub not_before: String,
     pub not_after: String,
     pub days_left: i64,
+    pub lifetime_days: i64,
     pub key_type: String,
     pub key_bits: u32,
     pub signature_algorithm: String,
