@@ -601,3 +601,116 @@ fn sts_run_unfinished(extra: &[&str]) -> (Run, Report) {
     smtp.finish();
     (run, r)
 }
+
+#[test]
+fn several_domains_in_text_each_with_its_promises() {
+    let dns = DnsServer::start();
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let web = https(
+        &pki,
+        "sts.policy.test",
+        CertKind::Good,
+        ok(&policy_text("enforce", "mail.elsewhere.test")),
+    );
+    let cfg = || pki.server_config(CertKind::Good, &[MX]);
+    let smtp = FakeServer::start(vec![smtp_healthy(MX, cfg()), smtp_healthy(MX, cfg())]);
+    let run = Mailport::policy("sts.policy.test")
+        .arg("none.policy.test")
+        .args(["--dns-server", &dns.arg(), "--dns-timeout", "2s"])
+        .port(format!("smtp={}", smtp.port()))
+        .env("MAILPORT_MTA_STS_PORT", &web.port().to_string())
+        .ca(Some(ca.path()))
+        .fast_timeouts()
+        .run();
+    web.finish();
+    smtp.finish();
+    let out = &run.stdout;
+    for line in out.lines() {
+        assert!(line.chars().count() <= 80, "too wide: {line:?}");
+    }
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(
+            "MTA-STS id 20261201T000000; mode enforce; max_age 604800; mx: mail.elsewhere.test"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("MX mx.sts.policy.test: NOT covered by the policy"),
+        "{out}"
+    );
+    assert!(
+        out.contains("TLS-RPT   reports to mailto:tlsrpt@policy.test,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("MTA-STS   none (no v=STSv1 record at _mta-sts.none.policy.test)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mta_sts_mx_not_covered mx.sts.policy.test"),
+        "{out}"
+    );
+    assert_eq!(run.code, 1, "{out}");
+}
+
+#[test]
+fn an_mx_offering_starttls_on_one_family_only() {
+    let dns = DnsServer::start();
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let host = "mx.dual.policy.test";
+    let v4 = FakeServer::smtp(smtp_healthy(
+        host,
+        pki.server_config(CertKind::Good, &[host]),
+    ));
+    let v6 = FakeServer::start_at(
+        SocketAddr::from((Ipv6Addr::LOCALHOST, v4.port())),
+        vec![crate::support::dialogs::smtp_without_starttls()],
+    );
+    let web = https(
+        &pki,
+        "dual.policy.test",
+        CertKind::Good,
+        ok(&policy_text("testing", host)),
+    );
+    let (run, r) =
+        json(policy(&dns, "dual.policy.test", v4.port(), web.port()).ca(Some(ca.path())));
+    web.finish();
+    v4.finish();
+    v6.finish();
+    let f = one(&r, "mx_family_mismatch", "warn", None);
+    assert!(
+        f.message.contains("only 127.0.0.1 offers STARTTLS"),
+        "{}",
+        f.message
+    );
+    // In testing mode the address without STARTTLS is a warning of its own.
+    let f = one(
+        &r,
+        "mta_sts_mx_certificate",
+        "warn",
+        Some("starttls-not-supported"),
+    );
+    assert_eq!(f.address.as_deref(), Some("::1"));
+    let f = r.finding("starttls_not_offered_relay");
+    assert_eq!(f.tlsrpt_result.as_deref(), Some("starttls-not-supported"));
+    assert_eq!(run.code, 0, "{:?}", r.codes());
+}
+
+#[test]
+fn explain_names_the_tlsrpt_result_type() {
+    let run = Mailport::new().args(["explain", "mta_sts_redirect"]).run();
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .contains("TLS-RPT result type (RFC 8460):\n  sts-policy-fetch-error"),
+        "{}",
+        run.stdout
+    );
+    let run = Mailport::new().args(["explain", "cert_expired"]).run();
+    assert!(run.stdout.contains("certificate-expired"), "{}", run.stdout);
+    let run = Mailport::new().args(["explain", "ptr_missing"]).run();
+    assert!(!run.stdout.contains("TLS-RPT"), "{}", run.stdout);
+}

@@ -72,7 +72,7 @@ fn mta_sts(d: &DomainPolicy) -> String {
                 parts.push(format!("max_age {age}"));
             }
             if !pol.mx.is_empty() {
-                parts.push(format!("mx {}", pol.mx.join(", ")));
+                parts.push(format!("mx: {}", pol.mx.join(", ")));
             }
         }
         _ => {}
