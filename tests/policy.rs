@@ -714,3 +714,35 @@ fn explain_names_the_tlsrpt_result_type() {
     let run = Mailport::new().args(["explain", "ptr_missing"]).run();
     assert!(!run.stdout.contains("TLS-RPT"), "{}", run.stdout);
 }
+
+#[test]
+fn a_chunked_policy_and_one_ended_by_the_close_are_read() {
+    let body = policy_text("enforce", MX);
+    let (half, rest) = body.split_at(20);
+    let chunked = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{half}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+        half.len(),
+        rest.len()
+    );
+    let closed = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{body}");
+    for response in [chunked, closed] {
+        let (run, r) = sts_run(
+            "sts.policy.test",
+            CertKind::Good,
+            response,
+            CertKind::Good,
+            &[],
+        );
+        let sts = &r.domains.as_ref().unwrap()[0]
+            .policy
+            .as_ref()
+            .unwrap()
+            .mta_sts;
+        let fetch = sts.fetch.as_ref().unwrap();
+        assert_eq!(fetch.outcome, "ok", "{fetch:#?}");
+        assert_eq!(fetch.bytes, body.len() as u64);
+        assert_eq!(sts.policy.as_ref().unwrap().mx, [MX]);
+        assert!(policy_codes(&r).is_empty(), "{:?}", r.codes());
+        assert_eq!(run.code, 0, "{:?}", r.codes());
+    }
+}
