@@ -11,7 +11,8 @@ use std::time::Duration;
 mod help;
 pub use help::{command, try_parse};
 use help::{
-    CHECK_SHORT_EXAMPLES, EXPLAIN_EXAMPLES, GENERATE_EXAMPLES, LOCAL_SHORT_EXAMPLES, PTR_EXAMPLES,
+    CHECK_SHORT_EXAMPLES, EXPLAIN_EXAMPLES, GENERATE_EXAMPLES, LOCAL_SHORT_EXAMPLES,
+    POLICY_SHORT_EXAMPLES, PTR_EXAMPLES,
 };
 
 /// At most this many probes run at the same moment, by default (--max-probes).
@@ -101,7 +102,7 @@ pub enum Command {
     /// enforce MTA-STS stop delivering to it. Findings carry RFC 8460's
     /// result types. `check DOMAIN --mx` includes the same section. Same
     /// JSON and exit status as `mailport check`.
-    #[command(after_long_help = POLICY_EXAMPLES)]
+    #[command(after_help = POLICY_SHORT_EXAMPLES, after_long_help = POLICY_EXAMPLES)]
     Policy(Box<PolicyArgs>),
     /// Explain an outcome or finding code: what it means, its usual causes, what to do.
     ///
