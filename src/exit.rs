@@ -108,6 +108,7 @@ mod tests {
             address: None,
             message: crate::escape::SafeText::new(),
             hint: String::new(),
+            tlsrpt_result: None,
         }
     }
 

@@ -266,6 +266,7 @@ mod tests {
             not_before: String::new(),
             not_after: String::new(),
             days_left: 0,
+            lifetime_days: 0,
             key_type: "EC".into(),
             key_bits: 256,
             signature_algorithm: String::new(),
