@@ -89,6 +89,7 @@ pub fn facts(der: &[u8], now: i64) -> CertFacts {
             not_before: String::new(),
             not_after: String::new(),
             days_left: 0,
+            lifetime_days: 0,
             key_type: String::new(),
             key_bits: 0,
             signature_algorithm: String::new(),
@@ -146,6 +147,9 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
         not_before: rfc3339(cert.validity().not_before.timestamp()),
         not_after: rfc3339(not_after),
         days_left: (not_after - now).div_euclid(86_400),
+        // notAfter is inclusive: a 90-day certificate ends a second before 90 days.
+        lifetime_days: (not_after - cert.validity().not_before.timestamp() + 43_200)
+            .div_euclid(86_400),
         key_type,
         key_bits,
         signature_algorithm,

@@ -1,13 +1,18 @@
 //! The command line, with clap derive. Defaults are stated in each option's help.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod policy;
+pub use policy::PolicyArgs;
+use policy::POLICY_EXAMPLES;
 use std::path::PathBuf;
 use std::time::Duration;
 
 mod help;
 pub use help::{command, try_parse};
 use help::{
-    CHECK_SHORT_EXAMPLES, EXPLAIN_EXAMPLES, GENERATE_EXAMPLES, LOCAL_SHORT_EXAMPLES, PTR_EXAMPLES,
+    CHECK_SHORT_EXAMPLES, EXPLAIN_EXAMPLES, GENERATE_EXAMPLES, LOCAL_SHORT_EXAMPLES,
+    POLICY_SHORT_EXAMPLES, PTR_EXAMPLES,
 };
 
 /// At most this many probes run at the same moment, by default (--max-probes).
@@ -84,6 +89,21 @@ pub enum Command {
     /// JSON and exit status as `mailport check`.
     #[command(after_help = LOCAL_SHORT_EXAMPLES, after_long_help = LOCAL_EXAMPLES)]
     Local(LocalArgs),
+    /// Check a mail domain's TLS promises against what each MX address serves.
+    ///
+    /// For each DOMAIN: its MX hosts, each address of each probed on port 25
+    /// (STARTTLS and the certificate, verified for the MX name); its MTA-STS
+    /// record (_mta-sts TXT) and policy, fetched from
+    /// https://mta-sts.DOMAIN/.well-known/mta-sts.txt as a sending server
+    /// fetches it (a valid certificate, no redirects, text/plain, at most
+    /// 64 KiB), with each MX matched against the policy's patterns; its
+    /// TLS-RPT record (_smtp._tls TXT). In enforce mode an MX that the policy
+    /// does not cover, or whose certificate fails, is a failure: senders that
+    /// enforce MTA-STS stop delivering to it. Findings carry RFC 8460's
+    /// result types. `check DOMAIN --mx` includes the same section. Same
+    /// JSON and exit status as `mailport check`.
+    #[command(after_help = POLICY_SHORT_EXAMPLES, after_long_help = POLICY_EXAMPLES)]
+    Policy(Box<PolicyArgs>),
     /// Explain an outcome or finding code: what it means, its usual causes, what to do.
     ///
     /// Every probe ends with an outcome code and every finding has a code
@@ -423,6 +443,12 @@ pub struct CheckArgs {
     /// Text with only the findings and the summary line (no probe table).
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Verify certificates as of another moment than now, and count their
+    /// days left from it: +30d ("will this still pass next month?"), +12h,
+    /// +2w, or a date (2027-01-01, midnight UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]

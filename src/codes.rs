@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod tlsrpt;
+pub use tlsrpt::TlsRptResult;
+
 /// How bad a finding is. Ordered: `Info < Warn < Fail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,15 +46,20 @@ pub struct CodeInfo {
     pub kind: Kind,
     /// The severity of the finding this code raises (for outcomes: when the probe fails).
     pub severity: Severity,
+    /// The RFC 8460 result type a sending MTA would report for this failure
+    /// on the SMTP relay port, if the code is one (`tlsrpt:` in the row).
+    pub tlsrpt: Option<TlsRptResult>,
     pub meaning: &'static str,
     pub causes: &'static str,
     pub action: &'static str,
 }
 
-/// `Variant = "wire_name", Kind, Severity, meaning, causes, action;` per row:
-/// the enum (serialised as its wire name) and the table in the same order.
+/// `Variant = "wire_name", Kind, Severity, [tlsrpt: ResultType,] meaning,
+/// causes, action;` per row: the enum (serialised as its wire name) and the
+/// table in the same order. `tlsrpt:` names the RFC 8460 result type
+/// ([`TlsRptResult`]) of the codes that are one.
 macro_rules! codes {
-    ($($variant:ident = $code:literal, $kind:ident, $sev:ident,
+    ($($variant:ident = $code:literal, $kind:ident, $sev:ident, $(tlsrpt: $rpt:ident,)?
         $meaning:literal, $causes:literal, $action:literal;)*) => {
         /// Every outcome and finding code, as it appears in reports.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,12 +82,15 @@ macro_rules! codes {
                 code: Code::$variant,
                 kind: Kind::$kind,
                 severity: Severity::$sev,
+                tlsrpt: codes!(@rpt $($rpt)?),
                 meaning: $meaning,
                 causes: $causes,
                 action: $action,
             },)*
         ];
     };
+    (@rpt) => { None };
+    (@rpt $rpt:ident) => { Some(TlsRptResult::$rpt) };
 }
 
 codes! {
@@ -120,11 +131,11 @@ codes! {
         "The port speaks another protocol than the one expected.",
         "TLS on a plaintext port (e.g. port 465 settings used on 587), plaintext on an implicit-TLS port, an SSH, HTTP or FTP server on a mail port, or a port forward pointing at the wrong service.",
         "Check the client's port and security settings (STARTTLS on 587/143/110, SSL/TLS on 465/993/995) and the server's listener and port-forward configuration.";
-    StarttlsUnavailable = "starttls_unavailable", Outcome, Fail,
+    StarttlsUnavailable = "starttls_unavailable", Outcome, Fail, tlsrpt: StarttlsNotSupported,
         "STARTTLS (POP3: STLS) could not be used: not advertised, refused by the server, or stripped by a middlebox.",
         "TLS not configured on the server (Postfix smtpd_tls_security_level = none, Dovecot ssl = no, a missing certificate), a server error (SMTP 454, IMAP NO/BAD, POP3 -ERR), or a firewall's inspection that removes STARTTLS from the capability list.",
         "Configure a certificate and enable STARTTLS on the server; if the server's own config offers it, test from another network to find the middlebox that strips it.";
-    TlsFailed = "tls_failed", Outcome, Fail,
+    TlsFailed = "tls_failed", Outcome, Fail, tlsrpt: ValidationFailure,
         "The TLS handshake failed.",
         "Only obsolete protocol versions (TLS 1.0/1.1) or weak ciphers on the server, a broken certificate or key configuration, a handshake alert, or a middlebox that interferes.",
         "Read the reason in the report; enable TLS 1.2 and 1.3 with modern ciphers on the server; check its certificate and key files.";
@@ -153,7 +164,7 @@ codes! {
         "A per-client connection limit lower than what one client needs (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit), or other clients sharing your address (NAT, your own mail client) holding the server's connections at that moment.",
         "Run the check again when fewer clients at your address are connected, or with --max-per-address 1; a limit of 1 or 2 also turns away users behind a shared address (an office NAT, a mail client that opens several connections): raise it on the server.";
     // ---- findings -------------------------------------------------------
-    StarttlsStripped = "starttls_stripped", Finding, Fail,
+    StarttlsStripped = "starttls_stripped", Finding, Fail, tlsrpt: StarttlsNotSupported,
         "STARTTLS appears masked (e.g. XXXXXXXA) in the EHLO reply: something between you and the server rewrote it.",
         "A firewall's ESMTP inspection (Cisco ASA/PIX \"inspect esmtp\" or \"fixup smtp\") or an antivirus mail shield.",
         "Turn off SMTP inspection on the firewall in front of the server (or on your side); test from another network to locate it.";
@@ -161,7 +172,7 @@ codes! {
         "The IMAP server greets with PREAUTH on its plaintext port: anyone who connects gets a mailbox session without credentials and without TLS.",
         "IMAP configured to pre-authenticate by address (e.g. a trusted network or a local-only setup exposed to others), or a proxy that logs clients in.",
         "Do not pre-authenticate on a port others can reach; require STARTTLS and a login, and check which networks the server trusts.";
-    StarttlsNotOfferedRelay = "starttls_not_offered_relay", Finding, Warn,
+    StarttlsNotOfferedRelay = "starttls_not_offered_relay", Finding, Warn, tlsrpt: StarttlsNotSupported,
         "The SMTP relay port (25, or a custom port spoken as smtp) does not offer STARTTLS, so mail to this server travels in plaintext.",
         "TLS not configured for the SMTP relay service.",
         "Configure a certificate and enable opportunistic TLS on the SMTP relay service.";
@@ -177,35 +188,35 @@ codes! {
         "The server took more than 5 seconds to greet.",
         "Postfix postscreen's deliberate pause (about 6 s), a tarpit, reverse-DNS lookups that time out on the server, or an overloaded server. Clients with short timeouts may give up.",
         "If it is postscreen, nothing is wrong; otherwise check the server's DNS resolver and load.";
-    CertExpired = "cert_expired", Finding, Fail,
+    CertExpired = "cert_expired", Finding, Fail, tlsrpt: CertificateExpired,
         "The certificate has expired.",
         "Renewal failed or the service still uses an old certificate file after renewal.",
         "Renew the certificate (certbot renew, or your CA's process) and reload every service that uses it.";
-    CertNotYetValid = "cert_not_yet_valid", Finding, Fail,
+    CertNotYetValid = "cert_not_yet_valid", Finding, Fail, tlsrpt: ValidationFailure,
         "The certificate is not valid yet.",
         "A clock error on the issuing side or on this machine, or a certificate installed too early.",
         "Check this machine's clock and the certificate's not-before date.";
-    CertNameMismatch = "cert_name_mismatch", Finding, Fail,
+    CertNameMismatch = "cert_name_mismatch", Finding, Fail, tlsrpt: CertificateHostMismatch,
         "The certificate does not name the host that was checked. A warning on the SMTP relay port, where most senders use opportunistic TLS and do not check names (those that do: MTA-STS in enforce mode, DANE); a failure on every other port.",
         "The server presents a certificate for another name (a default or shared certificate), or clients use a name the certificate does not cover.",
         "Issue a certificate that covers every name clients use (add it to the SANs), or point clients at a covered name; --tls-name checks another name.";
-    CertSelfSigned = "cert_self_signed", Finding, Fail,
+    CertSelfSigned = "cert_self_signed", Finding, Fail, tlsrpt: CertificateNotTrusted,
         "The certificate is self-signed: no client will trust it without manual steps.",
         "A default certificate made at installation (Debian's ssl-cert snakeoil) is still in use.",
         "Install a certificate from a public CA (e.g. Let's Encrypt); for a private CA pass it with --ca-file.";
-    CertUntrusted = "cert_untrusted", Finding, Fail,
+    CertUntrusted = "cert_untrusted", Finding, Fail, tlsrpt: CertificateNotTrusted,
         "The certificate chain leads to a root that is not trusted.",
         "A private or unknown CA.",
         "Use a certificate from a public CA, or pass your CA with --ca-file if it is meant to be private.";
-    CertIncompleteChain = "cert_incomplete_chain", Finding, Fail,
+    CertIncompleteChain = "cert_incomplete_chain", Finding, Fail, tlsrpt: CertificateNotTrusted,
         "The server does not send the intermediate certificate(s) that link its certificate to a trusted root.",
         "The service is configured with the leaf certificate only (cert.pem instead of fullchain.pem).",
         "Configure the full chain: the certificate file the service uses must hold the intermediates too (fullchain.pem, not cert.pem).";
-    CertUnknownIssuer = "cert_unknown_issuer", Finding, Fail,
+    CertUnknownIssuer = "cert_unknown_issuer", Finding, Fail, tlsrpt: CertificateNotTrusted,
         "The certificate's issuer is not in your trust store and the server did not send it, and the certificate does not say where to fetch it (no Authority Information Access URL, which public CAs always include): either the chain is incomplete or the CA is private.",
         "A private CA (then mailport needs it: --ca-file), or a server configured with its leaf certificate only.",
         "If the CA is yours, pass its certificate with --ca-file CA.pem; if the certificate comes from a public CA, configure the full chain (fullchain.pem) on the server.";
-    CertInvalid = "cert_invalid", Finding, Fail,
+    CertInvalid = "cert_invalid", Finding, Fail, tlsrpt: ValidationFailure,
         "The certificate was refused for another reason (bad signature, unsupported algorithm, wrong usage, revoked).",
         "A damaged or unusual certificate.",
         "Read the verifier's words in the report; reissue the certificate.";
@@ -302,7 +313,7 @@ codes! {
         "HTTPS redirects to a plain http:// address: webmail would leave TLS, and with port 80's redirect to HTTPS the browser goes round in a loop (\"too many redirects\").",
         "An application or proxy that does not know it is behind HTTPS (a back end that builds its own URLs from the scheme it sees, a missing X-Forwarded-Proto), a hard-coded http:// base URL in the webmail's configuration, or a redirect rule meant for port 80 applied to both.",
         "Make the HTTPS site redirect only to https:// URLs: fix the webmail's base URL, pass X-Forwarded-Proto: https to the back end, and keep the redirect to HTTPS in the port-80 site only.";
-    StarttlsRefused = "starttls_refused", Finding, Fail,
+    StarttlsRefused = "starttls_refused", Finding, Fail, tlsrpt: StarttlsNotSupported,
         "The server offers STARTTLS (POP3: STLS) but refuses it when asked (SMTP 454, IMAP NO/BAD, POP3 -ERR): its TLS is configured but broken. A warning on the SMTP relay port, where senders fall back to plaintext; a failure on every other port.",
         "A certificate or key file that is missing, unreadable by the daemon's user or does not match (SMTP 454 4.7.0 \"TLS not available due to local problem\"), a TLS library or entropy problem, or a per-client limit on TLS sessions.",
         "Read the server's words in the report and its log at the time of the probe; check that the certificate and key files the service names exist, are readable by its user and belong together, then reload the service.";
@@ -314,7 +325,7 @@ codes! {
         "The server limits how many connections one client may hold at once: it turned away one of mailport's concurrent connections (e.g. \"421 Too many concurrent SMTP connections from this IP address\"), and the probe passed when retried alone. An anti-abuse setting, not a fault.",
         "A per-client connection limit (Exim smtp_accept_max_per_host, Postfix smtpd_client_connection_count_limit, Dovecot mail_max_userip_connections or its login-process limit). Set low (1 to 3), it also turns away users behind one shared address (an office NAT) and mail clients that open several connections.",
         "Nothing is required. If users behind one address are told \"too many connections\", raise the limit or exempt their network; --max-per-address 1 checks without tripping it.";
-    TlsObsoleteOnly = "tls_obsolete_only", Finding, Fail,
+    TlsObsoleteOnly = "tls_obsolete_only", Finding, Fail, tlsrpt: ValidationFailure,
         "The server speaks only TLS 1.0 or 1.1 (or SSL 3.0), which RFC 8996 deprecated: mailport, current mail clients and current mail servers refuse them, so every TLS handshake fails. After rustls's TLS 1.2/1.3 handshake failed, mailport sent a ClientHello of its own offering TLS 1.0 to 1.2 and the server chose the older version (the probe's tls_versions).",
         "A TLS library too old for TLS 1.2 (OpenSSL before 1.0.1, an old Windows SCHANNEL or Java), an old appliance or hosted service, or protocol settings that list only TLSv1 and TLSv1.1.",
         "Enable TLS 1.2 (and 1.3) in the service's TLS protocol settings; if it has no such setting, its TLS library is too old: upgrade the software or the system it runs on. Check again with mailport afterwards.";
@@ -380,6 +391,54 @@ codes! {
         "The certificate's serial number is negative (the first bit of its DER integer is set). RFC 5280 requires a positive serial; most TLS libraries accept it anyway, but some refuse the certificate (Go's crypto/x509 since Go 1.23), so some clients and monitoring tools cannot connect.",
         "A certificate made by a home-grown CA script or an old tool that writes random bytes as the serial without clearing the first bit.",
         "Issue the certificate again with a positive serial (e.g. openssl's default random serial, or clear the top bit of the one you generate).";
+    MtaStsTxtInvalid = "mta_sts_txt_invalid", Finding, Fail, tlsrpt: StsPolicyInvalid,
+        "The domain's _mta-sts TXT record is malformed, or there is more than one v=STSv1 record: senders then act as if the domain had no MTA-STS policy (RFC 8461 section 3.1).",
+        "A second record left from an earlier setup, a missing or malformed id (1 to 32 letters and digits), a typo in v=STSv1, or fields not separated by \";\".",
+        "Publish exactly one record: _mta-sts.DOMAIN. TXT \"v=STSv1; id=20261201T000000\" (change the id whenever the policy changes) and delete the others.";
+    MtaStsFetchFailed = "mta_sts_fetch_failed", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The domain publishes an MTA-STS TXT record, but its policy could not be fetched from https://mta-sts.DOMAIN/.well-known/mta-sts.txt (no address, no connection, no answer in time, or a status other than 200). Senders without a cached policy deliver without MTA-STS; senders with one keep the old one until it expires.",
+        "No A/AAAA record for mta-sts.DOMAIN, no web server (or a firewall) on its port 443, the file missing (404), or a web server that does not answer for that name.",
+        "Serve the policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt with status 200 and Content-Type text/plain (in nginx, a server block for mta-sts.DOMAIN on 443 with location = /.well-known/mta-sts.txt { default_type text/plain; root /var/www/mta-sts; }); or remove the _mta-sts TXT record if MTA-STS is not meant to be used.";
+    MtaStsRedirect = "mta_sts_redirect", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy URL answers with a redirect (3xx). RFC 8461 section 3.3 forbids senders to follow it, so to them the policy cannot be fetched.",
+        "A web server that redirects every request (to www., to another path, or a catch-all rule), or a hosting service that does not serve the mta-sts name itself.",
+        "Serve /.well-known/mta-sts.txt on mta-sts.DOMAIN itself with status 200 and no redirect; exempt that path from redirect rules (in nginx, location = /.well-known/mta-sts.txt { default_type text/plain; root /var/www/mta-sts; } before the redirect).";
+    MtaStsContentType = "mta_sts_content_type", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy is served with another Content-Type than text/plain, and RFC 8461 senders refuse it.",
+        "The web server's default type for a file without a known extension (application/octet-stream), or an HTML error page served as the policy.",
+        "Serve the file as text/plain: in nginx, default_type text/plain; in the location of /.well-known/mta-sts.txt; in Apache, AddType text/plain .txt (or a <Files mta-sts.txt> ForceType text/plain).";
+    MtaStsTooLarge = "mta_sts_too_large", Finding, Fail, tlsrpt: StsPolicyFetchError,
+        "The MTA-STS policy is larger than 64 KiB, the limit RFC 8461 suggests to senders: they give up on it.",
+        "Another file served at the policy's URL (an HTML page, a log), or a generated policy run wild.",
+        "Serve a short policy: version: STSv1, mode, one mx: line per MX pattern, max_age: a few lines.";
+    MtaStsWebpkiInvalid = "mta_sts_webpki_invalid", Finding, Fail, tlsrpt: StsWebpkiInvalid,
+        "The certificate of mta-sts.DOMAIN is not valid for that name (expired, another name, an untrusted issuer): senders refuse to fetch the policy over it.",
+        "A web server that serves its default certificate for the mta-sts name, a certificate without mta-sts.DOMAIN among its names, or an expired one.",
+        "Add mta-sts.DOMAIN to the web server's certificate (certbot certonly -d mta-sts.DOMAIN, or --expand), serve it for that name, and reload the web server.";
+    MtaStsPolicyInvalid = "mta_sts_policy_invalid", Finding, Fail, tlsrpt: StsPolicyInvalid,
+        "The MTA-STS policy file breaks RFC 8461's syntax (version, mode, mx, max_age): senders treat it as no policy.",
+        "A missing or misspelt field (max_age rather than max-age), a mode other than enforce, testing or none, a max_age above 31557600, an mx that is not a host name or *.domain pattern, or an HTML page served in its place.",
+        "Serve exactly these lines, one per line: version: STSv1 / mode: enforce (or testing) / mx: mail.example.org (one line per MX, *.example.org for a family) / max_age: 604800.";
+    MtaStsMxNotCovered = "mta_sts_mx_not_covered", Finding, Fail, tlsrpt: ValidationFailure,
+        "An MX host of the domain matches none of the MTA-STS policy's mx patterns. In enforce mode senders that enforce MTA-STS (Gmail, Microsoft) refuse to deliver to that MX, so mail to it stops; in testing mode they only report it (a warning).",
+        "An MX added or renamed without updating the policy, or a pattern like *.example.org that does not cover example.org itself or two labels down.",
+        "Add the MX to the policy (mx: HOST, or a *.domain pattern that covers it), change the id in the _mta-sts TXT record so that senders fetch it again, then check again.";
+    MtaStsMxCertificate = "mta_sts_mx_certificate", Finding, Fail, tlsrpt: ValidationFailure,
+        "An MX address covered by the MTA-STS policy does not pass the sender's checks on port 25: no STARTTLS, or a certificate that is not valid for the MX name (another name, expired, untrusted). In enforce mode senders that enforce MTA-STS stop delivering to it; in testing mode they only report it (a warning).",
+        "A default or self-signed certificate on the SMTP service, a certificate without the MX name, a renewal that did not reach the mail server, or TLS not configured on one address of the MX.",
+        "Install a certificate from a public CA that names the MX host on every address of the MX, and enable STARTTLS on port 25; until then switch the policy to mode: testing (and change the id in the _mta-sts TXT record).";
+    TlsrptMissing = "tlsrpt_missing", Finding, Warn,
+        "The domain publishes MTA-STS or DANE but no TLS-RPT record, so senders that fail to deliver over TLS have nowhere to report it, and failures go unnoticed.",
+        "TLS-RPT (RFC 8460) was not set up beside the policy.",
+        "Publish _smtp._tls.DOMAIN. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@DOMAIN\" (a mailbox or an https: URI that collects the daily reports).";
+    TlsrptInvalid = "tlsrpt_invalid", Finding, Warn,
+        "The domain's _smtp._tls TXT record is malformed, or there is more than one v=TLSRPTv1 record: senders send no reports.",
+        "A missing rua=, a URI other than mailto: or https:, a mailto: without an address, or a second record.",
+        "Publish exactly one record: _smtp._tls.DOMAIN. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@DOMAIN\" (several URIs separated by commas).";
+    MxFamilyMismatch = "mx_family_mismatch", Finding, Warn,
+        "The IPv4 and IPv6 addresses of one MX host answer differently on port 25: another certificate, or STARTTLS on one family only. Senders that reach the MX over the other family get another result, which is hard to trace.",
+        "Two servers, or two listeners, behind one name with different configurations (a dual-stack setup where IPv6 goes to another machine, a load balancer with stale certificates, a listener bound to one family).",
+        "Serve the same certificate and the same STARTTLS setup on every address of the MX; compare the addresses with mailport check MX -v.";
 }
 
 impl Code {
@@ -576,6 +635,39 @@ mod tests {
             assert!(sw.chars().all(|c| c.is_ascii_lowercase()), "{sw}");
             assert!(!hint.is_empty(), "{code}");
         }
+    }
+
+    #[test]
+    fn tlsrpt_result_types_are_rfc8460s_words() {
+        use TlsRptResult as R;
+        for r in [
+            R::StarttlsNotSupported,
+            R::CertificateHostMismatch,
+            R::CertificateExpired,
+            R::CertificateNotTrusted,
+            R::ValidationFailure,
+            R::TlsaInvalid,
+            R::DnssecInvalid,
+            R::DaneRequired,
+            R::StsPolicyFetchError,
+            R::StsPolicyInvalid,
+            R::StsWebpkiInvalid,
+        ] {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(Code::CertExpired.info().tlsrpt, Some(R::CertificateExpired));
+        assert_eq!(
+            Code::CertNameMismatch.info().tlsrpt,
+            Some(R::CertificateHostMismatch)
+        );
+        assert_eq!(
+            Code::StarttlsNotOfferedRelay.info().tlsrpt,
+            Some(R::StarttlsNotSupported)
+        );
+        // Not a TLS failure: no result type.
+        assert_eq!(Code::ConnectTimeout.info().tlsrpt, None);
+        assert_eq!(Code::PtrMissing.info().tlsrpt, None);
     }
 
     #[test]

@@ -11,9 +11,11 @@ use std::net::IpAddr;
 mod limits;
 pub mod local;
 mod names;
+mod policy;
 mod ports;
 mod trace;
 pub use names::mail_domains;
+pub use policy::{domain_findings, policy_findings};
 use ports::{control_verdict, cross_port_findings, Control};
 
 /// A greeting slower than this is a finding.
@@ -71,6 +73,7 @@ pub fn diagnose_target(t: &TargetReport, controls: &Controls) -> Vec<Finding> {
     cross_port_findings(t, (controls.verdict, &controls.names), &mut out);
     trace::trace_findings(t, &mut out);
     names::target_findings(t, &mut out);
+    policy::family_findings(t, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
@@ -85,6 +88,8 @@ fn finding(t: &TargetReport, p: Option<&ProbeResult>, code: Code, message: Strin
         address: p.and_then(|p| p.address),
         message,
         hint: code.hint_for(p.and_then(software)).to_string(),
+        // TLS-RPT speaks of delivery to the MX: the relay port, or the domain.
+        tlsrpt_result: code.info().tlsrpt.filter(|_| p.is_none_or(is_relay)),
     }
 }
 
@@ -1122,6 +1127,7 @@ mod tests {
                 not_before: "2026-01-01T00:00:00Z".into(),
                 not_after: "2027-01-01T00:00:00Z".into(),
                 days_left,
+                lifetime_days: 365,
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa-with-SHA256".into(),

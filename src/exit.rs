@@ -108,6 +108,7 @@ mod tests {
             address: None,
             message: String::new(),
             hint: String::new(),
+            tlsrpt_result: None,
         }
     }
 

@@ -14,6 +14,9 @@ struct Explained<'a> {
     meaning: &'a str,
     causes: &'a str,
     action: &'a str,
+    /// The RFC 8460 (TLS-RPT) result type of this failure, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlsrpt_result: Option<&'a str>,
     /// The hint for each server software that has its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     software_hints: Vec<SoftwareHint<'a>>,
@@ -36,6 +39,7 @@ fn explained(c: &'static codes::CodeInfo) -> Explained<'static> {
         meaning: c.meaning,
         causes: c.causes,
         action: c.action,
+        tlsrpt_result: c.tlsrpt.map(codes::TlsRptResult::as_str),
         software_hints: c
             .code
             .software_hints()
@@ -92,6 +96,9 @@ pub fn explain(args: &ExplainArgs) -> Result<u8> {
             for line in render::text::wrap(text, 2, render::text::WIDTH) {
                 writeln!(out, "{line}")?;
             }
+        }
+        if let Some(t) = e.tlsrpt_result {
+            writeln!(out, "\nTLS-RPT result type (RFC 8460):\n  {t}")?;
         }
         if !e.software_hints.is_empty() {
             writeln!(out, "\nFor the server software mailport recognises:")?;
@@ -206,6 +213,9 @@ fn markdown(rows: &[&'static codes::CodeInfo], out: &mut dyn Write) -> Result<()
         writeln!(out, "- **What it means:** {}", e.meaning)?;
         writeln!(out, "- **Usual causes:** {}", e.causes)?;
         writeln!(out, "- **What to do:** {}", e.action)?;
+        if let Some(t) = e.tlsrpt_result {
+            writeln!(out, "- **TLS-RPT result type (RFC 8460):** `{t}`")?;
+        }
         for h in &e.software_hints {
             writeln!(out, "- **{}:** {}", h.software, h.hint)?;
         }

@@ -335,10 +335,10 @@ async fn check_unit(
         Unit::Host(t) => {
             let report = check_host(&run, t, &run.domains, deadline, stop).await;
             let controls = controls_of(evidence).await;
-            vec![host_event(&run, order(0), report, &controls).await]
+            vec![host_event(&run, order(0), report, &controls, Vec::new()).await]
         }
         Unit::Domain(domain) => {
-            let lookup = dns::mx(&run.dns, &domain.host, deadline).await;
+            let mut lookup = dns::mx(&run.dns, &domain.host, deadline).await;
             let mut targets = Vec::new();
             resolve::mx_targets(&run.plan, &domain, &lookup, &mut targets);
             let lookups = Arc::new(vec![lookup.clone()]);
@@ -347,15 +347,19 @@ async fn check_unit(
                 let (r, l, s) = (run.clone(), lookups.clone(), stop.clone());
                 set.spawn(async move { (i, check_host(&r, t, &l, deadline, s).await) });
             }
-            let mut reports = Vec::new();
-            while let Some(joined) = set.join_next().await {
-                if let Ok(done) = joined {
-                    reports.push(done);
+            let hosts = async {
+                let mut reports = std::collections::BTreeMap::new();
+                while let Some(joined) = set.join_next().await {
+                    reports.extend(joined.ok());
                 }
-            }
-            reports.sort_by_key(|(i, _)| *i);
+                reports.into_values().collect::<Vec<_>>()
+            };
+            let (plan, dns, trust) = (&run.plan, &run.dns, &run.trust);
+            let promises = crate::policy::for_domain(plan, dns, trust, &lookup, deadline);
+            let (reports, promises) = tokio::join!(hosts, promises);
+            lookup.policy = promises.map(Box::new);
             let controls = controls_of(evidence).await;
-            let findings = diagnose::mail_domains(&lookups);
+            let (findings, about_hosts) = diagnose::domain_findings(&lookup, &reports);
             let exit_code = exit::status(&findings, run.plan.fail_on);
             let mut out = vec![Event::Domain {
                 order: order(0),
@@ -363,8 +367,8 @@ async fn check_unit(
                 findings,
                 exit_code,
             }];
-            for (i, report) in reports {
-                out.push(host_event(&run, order(i + 1), report, &controls).await);
+            for (i, (report, mine)) in reports.into_iter().zip(about_hosts).enumerate() {
+                out.push(host_event(&run, order(i + 1), report, &controls, mine).await);
             }
             out
         }
@@ -388,8 +392,11 @@ async fn host_event(
     order: Order,
     mut report: TargetReport,
     controls: &Controls,
+    policy: Vec<Finding>,
 ) -> Event {
     let mut findings = diagnose::diagnose_target(&report, controls);
+    findings.extend(policy);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut local = None;
     let one = std::slice::from_ref(&report);
     if local::wanted(one) {

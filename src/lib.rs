@@ -22,6 +22,7 @@ pub mod local;
 pub mod net;
 pub mod phase;
 pub mod plan;
+pub mod policy;
 pub mod probe;
 pub mod rdns;
 pub mod render;
@@ -34,7 +35,9 @@ pub mod tls;
 pub mod trace;
 
 use anyhow::{bail, Context as _, Result};
-use cli::{CheckArgs, CheckFormat, Cli, ColorChoice, Command, Format, LocalArgs, PtrArgs};
+use cli::{
+    CheckArgs, CheckFormat, Cli, ColorChoice, Command, Format, LocalArgs, PolicyArgs, PtrArgs,
+};
 use report::Report;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => check(&args),
         Command::Ptr(args) => ptr(&args),
         Command::Local(args) => local(&args),
+        Command::Policy(args) => policy(&args),
         Command::Explain(args) => explain::explain(&args),
         Command::Generate(args) => generate::generate(&args),
     }
@@ -151,6 +155,24 @@ impl Output {
     }
 }
 
+/// `mailport policy`: `check --mx --service smtp` with each domain's TLS promises.
+fn policy(args: &PolicyArgs) -> Result<u8> {
+    let plan = plan::Plan::for_policy(args)?;
+    let format = if args.json || args.format == Format::Json {
+        CheckFormat::Json
+    } else {
+        CheckFormat::Text
+    };
+    let output = Output {
+        format,
+        color: args.color,
+        verbose: args.verbose > 0,
+        quiet: args.quiet,
+        stream: format == CheckFormat::Text && args.domains.len() > 1,
+    };
+    execute(plan, &output)
+}
+
 /// `mailport ptr`: the same flow with no probes, every address's reverse DNS.
 fn ptr(args: &PtrArgs) -> Result<u8> {
     let plan = plan::Plan::for_ptr(args)?;
@@ -184,7 +206,7 @@ fn local(args: &LocalArgs) -> Result<u8> {
 
 fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
     let ca = plan.ca.as_ref().filter(|_| plan.needs_tls());
-    let trust = Arc::new(tls::Trust::load(ca)?);
+    let trust = Arc::new(tls::Trust::load_at(ca, plan.at)?);
     let started = time::OffsetDateTime::now_utc();
     let clock = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,7 +214,7 @@ fn execute(plan: plan::Plan, output: &Output) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let (stop_tx, stop) = watch::channel(false);
-    if plan.command == plan::Command::Check {
+    if matches!(plan.command, plan::Command::Check | plan::Command::Policy) {
         runtime.spawn(interrupt(stop_tx));
     }
     let plan = Arc::new(plan);
@@ -232,7 +254,7 @@ fn collect(
     (started, clock): Started,
 ) -> Result<u8> {
     let watch = progress_wanted(&plan, output);
-    let (domains, events, ended, fed) = runtime.block_on(async {
+    let (domains, events, ended, fed, policies) = runtime.block_on(async {
         // One deadline for the whole check: the MX lookups, the probes and the DNS checks share it.
         let deadline = tokio::time::Instant::now() + plan.limits.deadline;
         let dns = dns::Dns::new(&plan.names.dns);
@@ -280,10 +302,22 @@ fn collect(
         drop(units_tx);
         let (events_tx, mut events_rx) = mpsc::channel(64);
         let engine = tokio::spawn(fleet::run(run.clone(), controls, units_rx, events_tx, stop));
-        let mut events = Vec::new();
-        while let Some(e) = events_rx.recv().await {
-            events.push(e);
-        }
+        let events = async {
+            let mut events = Vec::new();
+            while let Some(e) = events_rx.recv().await {
+                events.push(e);
+            }
+            events
+        };
+        // The domains' TLS promises, fetched while their MX hosts are probed.
+        let policies = async {
+            let mut out = Vec::new();
+            for d in run.domains.iter() {
+                out.push(policy::for_domain(&plan, &run.dns, &run.trust, d, deadline).await);
+            }
+            out
+        };
+        let (events, policies) = tokio::join!(events, policies);
         let ended = engine.await.unwrap_or_default();
         if let Some(t) = ticker {
             t.abort();
@@ -291,10 +325,13 @@ fn collect(
         if let Some(p) = &progress {
             p.clear();
         }
-        (run.domains.clone(), events, ended, fed)
+        (run.domains.clone(), events, ended, fed, policies)
     });
     no_host(&plan, &fed)?;
-    let domains = Arc::try_unwrap(domains).unwrap_or_else(|shared| (*shared).clone());
+    let mut domains = Arc::try_unwrap(domains).unwrap_or_else(|shared| (*shared).clone());
+    for (d, p) in domains.iter_mut().zip(policies) {
+        d.policy = p.map(Box::new);
+    }
     let mut hosts = Vec::new();
     let mut lost = false;
     for e in events {
@@ -323,6 +360,9 @@ fn collect(
         findings.extend(f);
         targets.push(report);
         local = local.or(facts);
+    }
+    for d in &domains {
+        findings.extend(diagnose::policy_findings(d, &targets));
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = exit::status(&findings, plan.fail_on);
@@ -480,7 +520,7 @@ mod layers {
         &["dns"],
         &["resolve"],
         &["probe", "rdns", "local"],
-        &["runner"],
+        &["runner", "policy"],
         &["trace"],
         &["diagnose"],
         &["render"],

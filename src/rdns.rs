@@ -279,6 +279,7 @@ mod tests {
                 },
             ],
             resolver: "system".into(),
+            policy: None,
         };
         let implicit = MxLookup {
             domain: "nomx.example.test".into(),

@@ -278,3 +278,41 @@ fn r14_a_certificate_from_before_1970_is_named_with_its_real_dates() {
     assert_eq!(findings, ["cert_expired"]);
     assert_eq!(code, 1);
 }
+
+/// A certificate failure on the SMTP relay port carries its RFC 8460 result
+/// type (what a sender's TLS-RPT report says); the same failure on 465 does
+/// not, TLS-RPT being about delivery to an MX.
+#[test]
+fn relay_certificate_failures_carry_their_tlsrpt_result_type() {
+    for (kind, code, result) in [
+        (CertKind::Expired, "cert_expired", "certificate-expired"),
+        (
+            CertKind::UnknownCa,
+            "cert_untrusted",
+            "certificate-not-trusted",
+        ),
+    ] {
+        let pki = TestPki::new();
+        let ca = pki.ca_file();
+        let server = FakeServer::smtp(
+            Recorded::smtp("postfix-3.7.11").starttls(pki.server_config(kind, &[HOST])),
+        );
+        let ca_path = (kind == CertKind::Expired).then(|| ca.path());
+        let run = check_fake(server.port(), "smtp", ca_path).run();
+        server.finish();
+        let report = run.report();
+        let f = report.finding(code);
+        assert_eq!(f.tlsrpt_result.as_deref(), Some(result), "{f:#?}");
+        assert_eq!(f.severity, "fail");
+        assert_eq!(run.code, 1);
+    }
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let server = FakeServer::smtp(
+        Recorded::smtp("postfix-3.7.11-smtps")
+            .implicit(pki.server_config(CertKind::Expired, &[HOST])),
+    );
+    let run = check_fake(server.port(), "submissions", Some(ca.path())).run();
+    server.finish();
+    assert_eq!(run.report().finding("cert_expired").tlsrpt_result, None);
+}

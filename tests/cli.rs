@@ -21,6 +21,7 @@ mod local;
 mod nagios;
 mod netns;
 mod old_tls;
+mod policy;
 mod pop3;
 mod ptr;
 mod run;

@@ -29,7 +29,7 @@ fn run_ok(cmd: Mailport) -> Run {
 }
 
 /// The commands a user sees (not `help`, not the hidden `generate`).
-const COMMANDS: &[&str] = &["check", "ptr", "local", "explain"];
+const COMMANDS: &[&str] = &["check", "ptr", "local", "policy", "explain"];
 
 // ---- docs/codes.md -------------------------------------------------------
 

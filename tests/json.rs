@@ -354,6 +354,18 @@ fn schema_lists_exactly_the_outcomes_mailport_explains() {
         in_schema, explained,
         "$defs.outcome.enum in src/report.schema.json and `mailport explain` disagree"
     );
+    // Every TLS-RPT result type explained is one the schema names.
+    let types = schema["$defs"]["tlsrpt_result"]["enum"]
+        .as_array()
+        .expect("$defs.tlsrpt_result.enum");
+    let with_type: Vec<&Value> = codes
+        .iter()
+        .filter_map(|c| c.get("tlsrpt_result"))
+        .collect();
+    assert!(with_type.len() >= 10, "{with_type:?}");
+    for t in with_type {
+        assert!(types.contains(t), "{t} is not in $defs.tlsrpt_result");
+    }
     let pattern = schema["$defs"]["code"].clone();
     let code = jsonschema::validator_for(&pattern).expect("code pattern");
     for c in &codes {

@@ -43,6 +43,13 @@ Examples:
 
 More examples, and the environment variables: mailport local --help";
 
+pub(super) const POLICY_SHORT_EXAMPLES: &str = "\
+Examples:
+  mailport policy example.org
+  mailport policy example.org --at +30d --json
+
+More examples, and the exit status: mailport policy --help";
+
 pub(super) const GENERATE_EXAMPLES: &str = "\
 Examples:
   mailport generate man --out ~/.local/share/man/man1
@@ -72,7 +79,7 @@ const HEADINGS: &[(&str, &str, &[&str])] = &[
             "deadline",
         ],
     ),
-    ("check", "TLS", &["tls_name", "ca_file"]),
+    ("check", "TLS", &["tls_name", "ca_file", "at"]),
     ("check", "DNS", &["resolve", "dns_server", "dns_timeout"]),
     (
         "check",
@@ -98,6 +105,28 @@ const HEADINGS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("local", "Output", &["format", "json", "color", "fail_on"]),
+    (
+        "policy",
+        "What to check",
+        &["ports", "ipv4", "ipv6", "ehlo"],
+    ),
+    (
+        "policy",
+        "Timeouts",
+        &[
+            "connect_timeout",
+            "greeting_timeout",
+            "reply_timeout",
+            "deadline",
+        ],
+    ),
+    ("policy", "TLS", &["ca_file", "at"]),
+    ("policy", "DNS", &["resolve", "dns_server", "dns_timeout"]),
+    (
+        "policy",
+        "Output",
+        &["format", "json", "verbose", "quiet", "color", "fail_on"],
+    ),
 ];
 
 /// The command line with its help headings: what `main` parses and what
@@ -167,6 +196,9 @@ mod tests {
         }
         // The order of the commands is the definition's.
         let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-        assert_eq!(names, ["check", "ptr", "local", "explain", "generate"]);
+        assert_eq!(
+            names,
+            ["check", "ptr", "local", "policy", "explain", "generate"]
+        );
     }
 }

@@ -23,6 +23,7 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
                 address: None,
                 message,
                 hint: code.hint().to_string(),
+                tlsrpt_result: code.info().tlsrpt,
             });
         };
         if d.is_null() {
@@ -720,6 +721,7 @@ mod tests {
                 not_before: String::new(),
                 not_after: String::new(),
                 days_left: 90,
+                lifetime_days: 90,
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa".into(),
@@ -796,6 +798,7 @@ mod tests {
                 })
                 .collect(),
             resolver: "system".into(),
+            policy: None,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::{display_name, fqdn, reverse_name, Answer, Dns};
 use crate::report::{
-    DnsStatus, MxLookup, MxRecord, PtrName, Resolution, ResolutionSource, ReverseDns,
+    DnsStatus, MxLookup, MxRecord, PtrName, Resolution, ResolutionSource, ReverseDns, TxtLookup,
 };
 use hickory_resolver::proto::rr::RecordType;
 use std::net::IpAddr;
@@ -174,5 +174,24 @@ pub async fn mx(dns: &Dns, domain: &str, deadline: Instant) -> MxLookup {
         detail: answer.detail,
         ms: answer.ms,
         resolver: dns.describe(),
+        policy: None,
+    }
+}
+
+/// At most this many TXT records of one answer are kept, each cut at [`TXT_MAX_BYTES`].
+pub const MAX_TXT_RECORDS: usize = 16;
+pub const TXT_MAX_BYTES: usize = 1024;
+
+/// The TXT records of `name` (e.g. `_mta-sts.example.org`).
+pub async fn txt(dns: &Dns, name: &str, deadline: Instant) -> TxtLookup {
+    let answer = ask(dns, name, RecordType::TXT, deadline, false).await;
+    let mut records = answer.txt(TXT_MAX_BYTES);
+    records.truncate(MAX_TXT_RECORDS);
+    TxtLookup {
+        name: name.to_string(),
+        status: answer.status,
+        detail: answer.detail,
+        ms: answer.ms,
+        records,
     }
 }

@@ -15,7 +15,7 @@
 mod lookup;
 mod wire;
 
-pub use lookup::{forward, host_addresses, mx, ptr_name, reverse};
+pub use lookup::{forward, host_addresses, mx, ptr_name, reverse, txt};
 
 use crate::cache::{Cache, Made};
 use crate::plan::DnsConfig;
@@ -135,6 +135,22 @@ impl Answer {
     }
 
     /// MX records as (preference, exchange), sorted by preference then name.
+    /// Each TXT record's character-strings joined (RFC 7208 section 3.3),
+    /// cut at `max` bytes, escaped.
+    pub fn txt(&self, max: usize) -> Vec<String> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                RData::TXT(t) => {
+                    let joined: Vec<u8> =
+                        t.txt_data.iter().flat_map(|s| s.iter().copied()).collect();
+                    Some(crate::escape::escape(&joined[..joined.len().min(max)]))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn mx(&self) -> Vec<(u16, String)> {
         let mut out: Vec<(u16, String)> = self
             .records

@@ -7,10 +7,12 @@
 mod hosts;
 mod input;
 mod local;
+mod policy;
 
 use hosts::{spoken, HostRules};
 
 pub use local::LocalPaths;
+pub use policy::{parse_at, PolicyChecks, MTA_STS_PORT_ENV};
 
 pub use input::{
     host_hash, local_fqdn, parse_dns_server, parse_host, parse_resolve, read_ca_file,
@@ -38,6 +40,8 @@ pub enum Command {
     Check,
     Ptr,
     Local,
+    /// `mailport policy`: the mail domains' TLS promises against their MX hosts.
+    Policy,
 }
 
 /// Why a host is in the plan and the report.
@@ -267,6 +271,10 @@ pub struct Plan {
     pub trace: TraceMode,
     /// `-vv`: every probe writes its dialogue down.
     pub transcript: bool,
+    /// Check each --mx mail domain's TLS promises (MTA-STS, TLS-RPT, DANE).
+    pub policy: Option<PolicyChecks>,
+    /// --at: the UNIX time certificates are verified at, instead of now.
+    pub at: Option<i64>,
 }
 
 impl Plan {
@@ -357,6 +365,10 @@ impl Plan {
             }),
             None => None,
         };
+        let policy = args
+            .mx
+            .then(|| PolicyChecks::new(args.connect_timeout, args.reply_timeout))
+            .transpose()?;
         Ok(Plan {
             command: Command::Check,
             targets,
@@ -388,6 +400,13 @@ impl Plan {
                 ..name_checks(&args.dns)?
             },
             local: LocalPaths::from_env(),
+            at: match &args.at {
+                Some(text) => Some(parse_at(
+                    text,
+                    time::OffsetDateTime::now_utc().unix_timestamp(),
+                )?),
+                None => None,
+            },
             trace: if args.trace {
                 TraceMode::Always
             } else if args.no_trace {
@@ -396,6 +415,17 @@ impl Plan {
                 TraceMode::Auto
             },
             transcript: args.verbose >= 2,
+            policy,
+        })
+    }
+
+    /// The plan of `mailport policy DOMAIN...`: `check --mx --service smtp`
+    /// with the domains' TLS promises.
+    pub fn for_policy(args: &cli::PolicyArgs) -> Result<Plan> {
+        let plan = Plan::from_args(&args.as_check())?;
+        Ok(Plan {
+            command: Command::Policy,
+            ..plan
         })
     }
 
@@ -458,6 +488,8 @@ impl Plan {
             local: LocalPaths::from_env(),
             trace: TraceMode::Never,
             transcript: false,
+            policy: None,
+            at: None,
         })
     }
 
@@ -508,6 +540,8 @@ impl Plan {
             local,
             trace: TraceMode::Never,
             transcript: false,
+            policy: None,
+            at: None,
         })
     }
 

@@ -178,7 +178,7 @@ impl<'a> Session<'a> {
         };
         net::ack_now(stream.get_ref().0.get_ref());
         self.client_cert_asked = verifier.client_cert_asked();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = spec.trust.now();
         let facts = tls::facts(
             stream.get_ref().1,
             verifier.take(),
@@ -511,7 +511,7 @@ async fn try_tls(
     let (connector, verifier) = spec.trust.connector(&[]);
     match connector.connect(name, stream).await {
         Ok(tls_stream) => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = spec.trust.now();
             Some(Some(tls::facts(
                 tls_stream.get_ref().1,
                 verifier.take(),

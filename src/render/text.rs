@@ -13,6 +13,7 @@ use std::io::{self, Write};
 mod details;
 mod local;
 mod names;
+mod policy;
 mod trace;
 
 use details::details;
@@ -152,6 +153,9 @@ pub fn render(report: &Report, out: &mut dyn Write, style: Style) -> io::Result<
     let s = &report.summary;
     if !style.quiet || !report.findings.is_empty() {
         writeln!(out)?;
+    }
+    if let Some(at) = &report.certificates_at {
+        writeln!(out, "certificates verified as of {at} (--at)")?;
     }
     let secs = report.duration_ms as f64 / 1000.0;
     let line = match report.command {

@@ -10,6 +10,7 @@
 mod connect;
 mod local;
 mod names;
+mod policy;
 mod probe;
 mod stream;
 mod tls;
@@ -17,12 +18,13 @@ mod trace;
 
 pub use local::*;
 pub use names::*;
+pub use policy::*;
 pub use probe::*;
 pub use stream::*;
 pub use trace::*;
 
 use crate::codes::Code;
-pub use crate::codes::Severity;
+pub use crate::codes::{Severity, TlsRptResult};
 use crate::plan::Plan;
 pub use crate::plan::{Command, Role};
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,11 @@ pub struct Finding {
     pub address: Option<IpAddr>,
     pub message: String,
     pub hint: String,
+    /// The RFC 8460 result type a sending MTA reports for this failure
+    /// (`certificate-expired`, `sts-policy-invalid`...): set for the codes
+    /// that are one, on the SMTP relay port and on a mail domain's policy.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tlsrpt_result: Option<TlsRptResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +229,9 @@ pub struct Report {
     /// RFC 3339.
     pub started_at: String,
     pub duration_ms: u64,
+    /// --at: the moment certificates were verified at (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub certificates_at: Option<String>,
     /// The MX lookups of the mail domains given with --mx, in the order given.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub domains: Vec<MxLookup>,
@@ -267,6 +277,15 @@ impl Report {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             duration_ms: duration.as_millis() as u64,
+            certificates_at: plan.at.map(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| t.to_string())
+            }),
             domains,
             targets,
             local: None,

@@ -134,6 +134,10 @@ pub struct MxLookup {
     pub records: Vec<MxRecord>,
     /// Who answered, as in `TargetDns::resolver`.
     pub resolver: String,
+    /// The domain's TLS promises (MTA-STS, TLS-RPT, DANE): `mailport
+    /// policy`, and `check --mx`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub policy: Option<Box<super::DomainPolicy>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -48,6 +48,9 @@ pub struct CertFacts {
     pub not_after: String,
     /// Whole days until not_after; negative once expired.
     pub days_left: i64,
+    /// Whole days from not_before to not_after (CA/B Forum: at most 200 from
+    /// March 2026, 100 from March 2027, 47 from March 2029).
+    pub lifetime_days: i64,
     pub key_type: String,
     pub key_bits: u32,
     pub signature_algorithm: String,

@@ -39,6 +39,9 @@ pub struct Trust {
     anchor_subjects: Vec<Vec<u8>>,
     pub native_roots: usize,
     pub extra_roots: usize,
+    /// --at: certificates are verified, and their days left counted, as of
+    /// this UNIX time instead of now.
+    at: Option<i64>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -53,6 +56,11 @@ impl std::fmt::Debug for Trust {
 impl Trust {
     /// The system's roots and the --ca-file certificates (already read by the plan).
     pub fn load(ca: Option<&CaFile>) -> anyhow::Result<Trust> {
+        Trust::load_at(ca, None)
+    }
+
+    /// [`Trust::load`], verifying as of the UNIX time `at` (--at) instead of now.
+    pub fn load_at(ca: Option<&CaFile>, at: Option<i64>) -> anyhow::Result<Trust> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -93,7 +101,14 @@ impl Trust {
             anchor_subjects,
             native_roots,
             extra_roots,
+            at,
         })
+    }
+
+    /// The moment certificates are judged at, in UNIX seconds: --at, or now.
+    pub fn now(&self) -> i64 {
+        self.at
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
     }
 
     /// A connector for one probe, and the verifier that records what it saw.
@@ -101,6 +116,10 @@ impl Trust {
         let recorder = Arc::new(RecordingVerifier {
             inner: self.verifier.clone(),
             provider: self.provider.clone(),
+            at: self
+                .at
+                .and_then(|t| u64::try_from(t).ok())
+                .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s))),
             seen: Mutex::new(None),
             client_cert_asked: AtomicBool::new(false),
         });
@@ -131,6 +150,8 @@ pub struct Seen {
 pub struct RecordingVerifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
+    /// --at: the moment the chain is verified at, instead of the handshake's.
+    at: Option<UnixTime>,
     seen: Mutex<Option<Seen>>,
     /// The server sent a CertificateRequest (mailport never sends a certificate).
     client_cert_asked: AtomicBool,
@@ -182,6 +203,7 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
+        let now = self.at.unwrap_or(now);
         let result = match &self.inner {
             Some(inner) => inner
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)

@@ -73,6 +73,11 @@ impl Mailport {
         cmd
     }
 
+    /// `mailport policy DOMAIN`.
+    pub fn policy(domain: &str) -> Mailport {
+        Mailport::new().args(["policy", domain])
+    }
+
     /// `mailport local`.
     pub fn local() -> Mailport {
         Mailport::new().arg("local")

@@ -22,6 +22,8 @@ pub struct Report {
     pub command: String,
     pub started_at: String,
     pub duration_ms: u64,
+    /// With `--at`: the moment certificates were verified at.
+    pub certificates_at: Option<String>,
     /// With `--mx`: the MX lookup of each mail domain given.
     pub domains: Option<Vec<MxLookup>>,
     pub targets: Vec<Target>,
@@ -221,6 +223,81 @@ pub struct MxLookup {
     pub ms: u64,
     pub records: Vec<MxRecord>,
     pub resolver: String,
+    /// `mailport policy` and `check --mx`: the domain's TLS promises.
+    pub policy: Option<Box<DomainPolicy>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainPolicy {
+    pub mta_sts: MtaSts,
+    pub tls_rpt: TlsRpt,
+    /// DANE, kept as JSON here.
+    pub dane: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxtLookup {
+    pub name: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub ms: u64,
+    pub records: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtaSts {
+    pub txt: TxtLookup,
+    pub id: Option<String>,
+    #[serde(default)]
+    pub txt_errors: Vec<String>,
+    pub fetch: Option<PolicyFetch>,
+    pub policy: Option<StsPolicy>,
+    #[serde(default)]
+    pub mx: Vec<StsMxMatch>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFetch {
+    pub url: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub address: Option<String>,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub bytes: u64,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsPolicy {
+    pub mode: Option<String>,
+    pub mx: Vec<String>,
+    pub max_age: Option<u64>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsMxMatch {
+    pub mx: String,
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsRpt {
+    pub txt: TxtLookup,
+    #[serde(default)]
+    pub rua: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -355,6 +432,7 @@ pub struct Cert {
     pub not_before: String,
     pub not_after: String,
     pub days_left: i64,
+    pub lifetime_days: i64,
     pub key_type: String,
     pub key_bits: u32,
     pub signature_algorithm: String,
@@ -387,6 +465,8 @@ pub struct Finding {
     pub address: Option<String>,
     pub message: String,
     pub hint: String,
+    /// The RFC 8460 result type (`certificate-expired`...), when the code is one.
+    pub tlsrpt_result: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

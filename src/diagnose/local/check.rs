@@ -131,6 +131,7 @@ pub fn explain_failures(
                     me.describe()
                 ),
                 hint: code.hint().to_string(),
+                tlsrpt_result: code.info().tlsrpt,
             });
         }
     }

@@ -40,6 +40,7 @@ fn local_finding(facts: &LocalFacts, code: Code, port: Option<u16>, message: Str
         address: None,
         message,
         hint: code.hint().to_string(),
+        tlsrpt_result: code.info().tlsrpt,
     }
 }
 

@@ -114,7 +114,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
             lines.push((
                 format!("cert {i}"),
                 format!(
-                    "{}; issuer {}; {}; valid {} to {} ({} days left); {} {} bits; {}",
+                    "{}; issuer {}; {}; valid {} to {} ({} days, {} left); {} {} bits; {}",
                     c.subject,
                     c.issuer,
                     if c.sans.is_empty() {
@@ -124,6 +124,7 @@ pub(super) fn details(pr: &ProbeResult, out: &mut dyn Write, p: &Paint) -> io::R
                     },
                     c.not_before,
                     c.not_after,
+                    c.lifetime_days,
                     c.days_left,
                     c.key_type,
                     c.key_bits,

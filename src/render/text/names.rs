@@ -30,6 +30,9 @@ pub(super) fn domain(d: &MxLookup, out: &mut dyn Write, p: &Paint) -> io::Result
         // The first line starts at the margin, the others are indented.
         writeln!(out, "{}", if i == 0 { &l[4..] } else { l })?;
     }
+    if let Some(policy) = &d.policy {
+        super::policy::render(policy, out, p)?;
+    }
     Ok(())
 }
 

@@ -95,9 +95,15 @@ impl FakeServer {
 
     /// The same on another loopback address (`::1`).
     pub fn start_on(ip: std::net::IpAddr, connections: Vec<Vec<Step>>) -> FakeServer {
+        Self::start_at(SocketAddr::new(ip, 0), connections)
+    }
+
+    /// [`FakeServer::start`] on another loopback address and port (e.g.
+    /// `[::1]` on the port of a server on 127.0.0.1: one host, two families).
+    pub fn start_at(at: SocketAddr, connections: Vec<Vec<Step>>) -> FakeServer {
         let scripts: Vec<Script> = connections.into_iter().map(Script::prepare).collect();
-        let listener = std::net::TcpListener::bind((ip, 0))
-            .unwrap_or_else(|e| panic!("fake server: bind {ip} port 0: {e}"));
+        let listener = std::net::TcpListener::bind(at)
+            .unwrap_or_else(|e| panic!("fake server: bind {at}: {e}"));
         listener
             .set_nonblocking(true)
             .expect("fake server: set_nonblocking");
