@@ -1,7 +1,7 @@
 //! The options of `mailport policy`, and the `check` it runs.
 
 use super::{
-    parse_duration, CheckArgs, CheckFormat, ColorChoice, DnsArgs, FailOn, Format,
+    parse_duration, CheckArgs, CheckFormat, ColorChoice, DaneArgs, DnsArgs, FailOn, Format,
     DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PROBES,
 };
 use clap::Args;
@@ -63,6 +63,9 @@ pub struct PolicyArgs {
 
     #[command(flatten)]
     pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub dane: DaneArgs,
 
     /// Probe the MX hosts' SMTP on another port than 25 (smtp=PORT), e.g. in
     /// a lab. Repeatable.
@@ -127,6 +130,7 @@ impl PolicyArgs {
             max_per_address: DEFAULT_MAX_PER_ADDRESS,
             tls_name: None,
             ca_file: self.ca_file.clone(),
+            dane: self.dane.clone(),
             control: Vec::new(),
             resolve: self.resolve.clone(),
             mx: true,

@@ -10,7 +10,7 @@ use crate::phase::{secs, Failure, Recorder};
 use crate::report::{
     ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, TlsAnswer, TlsVersions,
 };
-use crate::service::TlsMode;
+use crate::service::{Role, TlsMode};
 use crate::tls;
 use std::future::Future;
 use std::time::Duration;
@@ -185,6 +185,7 @@ impl<'a> Session<'a> {
             &spec.trust,
             &spec.tls_name,
             now,
+            spec.service.role == Role::Relay,
         );
         if let Some(tape) = &self.tape {
             tape.note(&format!(
@@ -518,6 +519,7 @@ async fn try_tls(
                 &spec.trust,
                 &spec.tls_name,
                 now,
+                spec.service.role == Role::Relay,
             )))
         }
         Err(e) => {

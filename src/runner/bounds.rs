@@ -265,6 +265,7 @@ mod tests {
             not_before: String::new(),
             not_after: String::new(),
             days_left: 0,
+            lifetime_days: 0,
             key_type: "EC".into(),
             key_bits: 256,
             signature_algorithm: String::new(),
@@ -282,6 +283,7 @@ mod tests {
                 verdict_detail: None,
                 verified_name: String::new(),
                 chain_sent: None,
+                digests: Vec::new(),
             }),
             ..plain
         };
