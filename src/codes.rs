@@ -447,7 +447,7 @@ codes! {
         "Publish a TLSA record for the key in use (the hint gives it), keep it beside the next key's record during a rollover, and remove a record only two TTLs after the key it names is out of use; renew with the same key (certbot --reuse-key) so that a 3 1 1 record stays valid.";
     DaneTlsaBogus = "dane_tlsa_bogus", Finding, Fail, tlsrpt: DnssecInvalid,
         "The MX's TLSA records fail DNSSEC validation (bogus): the signatures that should prove them are missing, expired or do not verify. Senders that do DANE treat the MX as unreachable and defer (then bounce) mail to it.",
-        "A zone edited without being signed again, RRSIGs that expired because the signer stopped running, a DS record at the parent that matches none of the zone's keys (a key rollover gone wrong), or a hidden primary and its secondaries out of step.",
+        "A zone edited without being signed again, RRSIGs that expired because the signer stopped running, a DS record at the parent that matches none of the zone's keys (a key rollover gone wrong), a hidden primary and its secondaries out of step; or, when every signed domain looks bogus, a resolver on the way that strips the DNSSEC records (ask another one with --dns-server).",
         "Sign the zone again and check the chain with `delv _25._tcp.MX TLSA` or dnsviz.net; if the key changed, publish the new key's DS at the registrar (and keep the old key until the old DS has expired).";
     DaneTlsaInsecure = "dane_tlsa_insecure", Finding, Warn,
         "The MX has TLSA records, but they are not DNSSEC-secure (the zone is unsigned, or its signatures could not be proven): they are not usable, senders ignore them, and DANE is not in force for this MX.",
