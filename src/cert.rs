@@ -1,7 +1,7 @@
 //! X.509 certificates as presented → [`CertFacts`], parsed with x509-parser.
 
 use crate::escape::safe_text;
-use crate::report::{CertFacts, SafeText};
+use crate::report::{CertDigests, CertFacts, SafeText};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
@@ -152,6 +152,35 @@ fn from_parsed(cert: &X509Certificate<'_>, now: i64) -> CertFacts {
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         serial_negative: cert.raw_serial().first().is_some_and(|b| b & 0x80 != 0),
         is_ca,
+    }
+}
+
+/// The SHA-256 and SHA-512 of a certificate and of its public key
+/// (SubjectPublicKeyInfo), as DANE's TLSA records name them. An
+/// unparseable certificate has no public key: those digests are empty.
+pub fn digests(der: &[u8]) -> CertDigests {
+    use ring::digest::{digest, SHA256, SHA512};
+    let hex = |d: ring::digest::Digest| {
+        d.as_ref().iter().fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let spki = X509Certificate::from_der(der)
+        .ok()
+        .map(|(_, c)| c.public_key().raw.to_vec());
+    CertDigests {
+        sha256: hex(digest(&SHA256, der)),
+        sha512: hex(digest(&SHA512, der)),
+        spki_sha256: spki
+            .as_deref()
+            .map(|k| hex(digest(&SHA256, k)))
+            .unwrap_or_default(),
+        spki_sha512: spki
+            .as_deref()
+            .map(|k| hex(digest(&SHA512, k)))
+            .unwrap_or_default(),
     }
 }
 

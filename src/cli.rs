@@ -1,8 +1,10 @@
 //! The command line, with clap derive. Defaults are stated in each option's help.
 
+mod dane;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod policy;
+pub use dane::DaneArgs;
 pub use policy::PolicyArgs;
 use policy::POLICY_EXAMPLES;
 use std::path::PathBuf;
@@ -391,6 +393,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub dane: DaneArgs,
 
     /// The name to announce in EHLO. [default: this machine's host name if it
     /// is fully qualified, else the connection's address literal, e.g. [192.0.2.1]]

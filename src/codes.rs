@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod hints;
 mod tlsrpt;
+pub use hints::SOFTWARE_HINTS;
 pub use tlsrpt::TlsRptResult;
 
 /// How bad a finding is. Ordered: `Info < Warn < Fail`.
@@ -439,6 +441,30 @@ codes! {
         "The IPv4 and IPv6 addresses of one MX host answer differently on port 25: another certificate, or STARTTLS on one family only. Senders that reach the MX over the other family get another result, which is hard to trace.",
         "Two servers, or two listeners, behind one name with different configurations (a dual-stack setup where IPv6 goes to another machine, a load balancer with stale certificates, a listener bound to one family).",
         "Serve the same certificate and the same STARTTLS setup on every address of the MX; compare the addresses with mailport check MX -v.";
+    DaneTlsaMismatch = "dane_tlsa_mismatch", Finding, Fail, tlsrpt: TlsaInvalid,
+        "An address of the MX presents, on its SMTP port, a certificate that matches none of the MX's usable TLSA records, which are DNSSEC-secure: senders that do DANE (Postfix and Exim with DANE on, Microsoft 365, many providers) do not deliver to that address, and say nothing to you.",
+        "A certificate renewed with a new key while the TLSA record still holds the old key's digest (certbot makes a new key at each renewal unless told not to); a record published for the next key only (the current key's record removed too early in a rollover); one address of the MX serving another certificate than the others; a typo in the record.",
+        "Publish a TLSA record for the key in use (the hint gives it), keep it beside the next key's record during a rollover, and remove a record only two TTLs after the key it names is out of use; renew with the same key (certbot --reuse-key) so that a 3 1 1 record stays valid.";
+    DaneTlsaBogus = "dane_tlsa_bogus", Finding, Fail, tlsrpt: DnssecInvalid,
+        "The MX's TLSA records fail DNSSEC validation (bogus): the signatures that should prove them are missing, expired or do not verify. Senders that do DANE treat the MX as unreachable and defer (then bounce) mail to it.",
+        "A zone edited without being signed again, RRSIGs that expired because the signer stopped running, a DS record at the parent that matches none of the zone's keys (a key rollover gone wrong), a hidden primary and its secondaries out of step; or, when every signed domain looks bogus, a resolver on the way that strips the DNSSEC records (ask another one with --dns-server).",
+        "Sign the zone again and check the chain with `delv _25._tcp.MX TLSA` or dnsviz.net; if the key changed, publish the new key's DS at the registrar (and keep the old key until the old DS has expired).";
+    DaneTlsaInsecure = "dane_tlsa_insecure", Finding, Warn,
+        "The MX has TLSA records, but they are not DNSSEC-secure (the zone is unsigned, or its signatures could not be proven): they are not usable, senders ignore them, and DANE is not in force for this MX.",
+        "TLSA records published in a zone without DNSSEC, or a signed zone without a DS record at its parent (an insecure delegation), or a resolver that does not pass the DNSSEC records on.",
+        "Sign the zone and publish its DS record at the parent (the registrar), or remove the TLSA records; with --trust-ad, check that the resolver you named validates.";
+    DaneTlsaUnusable = "dane_tlsa_unusable", Finding, Warn, tlsrpt: TlsaInvalid,
+        "The MX's TLSA records are DNSSEC-secure but none of them is usable for SMTP: usages 0 (PKIX-TA) and 1 (PKIX-EE) are not used for SMTP (RFC 7672 section 3.1.3), nor are unknown selectors and matching types. Senders that do DANE then encrypt without authenticating the server.",
+        "Records written for HTTPS (where PKIX usages are common), or a typo in the usage, selector or matching field.",
+        "Publish DANE-EE (3 1 1, the SHA-256 of the server's public key) or DANE-TA (2 1 1, of the issuing CA's key) records; the hint gives the 3 1 1 record for the key each address presents.";
+    DaneTlsaLookupFailed = "dane_tlsa_lookup_failed", Finding, Warn, tlsrpt: DnssecInvalid,
+        "The TLSA lookup of the MX failed (a timeout, SERVFAIL, or no proof either way): whether DANE applies is unknown. A sender that does DANE and finds the MX's zone signed defers mail while the lookup fails.",
+        "A name server of the zone that does not answer TLSA queries (some old servers and firewalls drop unknown types), a validating resolver that cannot reach the zone's servers, or a resolver that strips the DNSSEC records.",
+        "Query `dig _25._tcp.MX TLSA +dnssec` against each of the zone's name servers; fix the server that does not answer; with --trust-ad, try another validating resolver.";
+    DaneNoTls = "dane_no_tls", Finding, Fail, tlsrpt: StarttlsNotSupported,
+        "An address of an MX that publishes usable, DNSSEC-secure TLSA records offers no TLS on its SMTP port (no STARTTLS, or a failed handshake): senders that do DANE require TLS and do not deliver to that address.",
+        "TLS not configured on one server of the MX (or behind one of its addresses), a certificate or key file that fails to load, or a middlebox that strips STARTTLS.",
+        "Enable STARTTLS with the certificate the TLSA records name on every address of the MX, or remove the TLSA records until it is.";
 }
 
 impl Code {
@@ -465,85 +491,6 @@ impl Code {
             .map(|c| c.code)
     }
 }
-
-/// Hints for the server software a probe identified: `(code, software, what
-/// to do)`. The software is matched on the first word of what the probe
-/// found (case-insensitive: `Postfix`, `Exim 4.96`, `Courier-IMAP`); a
-/// finding about software without a row gets the table's generic action.
-pub static SOFTWARE_HINTS: &[(Code, &str, &str)] = &[
-    (Code::StarttlsUnavailable, "postfix", "Postfix: set smtpd_tls_cert_file, smtpd_tls_key_file and smtpd_tls_security_level = may (25) or encrypt (587), then postfix reload."),
-    (Code::StarttlsUnavailable, "exim", "Exim: set tls_certificate and tls_privatekey, and tls_advertise_hosts = * in the main configuration, then restart Exim."),
-    (Code::StarttlsUnavailable, "opensmtpd", "OpenSMTPD: add `tls pki NAME` to the listen line (listen on ... tls pki NAME) and restart smtpd."),
-    (Code::StarttlsUnavailable, "sendmail", "Sendmail: define confSERVER_CERT and confSERVER_KEY in sendmail.mc, rebuild sendmail.cf and restart."),
-    (Code::StarttlsUnavailable, "dovecot", "Dovecot: ssl = yes (or required) with ssl_cert = <fullchain.pem and ssl_key = <key.pem, then doveadm reload."),
-    (Code::StarttlsUnavailable, "courier", "Courier: set TLS_CERTFILE in imapd-ssl / pop3d-ssl to a readable PEM with key and chain, and check the daemon's log for couriertls errors."),
-    (Code::StarttlsUnavailable, "cyrus", "Cyrus: set tls_server_cert and tls_server_key in imapd.conf, then restart Cyrus."),
-    (Code::PreauthPlaintext, "dovecot", "Dovecot: remove the preauth setup (a login_trusted_networks or passdb that logs clients in without a password) from the port others reach."),
-    (Code::StarttlsNotOfferedRelay, "postfix", "Postfix: smtpd_tls_security_level = may with smtpd_tls_cert_file and smtpd_tls_key_file set, then postfix reload."),
-    (Code::StarttlsNotOfferedRelay, "exim", "Exim: tls_advertise_hosts = * with tls_certificate and tls_privatekey set, then restart Exim."),
-    (Code::StarttlsNotOfferedRelay, "opensmtpd", "OpenSMTPD: listen on the interface with `tls pki NAME` and restart smtpd."),
-    (Code::StarttlsNotOfferedRelay, "sendmail", "Sendmail: define confSERVER_CERT and confSERVER_KEY in sendmail.mc, rebuild sendmail.cf and restart."),
-    (Code::StarttlsNotOfferedRelay, "microsoft", "Exchange: assign a certificate to the SMTP service (Enable-ExchangeCertificate -Services SMTP) for the receive connector's FQDN."),
-    (Code::AuthBeforeTls, "postfix", "Postfix: smtpd_tls_auth_only = yes (main.cf, or -o smtpd_tls_auth_only=yes on the submission service in master.cf), then postfix reload."),
-    (Code::AuthBeforeTls, "exim", "Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}} in the main configuration, then restart Exim."),
-    (Code::AuthBeforeTls, "opensmtpd", "OpenSMTPD: use `auth` only on listeners with `tls-require` (listen on ... port 587 tls-require pki NAME auth)."),
-    (Code::AuthBeforeTls, "sendmail", "Sendmail: define(`confAUTH_OPTIONS', `p,y') so that plaintext mechanisms need TLS, then rebuild sendmail.cf."),
-    (Code::AuthBeforeTls, "microsoft", "Exchange: on the receive connector, require TLS before authentication (Set-ReceiveConnector -AuthMechanism Tls,...; -RequireTLS $true for client connectors)."),
-    (Code::AuthBeforeTlsHashed, "postfix", "Postfix: smtpd_tls_auth_only = yes, then postfix reload."),
-    (Code::AuthBeforeTlsHashed, "exim", "Exim: auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}, then restart Exim."),
-    (Code::AuthBeforeTlsHashed, "dovecot", "Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no) also hides the other mechanisms before TLS; doveadm reload."),
-    (Code::AuthBeforeTlsHashed, "cyrus", "Cyrus: allowplaintext: no in imapd.conf, then restart Cyrus."),
-    (Code::CertExpired, "postfix", "Renew the certificate (certbot renew), then postfix reload; other services with the same file (Dovecot, the web server) need a reload too."),
-    (Code::CertExpired, "exim", "Renew the certificate (certbot renew) and make sure Exim's user can read it; Exim reads it per connection, a restart clears any cache."),
-    (Code::CertExpired, "dovecot", "Renew the certificate (certbot renew), then doveadm reload."),
-    (Code::CertExpired, "courier", "Renew the certificate and rebuild the PEM that TLS_CERTFILE names (Courier wants key and certificates in one file), then restart the daemon."),
-    (Code::CertExpired, "nginx", "Renew the certificate (certbot renew), then nginx -s reload."),
-    (Code::CertExpired, "apache", "Renew the certificate (certbot renew), then apachectl graceful."),
-    (Code::CertExpired, "lighttpd", "Renew the certificate (certbot renew) and restart lighttpd."),
-    (Code::CertIncompleteChain, "postfix", "Postfix: smtpd_tls_chain_files = key.pem, fullchain.pem (or smtpd_tls_cert_file = fullchain.pem), then postfix reload."),
-    (Code::CertIncompleteChain, "exim", "Exim: tls_certificate = fullchain.pem, then restart Exim."),
-    (Code::CertIncompleteChain, "dovecot", "Dovecot: ssl_cert = </etc/letsencrypt/live/NAME/fullchain.pem, then doveadm reload."),
-    (Code::CertIncompleteChain, "courier", "Courier: the PEM that TLS_CERTFILE names must hold the key, the certificate and the intermediates."),
-    (Code::CertIncompleteChain, "nginx", "nginx: ssl_certificate fullchain.pem; then nginx -s reload."),
-    (Code::CertIncompleteChain, "apache", "Apache 2.4.8+: SSLCertificateFile fullchain.pem; then apachectl graceful."),
-    (Code::LoginBeforeTls, "dovecot", "Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no), then doveadm reload. Tell clients to use 993/995 or STARTTLS."),
-    (Code::LoginBeforeTls, "courier", "Courier: IMAP_TLS_REQUIRED=1 in imapd-ssl (IMAP then advertises LOGINDISABLED) and POP3_TLS_REQUIRED=1 in pop3d-ssl (Debian's default is 0), then restart. With POP3_TLS_REQUIRED=1 Courier still lists USER before STLS but refuses it."),
-    (Code::LoginBeforeTls, "cyrus", "Cyrus: allowplaintext: no in imapd.conf (Debian's default is yes), then restart Cyrus."),
-    (Code::HttpNoRedirect, "nginx", "nginx: in the port-80 server block, return 301 https://$host$request_uri;"),
-    (Code::HttpNoRedirect, "apache", "Apache: in the port-80 VirtualHost, Redirect permanent / https://mail.example.org/"),
-    (Code::HttpNoRedirect, "lighttpd", "lighttpd: $HTTP[\"scheme\"] == \"http\" { url.redirect = (\"\" => \"https://${url.authority}${url.path}${qsa}\") }"),
-    (Code::HttpsRedirectsToHttp, "nginx", "nginx: keep `return 301 https://...` in the port-80 server block only; for a proxied back end add proxy_set_header X-Forwarded-Proto $scheme; and check the back end's base URL; then nginx -s reload."),
-    (Code::HttpsRedirectsToHttp, "apache", "Apache: keep the Redirect to https:// in the port-80 VirtualHost only; for a proxied back end add RequestHeader set X-Forwarded-Proto https; then apachectl graceful."),
-    (Code::HstsMissing, "nginx", "nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;"),
-    (Code::HstsMissing, "apache", "Apache: Header always set Strict-Transport-Security \"max-age=31536000\" (mod_headers)."),
-    (Code::HstsMissing, "lighttpd", "lighttpd: setenv.add-response-header = (\"Strict-Transport-Security\" => \"max-age=31536000\") (mod_setenv)."),
-    (Code::StarttlsRefused, "postfix", "Postfix: the log says why (\"cannot load certificate\" / \"TLS library problem\"): check smtpd_tls_cert_file and smtpd_tls_key_file (or smtpd_tls_chain_files), that they match and are readable, then postfix reload."),
-    (Code::StarttlsRefused, "exim", "Exim: check tls_certificate and tls_privatekey (readable by the Exim user, matching), read the panic and main logs, then restart Exim."),
-    (Code::StarttlsRefused, "dovecot", "Dovecot: check ssl_cert and ssl_key (ssl_cert = </path, readable, matching); `doveconf -n` and the log show the error; then doveadm reload."),
-    (Code::StarttlsRefused, "courier", "Courier: check that TLS_CERTFILE (imapd-ssl / pop3d-ssl) names a readable PEM with the key and the chain; the daemon's log has the couriertls error."),
-    (Code::TlsFailed, "courier", "Courier: the words quoted from couriertls name the problem: TLS_CERTFILE in imapd-ssl / pop3d-ssl must name a readable PEM that holds the key and the certificate chain (mkimapdcert makes a test one); then restart the daemon."),
-    (Code::TlsObsoleteOnly, "postfix", "Postfix: smtpd_tls_protocols and smtpd_tls_mandatory_protocols must not exclude TLSv1.2 (e.g. >=TLSv1.2 on Postfix 3.6+), and Postfix must be linked with OpenSSL 1.0.1 or later; then postfix reload."),
-    (Code::TlsObsoleteOnly, "exim", "Exim: needs OpenSSL 1.0.1+ or GnuTLS 3; remove +no_tlsv1_2 from openssl_options (OpenSSL builds) or allow VERS-TLS1.2 in tls_require_ciphers (GnuTLS builds), then restart Exim."),
-    (Code::TlsObsoleteOnly, "dovecot", "Dovecot: ssl_min_protocol = TLSv1.2 (2.3+; before 2.3, ssl_protocols without !TLSv1.2), with a Dovecot built on OpenSSL 1.0.1 or later; then doveadm reload."),
-    (Code::TlsObsoleteOnly, "courier", "Courier: TLS_PROTOCOL=\"TLSv1.2+\" in imapd-ssl / pop3d-ssl (GnuTLS builds: TLS_PRIORITY must allow VERS-TLS1.2), then restart the daemon."),
-    (Code::TlsObsoleteOnly, "cyrus", "Cyrus: tls_versions: tls1_2 tls1_3 in imapd.conf (Cyrus 3.0+), then restart Cyrus."),
-    (Code::TlsObsoleteOnly, "microsoft", "Exchange / Windows: enable TLS 1.2 for the server in SCHANNEL (HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server: Enabled = 1, DisabledByDefault = 0) and for .NET (SchUseStrongCrypto = 1), then restart the server."),
-    (Code::TlsObsoleteOnly, "nginx", "nginx: ssl_protocols TLSv1.2 TLSv1.3; (in the http and mail blocks; nginx built with OpenSSL 1.0.1 or later), then nginx -s reload."),
-    (Code::TlsObsoleteOnly, "apache", "Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3 (mod_ssl with OpenSSL 1.0.1 or later), then apachectl graceful."),
-    (Code::TlsObsoleteOnly, "lighttpd", "lighttpd: ssl.openssl.ssl-conf-cmd = (\"MinProtocol\" => \"TLSv1.2\"), then restart lighttpd."),
-    (Code::SubmissionNoAuth, "postfix", "Postfix: in master.cf's submission (and submissions) service, -o smtpd_sasl_auth_enable=yes with smtpd_sasl_type = dovecot and smtpd_sasl_path = private/auth (Dovecot's auth socket must exist), then postfix reload."),
-    (Code::SubmissionNoAuth, "exim", "Exim: define an authenticator (e.g. driver = dovecot, or plaintext with a server_condition) and advertise it after TLS (auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}), then restart Exim."),
-    (Code::SubmissionNoAuth, "opensmtpd", "OpenSMTPD: add `auth` to the submission listener (listen on ... port 587 tls-require pki NAME auth), then restart smtpd."),
-    (Code::SubmissionNoAuth, "microsoft", "Exchange: on the client receive connector, allow basic authentication after TLS (Set-ReceiveConnector -AuthMechanism Tls,BasicAuth,BasicAuthRequireTLS -PermissionGroups ExchangeUsers)."),
-    (Code::PtrGreetingMismatch, "postfix", "Nothing is required. For tidiness, Postfix: myhostname = the PTR name."),
-    (Code::PtrGreetingMismatch, "exim", "Nothing is required. For tidiness, Exim: primary_hostname = the PTR name (or smtp_active_hostname per address)."),
-    (Code::ConnectionLimited, "exim", "Exim: smtp_accept_max_per_host (main configuration) limits each client's concurrent connections; a value of 1 or 2 turns away clients behind a shared address. Raise it (or exempt trusted networks with a condition on $sender_host_address), then restart Exim."),
-    (Code::ConnectionLimited, "postfix", "Postfix: smtpd_client_connection_count_limit (main.cf, default 50) limits each client's concurrent connections; raise it or list trusted networks in smtpd_client_event_limit_exceptions, then postfix reload."),
-    (Code::ConnectionLimited, "dovecot", "Dovecot: mail_max_userip_connections limits the connections per user and address; the login services' process_limit and client_limit limit connections before login. Raise them, then doveadm reload."),
-    (Code::ConnectionLimitSeen, "exim", "Nothing is required. The limit is Exim's smtp_accept_max_per_host; if clients behind one address are turned away, raise it or exempt their network."),
-    (Code::ConnectionLimitSeen, "postfix", "Nothing is required. The limit is Postfix's smtpd_client_connection_count_limit (default 50); if clients behind one address are turned away, raise it or list their network in smtpd_client_event_limit_exceptions."),
-    (Code::ConnectionLimitSeen, "dovecot", "Nothing is required. The limits are Dovecot's mail_max_userip_connections and the login services' process_limit and client_limit; raise them if clients behind one address are turned away."),
-];
 
 impl Code {
     /// The hint for a finding about `software` (as a probe identified it):

@@ -9,6 +9,7 @@ use crate::report::{
 use crate::service::{Protocol, Role as ServiceRole, TlsMode};
 use std::net::IpAddr;
 
+mod dane;
 mod limits;
 pub mod local;
 mod names;
@@ -1151,6 +1152,7 @@ mod tests {
             verdict_detail: (verdict != CertVerdict::Valid).then(|| "the verifier's words".into()),
             verified_name: "mail.example.test".into(),
             chain_sent: None,
+            digests: Vec::new(),
         });
         p
     }
@@ -1212,6 +1214,7 @@ mod tests {
             verdict_detail: Some("the certificate is not valid for mail.example.test".into()),
             verified_name: "mail.example.test".into(),
             chain_sent: None,
+            digests: Vec::new(),
         };
         let mut relay = probe(25, Outcome::Ok);
         relay.tls = Some(tls(CertVerdict::NameMismatch));

@@ -357,7 +357,7 @@ async fn check_unit(
             let (plan, dns, trust) = (&run.plan, &run.dns, &run.trust);
             let promises = crate::policy::for_domain(plan, dns, trust, &lookup, deadline);
             let (reports, promises) = tokio::join!(hosts, promises);
-            lookup.policy = promises.map(Box::new);
+            lookup.policy = promises.map(|p| Box::new(p.dane_matched(&reports)));
             let controls = controls_of(evidence).await;
             let (findings, about_hosts) = diagnose::domain_findings(&lookup, &reports);
             let exit_code = exit::status(&findings, run.plan.fail_on);

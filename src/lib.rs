@@ -366,7 +366,8 @@ fn collect(
         targets.push(report);
         local = local.or(facts);
     }
-    for d in &domains {
+    for d in &mut domains {
+        d.policy.iter_mut().for_each(|p| p.match_dane(&targets));
         findings.extend(diagnose::policy_findings(d, &targets));
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));

@@ -4,6 +4,7 @@
 //! linked once. Shared helpers live in `support/`.
 
 mod certificates;
+mod dane;
 mod dns;
 mod docs;
 mod exit_codes;

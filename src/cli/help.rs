@@ -80,7 +80,17 @@ const HEADINGS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("check", "TLS", &["tls_name", "ca_file", "at"]),
-    ("check", "DNS", &["resolve", "dns_server", "dns_timeout"]),
+    (
+        "check",
+        "DNS",
+        &[
+            "resolve",
+            "dns_server",
+            "dns_timeout",
+            "trust_anchor",
+            "trust_ad",
+        ],
+    ),
     (
         "check",
         "Output",
@@ -121,7 +131,17 @@ const HEADINGS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("policy", "TLS", &["ca_file", "at"]),
-    ("policy", "DNS", &["resolve", "dns_server", "dns_timeout"]),
+    (
+        "policy",
+        "DNS",
+        &[
+            "resolve",
+            "dns_server",
+            "dns_timeout",
+            "trust_anchor",
+            "trust_ad",
+        ],
+    ),
     (
         "policy",
         "Output",

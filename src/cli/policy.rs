@@ -1,7 +1,7 @@
 //! The options of `mailport policy`, and the `check` it runs.
 
 use super::{
-    parse_duration, CheckArgs, CheckFormat, ColorChoice, DnsArgs, FailOn, Format,
+    parse_duration, CheckArgs, CheckFormat, ColorChoice, DaneArgs, DnsArgs, FailOn, Format,
     DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PROBES,
 };
 use clap::Args;
@@ -64,6 +64,9 @@ pub struct PolicyArgs {
     #[command(flatten)]
     pub dns: DnsArgs,
 
+    #[command(flatten)]
+    pub dane: DaneArgs,
+
     /// Probe the MX hosts' SMTP on another port than 25 (smtp=PORT), e.g. in
     /// a lab. Repeatable.
     #[arg(short = 'p', long = "port", value_name = "SPEC")]
@@ -118,15 +121,16 @@ impl PolicyArgs {
             ipv4: self.ipv4,
             ipv6: self.ipv6,
             connect_timeout: self.connect_timeout,
+            // check's default: the second look at a silent port.
+            sniff_timeout: std::time::Duration::from_secs(2),
             greeting_timeout: self.greeting_timeout,
-            // check's default: the second look at a silent port 25.
-            sniff_timeout: Duration::from_secs(2),
             reply_timeout: self.reply_timeout,
             deadline: self.deadline,
             max_probes: DEFAULT_MAX_PROBES,
             max_per_address: DEFAULT_MAX_PER_ADDRESS,
             tls_name: None,
             ca_file: self.ca_file.clone(),
+            dane: self.dane.clone(),
             control: Vec::new(),
             resolve: self.resolve.clone(),
             mx: true,

@@ -741,6 +741,7 @@ mod tests {
             verdict_detail: None,
             verified_name: "mail.example.test".into(),
             chain_sent: None,
+            digests: Vec::new(),
         });
         p
     }

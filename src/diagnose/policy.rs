@@ -37,6 +37,9 @@ pub fn policy_findings(lookup: &MxLookup, hosts: &[TargetReport]) -> Vec<Finding
     let domain = lookup.domain.as_str();
     mta_sts(domain, policy, hosts, &mut out);
     tls_rpt(domain, policy, &mut out);
+    if let Some(dane) = &policy.dane {
+        super::dane::dane_findings(dane, hosts, &mut out);
+    }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
@@ -220,16 +223,26 @@ fn tls_rpt(domain: &str, policy: &DomainPolicy, out: &mut Vec<Finding>) {
                 rpt.errors.join("; ")
             ),
         ));
-    } else if !rpt.published() && policy.mta_sts.published() {
+    } else if !rpt.published() && (policy.mta_sts.published() || dane_published(policy)) {
+        let what = match (policy.mta_sts.published(), dane_published(policy)) {
+            (true, true) => "MTA-STS and DANE",
+            (true, false) => "MTA-STS",
+            _ => "DANE (TLSA records)",
+        };
         out.push(domain_finding(
             domain,
             Code::TlsrptMissing,
             format!(
-                "{domain} publishes MTA-STS but no TLS-RPT record at {}: senders have nowhere to report failed TLS deliveries",
+                "{domain} publishes {what} but no TLS-RPT record at {}: senders have nowhere to report failed TLS deliveries",
                 rpt.txt.name
             ),
         ));
     }
+}
+
+/// Some MX host of the domain publishes TLSA records.
+fn dane_published(policy: &DomainPolicy) -> bool {
+    policy.dane.as_ref().is_some_and(|d| d.published())
 }
 
 /// One MX host whose IPv4 and IPv6 addresses answer differently on the

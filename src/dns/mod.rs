@@ -2,6 +2,8 @@
 //! of answers and errors to [`DnsStatus`], and the lookups (host addresses,
 //! reverse, forward, MX) that return report values.
 //!
+//! TLSA records with their DNSSEC status (DANE) are asked in `dnssec.rs`.
+//!
 //! Without `--dns-server`: the system's resolver (hickory-resolver with
 //! /etc/resolv.conf and /etc/hosts). With `--dns-server ADDR[:PORT]`: that one
 //! server, asked directly with a message built here (hickory-proto, see
@@ -12,9 +14,11 @@
 //! diagnostic tool reports what the server said. Every read is bounded in
 //! bytes and in time; every wait by the plan's `--dns-timeout`.
 
+mod dnssec;
 mod lookup;
 mod wire;
 
+pub use dnssec::{tlsa, validated_by};
 pub use lookup::{forward, host_addresses, mx, ptr_name, reverse, txt};
 
 use crate::cache::{Cache, Made};
@@ -254,6 +258,14 @@ impl Dns {
     /// True when questions go to one server directly (--dns-server).
     pub fn is_direct(&self) -> bool {
         matches!(self.source, Source::Server { .. })
+    }
+
+    /// How long one question may wait for its answer.
+    pub fn timeout(&self) -> Duration {
+        match &self.source {
+            Source::System { timeout, .. } | Source::Server { timeout, .. } => *timeout,
+            Source::Broken(_) => Duration::ZERO,
+        }
     }
 
     /// Ask one question; the answer always comes back, within the timeout

@@ -4,7 +4,7 @@
 
 use super::{display_name, seconds, status_of_code, Answer};
 use crate::report::DnsStatus;
-use hickory_resolver::proto::op::{Message, MessageType, Query, ResponseCode};
+use hickory_resolver::proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,7 +12,8 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout_at, Instant};
 
 /// A UDP answer larger than this is cut short by the read and fails to parse.
-/// We send no EDNS, so a server keeps UDP answers within 512 bytes.
+/// We send no EDNS (but for --trust-ad, with 1232 bytes), so a server keeps
+/// UDP answers within this.
 const UDP_BUFFER: usize = 4096;
 /// Datagrams that are not the answer (wrong id, wrong question) tolerated per question.
 const MAX_STRAY_DATAGRAMS: usize = 32;
@@ -30,16 +31,51 @@ pub(super) async fn ask_server(
     until: Instant,
     start: Instant,
 ) -> Answer {
+    ask(addr, name, rtype, until, start, false).await.0
+}
+
+/// Ask as a DNSSEC-aware stub (RFC 6840 §5.7): the AD bit and EDNS's DO bit
+/// set, so that a validating resolver says whether it validated the answer.
+/// The answer comes back with the response's AD bit.
+pub(super) async fn ask_server_ad(
+    addr: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    until: Instant,
+    start: Instant,
+) -> (Answer, bool) {
+    ask(addr, name, rtype, until, start, true).await
+}
+
+async fn ask(
+    addr: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    until: Instant,
+    start: Instant,
+    dnssec: bool,
+) -> (Answer, bool) {
     let mut query = Message::query();
     query.metadata.recursion_desired = true;
+    if dnssec {
+        query.metadata.authentic_data = true;
+        let mut edns = Edns::new();
+        edns.enable_dnssec();
+        // Within the UDP read buffer (the DNS flag day's 1232 bytes).
+        edns.set_max_payload(1232);
+        query.set_edns(edns);
+    }
     query.add_query(Query::query(name.clone(), rtype));
     let wire = match query.to_vec() {
         Ok(w) => w,
         Err(e) => {
-            return Answer::failed(
-                DnsStatus::Failed,
-                &format!("cannot encode the question: {e}"),
-                start,
+            return (
+                Answer::failed(
+                    DnsStatus::Failed,
+                    &format!("cannot encode the question: {e}"),
+                    start,
+                ),
+                false,
             )
         }
     };
@@ -59,20 +95,29 @@ pub(super) async fn ask_server(
     let message = match reply {
         Ok(m) => m,
         Err(Miss::Timeout) => {
-            return Answer::failed(
-                DnsStatus::Timeout,
-                &format!(
-                    "no answer for {rtype} {shown} from {addr} in {}",
-                    seconds(start.elapsed())
+            return (
+                Answer::failed(
+                    DnsStatus::Timeout,
+                    &format!(
+                        "no answer for {rtype} {shown} from {addr} in {}",
+                        seconds(start.elapsed())
+                    ),
+                    start,
                 ),
-                start,
+                false,
             )
         }
         Err(Miss::Io(why)) => {
-            return Answer::failed(DnsStatus::Failed, &format!("{addr}: {why}"), start)
+            return (
+                Answer::failed(DnsStatus::Failed, &format!("{addr}: {why}"), start),
+                false,
+            )
         }
     };
-    classify(&message, rtype, &shown, addr, start)
+    (
+        classify(&message, rtype, &shown, addr, start),
+        message.metadata.authentic_data,
+    )
 }
 
 /// Turn a server's answer into an `Answer`.

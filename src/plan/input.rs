@@ -48,7 +48,7 @@ const CA_FILE_MAX_BYTES: u64 = 8 << 20;
 
 /// A regular file, read whole but never past `max` bytes: `/dev/zero` or a
 /// FIFO given by mistake is a clear error, not a read without end.
-fn read_bounded(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
+pub(super) fn read_bounded(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
     use std::io::Read;
     let shown = shown(&path.to_string_lossy());
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {what} {shown}"))?;

@@ -4,6 +4,7 @@
 //! input is read once (the CA file, this host's name). The plan owns its
 //! types and imports no later stage; nothing rewrites it once built.
 
+mod anchor;
 mod hosts;
 mod input;
 mod local;
@@ -11,6 +12,7 @@ mod policy;
 
 use hosts::{spoken, HostRules};
 
+pub use anchor::{Anchor, AnchorKey, Validation};
 pub use local::LocalPaths;
 pub use policy::{parse_at, PolicyChecks, MTA_STS_PORT_ENV};
 
@@ -160,6 +162,8 @@ pub struct NameChecks {
     pub mx: bool,
     /// The --resolve overrides, for MX hosts found at run time.
     pub overrides: BTreeMap<String, Vec<IpAddr>>,
+    /// Who decides whether TLSA records are DNSSEC-secure (DANE).
+    pub validation: Validation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,6 +401,7 @@ impl Plan {
             names: NameChecks {
                 mx: args.mx,
                 overrides,
+                validation: anchor::validation(&args.dane)?,
                 ..name_checks(&args.dns)?
             },
             local: LocalPaths::from_env(),
@@ -536,6 +541,7 @@ impl Plan {
                 every_address: false,
                 mx: false,
                 overrides: BTreeMap::new(),
+                validation: Validation::RootAnchor,
             },
             local,
             trace: TraceMode::Never,
@@ -590,5 +596,6 @@ fn name_checks(args: &DnsArgs) -> Result<NameChecks> {
         every_address: server.is_some(),
         mx: false,
         overrides: BTreeMap::new(),
+        validation: Validation::RootAnchor,
     })
 }

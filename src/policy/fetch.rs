@@ -169,7 +169,14 @@ async fn exchange(
         )
     })?;
     let now = trust.now();
-    let facts = tls::facts(tls_stream.get_ref().1, verifier.take(), trust, host, now);
+    let facts = tls::facts(
+        tls_stream.get_ref().1,
+        verifier.take(),
+        trust,
+        host,
+        now,
+        false,
+    );
     if facts.verdict != CertVerdict::Valid {
         let why = facts
             .verdict_detail

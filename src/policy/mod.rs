@@ -4,8 +4,9 @@
 //! for each MX address is `diagnose/policy.rs`'s to say, against the
 //! probes of port 25.
 //!
-//! DANE (TLSA records with DNSSEC) fills `DomainPolicy::dane` from here.
+//! DANE: the TLSA records of each MX host with their DNSSEC status (`dane.rs`).
 
+mod dane;
 mod fetch;
 pub mod sts;
 pub mod tlsrpt;
@@ -32,11 +33,41 @@ pub async fn for_domain(
     if lookup.is_null() {
         return None;
     }
-    Some(gather(plan, checks, dns, trust, lookup, deadline).await)
+    Some(
+        gather(
+            plan,
+            checks,
+            dns,
+            trust,
+            lookup,
+            &lookup.mx_hosts(),
+            deadline,
+        )
+        .await,
+    )
 }
 
-/// The TLS promises of the mail domain of `lookup` (its MX lookup, done).
+/// The TLS promises of the mail domain of `lookup` (its MX lookup, done),
+/// whose MX hosts are `hosts`.
 pub async fn gather(
+    plan: &Plan,
+    checks: &PolicyChecks,
+    dns: &Dns,
+    trust: &Trust,
+    lookup: &MxLookup,
+    hosts: &[String],
+    deadline: Instant,
+) -> DomainPolicy {
+    let (mut promises, tlsa) = tokio::join!(
+        sts_and_rpt(plan, checks, dns, trust, lookup, deadline),
+        dane::lookups(dns, &plan.names.validation, hosts, deadline),
+    );
+    promises.dane = Some(tlsa);
+    promises
+}
+
+/// MTA-STS and TLS-RPT.
+async fn sts_and_rpt(
     plan: &Plan,
     checks: &PolicyChecks,
     dns: &Dns,

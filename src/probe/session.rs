@@ -11,7 +11,7 @@ use crate::phase::{secs, Failure, Recorder};
 use crate::report::{
     ConnectFacts, ConnectResult, Outcome, Phase, ProbeResult, SafeText, TlsAnswer, TlsVersions,
 };
-use crate::service::TlsMode;
+use crate::service::{Role, TlsMode};
 use crate::tls;
 use std::future::Future;
 use std::time::Duration;
@@ -189,6 +189,7 @@ impl<'a> Session<'a> {
             &spec.trust,
             &spec.tls_name,
             now,
+            spec.service.role == Role::Relay,
         );
         if let Some(tape) = &self.tape {
             tape.note(&format!(
@@ -522,6 +523,7 @@ async fn try_tls(
                 &spec.trust,
                 &spec.tls_name,
                 now,
+                spec.service.role == Role::Relay,
             )))
         }
         Err(e) => {

@@ -10,6 +10,7 @@ use crate::report::{
 use crate::report::{Command, Hop, HopReply, ResolutionSource, Role, Trace, TraceEnd, Verdict};
 use std::io::{self, Write};
 
+mod dane;
 mod details;
 mod local;
 mod names;

@@ -8,6 +8,7 @@
 //! the targets, the findings and the report as a whole, and its assembly.
 
 mod connect;
+mod dane;
 mod local;
 mod names;
 mod policy;
@@ -17,6 +18,7 @@ mod tls;
 mod trace;
 
 pub use crate::escape::SafeText;
+pub use dane::*;
 pub use local::*;
 pub use names::*;
 pub use policy::*;

@@ -153,4 +153,19 @@ impl MxLookup {
     pub fn is_null(&self) -> bool {
         self.records.iter().any(|r| r.exchange == ".")
     }
+
+    /// The hosts that receive the domain's mail: its MX hosts in order, or
+    /// the domain itself when it has no MX record (RFC 5321 5.1, implicit MX).
+    pub fn mx_hosts(&self) -> Vec<String> {
+        if self.status == DnsStatus::NoData {
+            return vec![self.domain.clone()];
+        }
+        let mut hosts: Vec<String> = Vec::new();
+        for r in self.records.iter().filter(|r| r.exchange != ".") {
+            if !hosts.iter().any(|h| r.exchange == *h) {
+                hosts.push(r.exchange.to_string());
+            }
+        }
+        hosts
+    }
 }

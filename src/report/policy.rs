@@ -4,7 +4,7 @@
 //! by `diagnose/policy.rs` against what each MX address served on port 25.
 //! Every text here came from outside and is escaped before it is stored.
 
-use super::DnsStatus;
+use super::{Dane, DnsStatus};
 use crate::escape::SafeText;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -15,8 +15,8 @@ use std::net::IpAddr;
 pub struct DomainPolicy {
     pub mta_sts: MtaSts,
     pub tls_rpt: TlsRpt,
-    /// DANE: the TLSA records of each MX host and how they matched (filled
-    /// by the DANE checks; absent until they ran).
+    /// DANE: the TLSA records of each MX host and how its addresses matched
+    /// them (`dane.rs`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dane: Option<Dane>,
 }
@@ -203,7 +203,3 @@ pub fn is_version(record: &str, version: &str) -> bool {
         .split_once('=')
         .is_some_and(|(k, v)| k.trim() == "v" && v.trim() == version)
 }
-
-/// DANE (RFC 7672): left for the DANE checks to fill.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dane {}

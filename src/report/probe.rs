@@ -312,7 +312,9 @@ impl ProbeResult {
                 .iter()
                 .map(|c| 256 + text(&c.subject) + text(&c.issuer) + text(&c.serial) + all(&c.sans))
                 .sum();
-            256 + chain + opt(&t.verdict_detail)
+            // The DANE digests of the relay port: four hex strings a certificate.
+            let digests = t.digests.len() * (4 * 24 + 64 + 128 + 64 + 128);
+            256 + chain + digests + opt(&t.verdict_detail)
         });
         let phases: usize = self.phases.iter().map(|p| 48 + opt(&p.error)).sum();
         std::mem::size_of::<ProbeResult>()

@@ -80,6 +80,10 @@ pub struct TlsFacts {
     /// How many certificates the server sent, when that is more than the chain keeps (16).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chain_sent: Option<usize>,
+    /// On the SMTP relay port, the digests of each certificate of `chain`
+    /// (in its order), for DANE.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub digests: Vec<super::dane::CertDigests>,
 }
 
 /// Which TLS versions a server speaks, asked after rustls's handshake failed

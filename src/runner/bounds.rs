@@ -284,6 +284,7 @@ mod tests {
                 verdict_detail: None,
                 verified_name: String::new(),
                 chain_sent: None,
+                digests: Vec::new(),
             }),
             ..plain
         };

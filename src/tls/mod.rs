@@ -270,13 +270,15 @@ pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
         .map_err(|_| format!("'{name}' is not a valid name to verify a certificate against"))
 }
 
-/// Build the TLS facts after a completed handshake.
+/// Build the TLS facts after a completed handshake; `digests`: keep each
+/// certificate's digests too (the SMTP relay port, for DANE).
 pub fn facts(
     conn: &rustls::ClientConnection,
     seen: Option<Seen>,
     trust: &Trust,
     name: &str,
     now: i64,
+    digests: bool,
 ) -> TlsFacts {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
@@ -290,6 +292,14 @@ pub fn facts(
         .unwrap_or_else(|| "unknown".to_string());
     let alpn = conn.alpn_protocol().map(escape);
     let chain_sent = seen.as_ref().map(|s| s.sent).filter(|&n| n > MAX_CHAIN);
+    let digests = match &seen {
+        Some(seen) if digests => seen
+            .chain
+            .iter()
+            .map(|c| crate::cert::digests(c.as_ref()))
+            .collect(),
+        _ => Vec::new(),
+    };
     let (chain, verdict, verdict_detail) = match seen {
         Some(seen) => {
             let chain: Vec<_> = seen
@@ -322,5 +332,6 @@ pub fn facts(
         verdict_detail: verdict_detail.map(|d| crate::escape::escape_str(&d)),
         verified_name: name.to_string(),
         chain_sent,
+        digests,
     }
 }

@@ -40,6 +40,16 @@ impl DnsServer {
     pub fn start() -> DnsServer {
         let handler = Misbehaving::load(&fixture_path("dns"));
         let asked = handler.asked.clone();
+        Self::run(handler, asked)
+    }
+
+    /// Serve with `handler` on `127.0.0.1:<random port>` (UDP and TCP); its
+    /// questions are not counted.
+    pub fn serve<H: RequestHandler>(handler: H) -> DnsServer {
+        Self::run(handler, Asked::default())
+    }
+
+    fn run<H: RequestHandler>(handler: H, asked: Asked) -> DnsServer {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let thread = std::thread::spawn(move || {
@@ -146,6 +156,7 @@ impl Misbehaving {
                 &FileConfig {
                     zone_path: path.clone(),
                 },
+                None,
             )
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod cmd;
 pub mod dialogs;
 pub mod dns;
+pub mod dnssec;
 pub mod ports;
 pub mod report;
 mod rss;

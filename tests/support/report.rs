@@ -120,6 +120,73 @@ pub struct Target {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+pub struct Dane {
+    pub mx: Vec<DaneMx>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneMx {
+    pub host: String,
+    pub tlsa: TlsaLookup,
+    pub addresses: Option<Vec<DaneAddress>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsaLookup {
+    pub name: String,
+    pub status: String,
+    /// `secure`, `insecure`, `bogus` or `indeterminate`.
+    pub dnssec: String,
+    pub validated_by: ValidatedBy,
+    pub records: Vec<TlsaRecord>,
+    pub full_data_sha256: Option<Vec<String>>,
+    pub detail: Option<String>,
+    pub ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatedBy {
+    /// `root_anchor`, `trust_anchor` or `ad_bit`.
+    pub validator: String,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsaRecord {
+    pub usage: u8,
+    pub selector: u8,
+    pub matching: u8,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneAddress {
+    pub address: String,
+    pub port: u16,
+    /// `match`, `mismatch`, `no_certificate` or `not_checked`.
+    pub result: String,
+    pub matching: Vec<usize>,
+    pub not_matching: usize,
+    pub leaf_spki_sha256: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertDigests {
+    pub sha256: String,
+    pub sha512: String,
+    pub spki_sha256: String,
+    pub spki_sha512: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Trace {
     pub address: String,
     pub service: String,
@@ -232,8 +299,8 @@ pub struct MxLookup {
 pub struct DomainPolicy {
     pub mta_sts: MtaSts,
     pub tls_rpt: TlsRpt,
-    /// DANE, kept as JSON here.
-    pub dane: Option<serde_json::Value>,
+    /// DANE: each MX host's TLSA records and its addresses against them.
+    pub dane: Option<Dane>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -407,6 +474,8 @@ pub struct Tls {
     pub verified_name: String,
     /// How many certificates were sent, when more than the chain keeps.
     pub chain_sent: Option<u32>,
+    /// On the SMTP relay port: each certificate's digests, for DANE.
+    pub digests: Option<Vec<CertDigests>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

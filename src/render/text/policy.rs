@@ -1,4 +1,4 @@
-//! The text view of a mail domain's TLS promises (MTA-STS, TLS-RPT), under its MX line.
+//! The text view of a mail domain's TLS promises (MTA-STS, TLS-RPT, DANE), under its MX line.
 
 use super::{wrap, Paint, WIDTH};
 use crate::report::{DnsStatus, DomainPolicy, FetchOutcome, TxtLookup};
@@ -17,7 +17,13 @@ pub(super) fn render(d: &DomainPolicy, out: &mut dyn Write, p: &Paint) -> io::Re
         };
         row("", &words, out, p)?;
     }
-    row("TLS-RPT", &tls_rpt(d), out, p)
+    row("TLS-RPT", &tls_rpt(d), out, p)?;
+    if let Some(dane) = &d.dane {
+        for (label, words) in super::dane::rows(dane) {
+            row(label, &words, out, p)?;
+        }
+    }
+    Ok(())
 }
 
 fn row(label: &str, words: &str, out: &mut dyn Write, p: &Paint) -> io::Result<()> {
