@@ -218,10 +218,15 @@ fn r16_readme_install_and_quick_start_are_the_ones_that_work() {
 
     // The check, typed literally, gets a real answer (a report, not an
     // error): localhost is this machine, whatever listens on it.
+    // In a fresh clone, before `cargo install`: cargo run --release -- ARGS.
     let words: Vec<&str> = quick[0].split_whitespace().collect();
-    assert_eq!(words[..2], ["mailport", "check"], "{quick:?}");
+    assert_eq!(
+        words[..5],
+        ["cargo", "run", "--release", "--", "check"],
+        "{quick:?}"
+    );
     let run = Mailport::new()
-        .args(words[1..].iter().copied())
+        .args(words[4..].iter().copied())
         .arg("--json")
         .timeouts("2s")
         .run();
