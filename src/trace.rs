@@ -24,6 +24,10 @@
 //!
 //! A run of several hosts traces each host on its own (`fleet.rs`), after
 //! that host's probes and within its deadline: the bounds above are a host's.
+//! But the same walks (an address, its failing ports, the control port, why
+//! they are traced) are made once per run, as the probes are: the hosts
+//! behind one filtered MX share its trace ([`Traces`], `shared.rs`), the
+//! walks (`walk.rs`) sending their SYNs to that server once.
 
 use crate::dns::{self, Dns};
 use crate::plan::{Plan, Role, TraceMode};
@@ -35,8 +39,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+mod shared;
 mod walk;
-use walk::walk;
+pub use shared::{Traces, TRACES_KEPT, TRACE_BYTES_KEPT, TRACE_MAX_AGE};
 
 /// The most TTLs a walk tries.
 pub const MAX_HOPS: u8 = 16;
@@ -179,14 +184,26 @@ impl Paths {
 }
 
 /// Trace what `jobs` says and name who answered, by the stage's bounds and
-/// never after `deadline`.
-pub async fn paths(plan: &Plan, targets: &[TargetReport], dns: &Dns, deadline: Instant) -> Paths {
+/// never after `deadline`. A walk that another host of the run made (or is
+/// making) is not made again: its traces are shared (`made`).
+pub async fn paths(
+    plan: &Plan,
+    targets: &[TargetReport],
+    dns: &Dns,
+    made: &Traces,
+    deadline: Instant,
+) -> Paths {
     let jobs = jobs(plan.trace, targets);
     let last = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline);
-    let end = last.min(Instant::now() + TRACE_BOUND);
+    let own = Instant::now() + TRACE_BOUND;
+    let end = last.min(own);
+    // The host's deadline, not the stage's own bound, ends the walks: a
+    // walk it cuts short is this host's only (another may have more time).
+    let by_deadline = last < own;
     let mut set = JoinSet::new();
     for job in jobs {
-        set.spawn(async move { (job.target, walk(&job, end).await) });
+        let made = made.clone();
+        set.spawn(async move { (job.target, made.walk_once(&job, end, by_deadline).await) });
     }
     let mut traces = Vec::new();
     while let Some(joined) = set.join_next().await {

@@ -131,6 +131,32 @@ pub(super) async fn walk(job: &Job, end: Instant) -> Vec<Trace> {
             }
         }
     }
+    records(job, control, failing, how, started, bound)
+}
+
+/// `job`'s traces with no walk at all: this host waited for another host's
+/// walk of the same address (`shared.rs`) until its own time ran out.
+pub(super) fn unwalked(job: &Job, started: Instant, end: Instant) -> Vec<Trace> {
+    let bound = end.saturating_duration_since(started);
+    let how = if bound < MIN_TIME {
+        TraceEnd::NoTime
+    } else {
+        TraceEnd::TimeBound
+    };
+    let control = job.control.as_ref().map(Walker::new);
+    let failing = job.failing.iter().map(Walker::new).collect();
+    records(job, control, failing, how, started, bound)
+}
+
+/// One trace of each failing port's walk, beside the control's.
+fn records(
+    job: &Job,
+    control: Option<Walker>,
+    failing: Vec<Walker>,
+    how: TraceEnd,
+    started: Instant,
+    bound: Duration,
+) -> Vec<Trace> {
     let ms = started.elapsed().as_millis() as u64;
     failing
         .into_iter()
@@ -150,6 +176,7 @@ pub(super) async fn walk(job: &Job, end: Instant) -> Vec<Trace> {
             bound_ms: bound.as_millis() as u64,
             hop_wait_ms: HOP_WAIT.as_millis() as u64,
             max_hops: MAX_HOPS,
+            shared: false,
         })
         .collect()
 }
