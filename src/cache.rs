@@ -1,5 +1,6 @@
 //! What several hosts of one run would otherwise do again, done once: a DNS
-//! answer, a probe of the same (address, port, service, TLS name). The
+//! answer, a probe of the same (address, port, service, TLS name), a trace's
+//! walk of the same address and ports (`trace/shared.rs`). The
 //! first to ask does the work; those that ask while it is under way wait
 //! for it (in-flight deduplication); those that ask later take its result.
 //!

@@ -17,7 +17,9 @@
 //! by host gives each unit its own --deadline from the moment it starts.
 //!
 //! The trace is a step of each host, after its probes, under the host's
-//! deadline (`trace::paths` on that one host: its bounds are per host).
+//! deadline (`trace::paths` on that one host: its bounds are per host); the
+//! walks are the run's, as the probes are: the hosts behind one filtered
+//! address share its walk ([`Run::traces`]).
 //! This machine's facts (`local::gather`) are the run's, not a host's: they
 //! are read at most once, by the first host that has a failed SMTP probe
 //! (`local::wanted`), kept in [`Run::facts`], and every such host is then
@@ -70,6 +72,8 @@ pub struct Run {
     pub progress: Option<Arc<Progress>>,
     /// This machine's facts, read when a host first needs them (see [`Run::facts`]).
     pub local_facts: OnceCell<Arc<LocalFacts>>,
+    /// The walks of the traces made so far, shared by the hosts (`trace::Traces`).
+    pub traces: trace::Traces,
 }
 
 /// One unit of work.
@@ -448,7 +452,7 @@ async fn check_host(
         }
     };
     let paths = tokio::select! {
-        paths = trace::paths(plan, one, &run.dns, deadline) => paths,
+        paths = trace::paths(plan, one, &run.dns, &run.traces, deadline) => paths,
         () = stopped => trace::Paths::default(),
     };
     paths.fill(0, &mut report);

@@ -299,6 +299,7 @@ fn collect(
             deadline: Some(deadline),
             domains: Arc::new(domains),
             local_facts: Default::default(),
+            traces: trace::Traces::new(),
         });
         let (units_tx, units_rx) = mpsc::channel(units.len().max(1));
         for u in units {
@@ -462,6 +463,7 @@ fn stream(
             deadline: None,
             domains: Arc::new(Vec::new()),
             local_facts: Default::default(),
+            traces: trace::Traces::new(),
         });
         let (events_tx, mut events_rx) = mpsc::channel(16);
         let engine = tokio::spawn(fleet::run(run, controls, units_rx, events_tx, stop));

@@ -791,6 +791,119 @@ fn trace_in_a_run_of_several_hosts_is_each_hosts_own() {
     assert!(text.contains("blocked_at_destination"), "{text}");
 }
 
+/// How many SYNs to `port` reached `ns` with an IP TTL of 1 (`ttl1`: the
+/// first hop of a trace's walk, on a direct link) or more (a probe's), as
+/// counted by the two rules [`count_syns`] adds.
+fn syns(ns: &str, port: u16, ttl1: bool) -> u64 {
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "iptables", "-L", "INPUT", "-v", "-n", "-x",
+        ])
+        .output()
+        .expect("iptables -L");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (dpt, ttl) = (
+        format!("dpt:{port} "),
+        if ttl1 {
+            "TTL match TTL == 1"
+        } else {
+            "TTL match TTL > 1"
+        },
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(&dpt) && l.contains(ttl))
+        .unwrap_or_else(|| panic!("no counting rule for {port} ({ttl}) in:\n{text}"));
+    line.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in {line:?}"))
+}
+
+/// Two rules with no target that only count the SYNs to `port` reaching
+/// `ns`: those with TTL 1 and the others.
+fn count_syns(lab: &Lab, ns: &str, port: u16) {
+    let port = port.to_string();
+    for ttl in [["--ttl-eq", "1"], ["--ttl-gt", "1"]] {
+        lab.exec(
+            ns,
+            &[
+                "iptables", "-I", "INPUT", "-p", "tcp", "--dport", &port, "--syn", "-m", "ttl",
+                ttl[0], ttl[1],
+            ],
+        );
+    }
+}
+
+/// Hosts behind one address whose port 25 is dropped (issue 15): the
+/// address is walked once for the run, the hosts that reach their trace at
+/// once waiting for that walk, and every host's record carries the trace,
+/// all but one marked shared. Counted at the server: one SYN with TTL 1
+/// to 587 (the one walk's control port, reached at hop 1), and the probes'
+/// SYNs only for the probes made (one, shared: one TLS name).
+#[test]
+fn r15_hosts_behind_one_filtered_address_share_one_trace() {
+    let mut lab = Lab::new();
+    let (cli, srv) = client_server(&mut lab);
+    lab.exec(
+        &srv,
+        &[
+            "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "25", "-j", "DROP",
+        ],
+    );
+    count_syns(&lab, &srv, 587);
+    let hosts = ["a.lab.test", "b.lab.test", "c.lab.test", "d.lab.test"];
+    let mut args: Vec<String> = vec!["check".into()];
+    args.extend(hosts.iter().map(|h| h.to_string()));
+    for h in hosts {
+        args.extend(["--resolve".into(), format!("{h}:10.254.1.2")]);
+    }
+    args.extend(
+        [
+            "--tls-name",
+            "mx.lab.test",
+            "--service",
+            "smtp,submission",
+            "--timeout",
+            "1s",
+            "--format",
+            "jsonl",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = lab.mailport(&cli, &args);
+    let lines = run.lines();
+    let records = lines.hosts();
+    assert_eq!(records.len(), 4, "{}\n{}", run.stdout, run.stderr);
+    let mut walked = 0;
+    let mut probed = 0;
+    for h in &records {
+        let traces = h.target.traces.clone().unwrap_or_default();
+        assert_eq!(traces.len(), 1, "{}: {traces:?}", h.target.host);
+        let t = &traces[0];
+        assert_eq!((t.port, t.control_port), (25, Some(587)), "{t}");
+        assert_eq!(t.hops[0].reply, "silent", "{t}");
+        assert_eq!(t.control_hops[0].reply, "connected", "{t}");
+        walked += usize::from(!t.shared);
+        let p587 = h.target.probes.iter().find(|p| p.port == 587).unwrap();
+        assert_eq!(p587.outcome, "starttls_unavailable", "{p587}");
+        probed += u64::from(!p587.shared);
+        assert!(
+            h.findings
+                .iter()
+                .any(|f| f.code == "blocked_at_destination" && f.port == Some(25)),
+            "{}: {:?}",
+            h.target.host,
+            h.findings
+        );
+    }
+    assert_eq!(walked, 1, "one walk made, three shared: {}", run.stdout);
+    assert_eq!(syns(&srv, 587, true), 1, "one walk reached 587 at hop 1");
+    assert_eq!(syns(&srv, 587, false), probed, "the probes made");
+    assert_eq!(probed, 1, "{}", run.stdout);
+}
+
 #[test]
 fn a_router_rejecting_with_admin_prohibited_is_named_in_the_connect_facts() {
     let mut lab = Lab::new();

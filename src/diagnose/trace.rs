@@ -201,6 +201,7 @@ mod tests {
             bound_ms: 6000,
             hop_wait_ms: 1000,
             max_hops: 16,
+            shared: false,
         }
     }
 

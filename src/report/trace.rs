@@ -137,6 +137,10 @@ pub struct Trace {
     /// How long each hop waits for an answer.
     pub hop_wait_ms: u64,
     pub max_hops: u8,
+    /// This trace was made for another host of the run, the same walk
+    /// (address, failing ports, control port, reason): shared, not made again.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub shared: bool,
 }
 
 impl Trace {
@@ -154,5 +158,25 @@ impl Trace {
 
     pub fn control_hop(&self, ttl: u8) -> Option<&Hop> {
         self.control_hops.iter().find(|h| h.ttl == ttl)
+    }
+
+    /// About how many bytes this trace holds, inline and in its text: the
+    /// weight of an entry of the run's cache of traces.
+    pub fn weight(&self) -> usize {
+        fn text<T: AsRef<str>>(s: &Option<T>) -> usize {
+            s.as_ref().map_or(0, |s| s.as_ref().len() + 24)
+        }
+        let hop = |h: &Hop| {
+            std::mem::size_of::<Hop>() + text(&h.from_name) + text(&h.icmp) + text(&h.error)
+        };
+        std::mem::size_of::<Trace>()
+            + self.service.len()
+            + text(&self.control_service)
+            + self
+                .hops
+                .iter()
+                .chain(&self.control_hops)
+                .map(hop)
+                .sum::<usize>()
     }
 }

@@ -207,6 +207,9 @@ pub struct Trace {
     pub bound_ms: u64,
     pub hop_wait_ms: u64,
     pub max_hops: u8,
+    /// Made for another host of the run and shared; omitted when false.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
