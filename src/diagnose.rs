@@ -1153,6 +1153,7 @@ mod tests {
             verified_name: "mail.example.test".into(),
             chain_sent: None,
             digests: Vec::new(),
+            presented: None,
         });
         p
     }
@@ -1215,6 +1216,7 @@ mod tests {
             verified_name: "mail.example.test".into(),
             chain_sent: None,
             digests: Vec::new(),
+            presented: None,
         };
         let mut relay = probe(25, Outcome::Ok);
         relay.tls = Some(tls(CertVerdict::NameMismatch));

@@ -294,6 +294,65 @@ fn r17_a_dane_ta_record_names_the_issuer_and_a_wrong_one_matches_nothing() {
     assert_eq!(run.code, 1);
 }
 
+/// A fake MX presenting a leaf of `pki` for `name` sent with `other`'s
+/// intermediate: the same subject name as its issuer's, another key.
+fn impostor_mx(
+    pki: &TestPki,
+    other: &TestPki,
+    name: &str,
+) -> (Vec<CertificateDer<'static>>, FakeServer) {
+    let (mut chain, key) = pki.chain(CertKind::Good, &[name]);
+    let (theirs, _) = other.chain(CertKind::Good, &[name]);
+    chain[1] = theirs[1].clone();
+    let server = FakeServer::smtp(dialogs::smtp_healthy(
+        name,
+        server_config_from(chain.clone(), key),
+    ));
+    (chain, server)
+}
+
+#[test]
+fn r17c_a_dane_ta_record_for_an_intermediate_that_did_not_sign_the_leaf_fails() {
+    let pki = TestPki::new();
+    let other = TestPki::new();
+    let (chain, server) = impostor_mx(&pki, &other, "mx.dane.test");
+    let (_, by_key) = impostor_mx(&pki, &other, "mx2.dane.test");
+    let (theirs, _) = other.chain(CertKind::Good, &["x.dane.test"]);
+    // The issuer's name is right (the old check by names said "match"); its
+    // key is not the one that signed the leaf. 2 0 1 names the certificate,
+    // 2 1 1 its key.
+    let lab = lab(
+        &format!(
+            "ta 3600 IN MX 10 mx.dane.test.\nmx 3600 IN A 127.0.0.1\n\
+             _25._tcp.mx 3600 IN TLSA 2 0 1 {}\n\
+             key 3600 IN MX 10 mx2.dane.test.\nmx2 3600 IN A 127.0.0.1\n\
+             _25._tcp.mx2 3600 IN TLSA 2 1 1 {}\n",
+            cert_sha256(&chain[1]),
+            spki_sha256(&theirs[1]),
+        ),
+        "",
+        &[],
+    );
+    for (domain, server) in [("ta.dane.test", server), ("key.dane.test", by_key)] {
+        let (run, v) = lab.check(domain, server.port(), &pki);
+        server.finish();
+        let a = &dane(&v).addresses.as_ref().unwrap()[0];
+        assert_eq!((a.result.as_str(), a.not_matching), ("mismatch", 1), "{v}");
+        let detail = a.detail.as_deref().unwrap_or_default();
+        assert!(
+            detail.contains(
+                "the leaf does not chain by signatures to the DANE-TA certificate (certificate 2)"
+            ) && detail.contains("a signature does not verify"),
+            "{detail}"
+        );
+        assert_eq!(dane_codes(&v), ["dane_tlsa_mismatch"], "{:#?}", v.findings);
+        let f = v.finding("dane_tlsa_mismatch");
+        assert!(f.message.contains(detail), "{}", f.message);
+        assert_eq!(f.severity, "fail");
+        assert_eq!(run.code, 1);
+    }
+}
+
 #[test]
 fn r17_tlsa_records_in_an_unsigned_zone_are_not_usable_and_never_pass() {
     let pki = TestPki::new();

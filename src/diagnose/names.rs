@@ -742,6 +742,7 @@ mod tests {
             verified_name: "mail.example.test".into(),
             chain_sent: None,
             digests: Vec::new(),
+            presented: None,
         });
         p
     }

@@ -1,7 +1,8 @@
 //! DANE for SMTP (RFC 6698, 7671, 7672): the TLSA records of an MX host with
 //! their DNSSEC status and who decided it, and what each address of the MX
 //! presented on its SMTP port against them. The matching is a pure function
-//! of the TLSA records and the probes' certificate digests.
+//! of the TLSA records and the probes' certificate digests (and, for
+//! DANE-TA, the presented chain's signatures: `dane_chain`).
 
 use super::{DnsStatus, Outcome, ProbeResult, TargetReport};
 use crate::escape::SafeText;
@@ -202,7 +203,8 @@ pub struct DaneAddress {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub leaf_spki_sha256: Option<String>,
     /// Why a DANE-TA record that names a certificate of the chain does not
-    /// count (the chain does not lead to it, the leaf does not name the MX).
+    /// count (the leaf does not chain to it by signatures, the leaf does not
+    /// name the MX).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
 }
@@ -310,18 +312,23 @@ fn judge(tlsa: &TlsaLookup, host: &str, address: IpAddr, p: &ProbeResult) -> Dan
             // DANE-EE: the leaf's key or certificate; no name, no dates (RFC 7672 §3.1.1).
             tlsa.record_names(i, &chain[0])
         } else {
-            // DANE-TA: a certificate above the leaf, the chain leading to it,
-            // and the leaf naming the MX host (RFC 7672 §3.1.2, §3.2.2).
-            match (1..chain.len()).find(|&k| tlsa.record_names(i, &chain[k])) {
-                None => false,
-                Some(k) => match ta_problem(tls, k, host) {
+            // DANE-TA: a certificate above the leaf, the leaf chaining to it
+            // by signatures, and the leaf naming the MX host (RFC 7672
+            // §3.1.2, §3.2.2).
+            let mut why = None;
+            let hit = (1..chain.len())
+                .filter(|&k| tlsa.record_names(i, &chain[k]))
+                .any(|k| match ta_problem(tls, k, r.selector, host) {
                     None => true,
-                    Some(why) => {
-                        out.detail = Some(why);
+                    Some(w) => {
+                        why = Some(w);
                         false
                     }
-                },
+                });
+            if !hit && why.is_some() {
+                out.detail = why;
             }
+            hit
         };
         if hit {
             out.matching.push(i);
@@ -337,23 +344,22 @@ fn judge(tlsa: &TlsaLookup, host: &str, address: IpAddr, p: &ProbeResult) -> Dan
     out
 }
 
-/// Why the chain up to the trust anchor at `k` does not count, if it does not.
-fn ta_problem(tls: &super::TlsFacts, k: usize, host: &str) -> Option<String> {
-    let certs = &tls.chain;
-    if certs.len() <= k {
-        return Some("the chain's certificates were not all kept".into());
+/// Why the certificate at `k` does not count as the trust anchor, if it
+/// does not: the leaf must chain to it by signatures (see `dane_chain`)
+/// and name the MX host.
+fn ta_problem(tls: &super::TlsFacts, k: usize, selector: u8, host: &str) -> Option<String> {
+    let Some(presented) = tls.presented.as_ref() else {
+        return Some("the chain's certificates were not kept".into());
+    };
+    if let Err(why) = presented.leads_to(k, selector) {
+        return Some(format!(
+            "the leaf does not chain by signatures to the DANE-TA certificate (certificate {}): {why}",
+            k + 1
+        ));
     }
-    for j in 0..k {
-        if certs[j].issuer != certs[j + 1].subject {
-            return Some(format!(
-                "the chain does not lead to the DANE-TA certificate: certificate {} is issued by {}, not by {}",
-                j + 1,
-                certs[j].issuer,
-                certs[j + 1].subject
-            ));
-        }
-    }
-    let leaf = &certs[0];
+    let Some(leaf) = tls.chain.first() else {
+        return Some("the leaf's facts were not kept".into());
+    };
     let names: Vec<&str> = leaf
         .sans
         .iter()
@@ -414,7 +420,37 @@ mod tests {
         }
     }
 
-    /// An SMTP probe that saw leaf (for `sans`, issued by CN=ca) + ca.
+    /// A real chain for `sans`: a leaf and a CA named CN=ca, the one that
+    /// signed the leaf or (`impostor`) another key of the same name.
+    fn presented(sans: &[&str], impostor: bool) -> crate::report::PresentedChain {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca = || {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, "ca");
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let key = KeyPair::generate().unwrap();
+            let der = p.self_signed(&key).unwrap().der().clone();
+            (der, Issuer::new(p, key))
+        };
+        let (signer, issuer) = ca();
+        let names: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap()
+            .der()
+            .clone();
+        let top = if impostor { ca().0 } else { signer };
+        crate::report::PresentedChain {
+            certs: vec![leaf, top],
+            at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        }
+    }
+
+    /// An SMTP probe that saw leaf (for `sans`, issued by CN=ca) + ca; a
+    /// `ca_subject` other than CN=ca: that CA is another key than the
+    /// leaf's issuer (its DER says CN=ca all the same).
     fn probe(sans: &[&str], ca_subject: &str) -> ProbeResult {
         let smtp = crate::service::by_name("smtp").unwrap();
         let mut p = ProbeResult::new(smtp, 25, Some("192.0.2.25".parse().unwrap()));
@@ -431,6 +467,7 @@ mod tests {
             verified_name: "mx.example.org".into(),
             chain_sent: None,
             digests: vec![digests("leaf"), digests("ca")],
+            presented: Some(presented(sans, ca_subject != "CN=ca")),
         });
         p
     }
@@ -496,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    fn dane_ta_needs_a_certificate_above_the_leaf_the_chain_to_it_and_the_mx_name() {
+    fn dane_ta_needs_a_certificate_above_the_leaf_signatures_to_it_and_the_mx_name() {
         let ok = judged(
             &[(2, 0, 1, "ca-cert256")],
             probe(&["mx.example.org"], "CN=ca"),
@@ -527,7 +564,20 @@ mod tests {
             probe(&["mx.example.org"], "CN=other"),
         );
         assert_eq!(chain.result, DaneResult::Mismatch);
-        assert!(chain.detail.unwrap().contains("does not lead"));
+        let detail = chain.detail.unwrap();
+        assert!(
+            detail.contains(
+                "does not chain by signatures to the DANE-TA certificate (certificate 2)"
+            ),
+            "{detail}"
+        );
+        assert!(detail.contains("signature does not verify"), "{detail}");
+        // The chain's DER not kept: no DANE-TA match on names alone.
+        let mut p = probe(&["mx.example.org"], "CN=ca");
+        p.tls.as_mut().unwrap().presented = None;
+        let lost = judged(&[(2, 0, 1, "ca-cert256")], p);
+        assert_eq!(lost.result, DaneResult::Mismatch);
+        assert!(lost.detail.unwrap().contains("not kept"));
     }
 
     #[test]

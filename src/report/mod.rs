@@ -9,6 +9,7 @@
 
 mod connect;
 mod dane;
+mod dane_chain;
 mod local;
 mod names;
 mod policy;
@@ -19,6 +20,7 @@ mod trace;
 
 pub use crate::escape::SafeText;
 pub use dane::*;
+pub use dane_chain::PresentedChain;
 pub use local::*;
 pub use names::*;
 pub use policy::*;

@@ -314,7 +314,9 @@ impl ProbeResult {
                 .sum();
             // The DANE digests of the relay port: four hex strings a certificate.
             let digests = t.digests.len() * (4 * 24 + 64 + 128 + 64 + 128);
-            256 + chain + digests + opt(&t.verdict_detail)
+            // And the chain's DER, for DANE-TA's signature check.
+            let der = t.presented.as_ref().map_or(0, |p| p.weight());
+            256 + chain + digests + der + opt(&t.verdict_detail)
         });
         let phases: usize = self.phases.iter().map(|p| 48 + opt(&p.error)).sum();
         std::mem::size_of::<ProbeResult>()

@@ -84,6 +84,10 @@ pub struct TlsFacts {
     /// (in its order), for DANE.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub digests: Vec<super::dane::CertDigests>,
+    /// On the SMTP relay port, the chain itself (DER) and the moment it was
+    /// judged at, for DANE-TA's signature check; not in the report.
+    #[serde(skip)]
+    pub presented: Option<super::PresentedChain>,
 }
 
 /// Which TLS versions a server speaks, asked after rustls's handshake failed

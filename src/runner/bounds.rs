@@ -285,6 +285,7 @@ mod tests {
                 verified_name: String::new(),
                 chain_sent: None,
                 digests: Vec::new(),
+                presented: None,
             }),
             ..plain
         };

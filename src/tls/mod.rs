@@ -292,6 +292,13 @@ pub fn facts(
         .unwrap_or_else(|| "unknown".to_string());
     let alpn = conn.alpn_protocol().map(escape);
     let chain_sent = seen.as_ref().map(|s| s.sent).filter(|&n| n > MAX_CHAIN);
+    let presented = match &seen {
+        Some(seen) if digests => Some(crate::report::PresentedChain {
+            certs: seen.chain.clone(),
+            at: now,
+        }),
+        _ => None,
+    };
     let digests = match &seen {
         Some(seen) if digests => seen
             .chain
@@ -333,5 +340,6 @@ pub fn facts(
         verified_name: name.to_string(),
         chain_sent,
         digests,
+        presented,
     }
 }
