@@ -33,20 +33,29 @@ fn ok(body: &str) -> String {
 /// mta-sts.DOMAIN over HTTPS with a certificate of `kind`: the request as
 /// a sender makes it, answered with `response`.
 fn https(pki: &TestPki, domain: &str, kind: CertKind, response: String) -> FakeServer {
+    https_then(pki, domain, kind, vec![Step::Send(response.into_bytes())])
+}
+
+/// mta-sts.DOMAIN over HTTPS: the request as a sender makes it, answered by `answer`, then closed.
+fn https_then(pki: &TestPki, domain: &str, kind: CertKind, answer: Vec<Step>) -> FakeServer {
     let host = format!("mta-sts.{domain}");
     let host: &'static str = Box::leak(host.into_boxed_str());
     let expect_host: &'static str = Box::leak(format!("Host: {host}").into_boxed_str());
-    FakeServer::one(vec![
-        Step::StartTls(pki.server_config(kind, &[host])),
-        Step::Expect("GET /.well-known/mta-sts.txt HTTP/1.1"),
-        Step::Expect(expect_host),
-        Step::Expect("User-Agent: mailport/"),
-        Step::Expect("Accept: text/plain"),
-        Step::Expect("Connection: close"),
-        Step::Expect(""),
-        Step::Send(response.into_bytes()),
-        Step::Close,
-    ])
+    FakeServer::one(
+        vec![
+            Step::StartTls(pki.server_config(kind, &[host])),
+            Step::Expect("GET /.well-known/mta-sts.txt HTTP/1.1"),
+            Step::Expect(expect_host),
+            Step::Expect("User-Agent: mailport/"),
+            Step::Expect("Accept: text/plain"),
+            Step::Expect("Connection: close"),
+            Step::Expect(""),
+        ]
+        .into_iter()
+        .chain(answer)
+        .chain([Step::Close])
+        .collect(),
+    )
 }
 
 /// The MX: a healthy SMTP server with a certificate of `kind` for [`MX`].
@@ -263,18 +272,28 @@ fn a_redirect_is_not_followed() {
 
 #[test]
 fn an_oversized_policy_is_refused() {
-    let body = format!(
-        "{}# {}\n",
-        policy_text("enforce", MX),
-        "x".repeat(70 * 1024)
+    // A 1 MiB body, written until mailport stops reading (past its 64 KiB cap)
+    // and goes away: a client that leaves early is no problem of the server's.
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+        1 << 20,
+        policy_text("enforce", MX)
     );
-    let (run, r) = sts_run(
+    let comment = format!("# {}\n", "x".repeat(1021)).into_bytes();
+    let dns = DnsServer::start();
+    let pki = TestPki::new();
+    let ca = pki.ca_file();
+    let web = https_then(
+        &pki,
         "sts.policy.test",
         CertKind::Good,
-        ok(&body),
-        CertKind::Good,
-        &[],
+        vec![Step::Send(head.into_bytes()), Step::SendForever(comment)],
     );
+    let smtp = mx(&pki, CertKind::Good);
+    let (run, r) =
+        json(policy(&dns, "sts.policy.test", smtp.port(), web.port()).ca(Some(ca.path())));
+    web.finish();
+    smtp.finish();
     one(
         &r,
         "mta_sts_too_large",
