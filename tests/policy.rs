@@ -508,8 +508,10 @@ fn check_mx_includes_the_policy_section() {
     assert_eq!(run.code, 1);
 }
 
-#[test]
-fn an_mx_whose_ipv6_address_serves_another_certificate() {
+/// `policy` on dual.policy.test (MTA-STS in `mode`), whose MX
+/// mx.dual.policy.test serves well on 127.0.0.1 and the dialog `v6` makes
+/// (from the test PKI and the MX's name) on ::1, same port.
+fn dual_stack(mode: &str, v6: impl FnOnce(&TestPki, &str) -> Vec<Step>) -> (Run, Report) {
     let dns = DnsServer::start();
     let pki = TestPki::new();
     let ca = pki.ca_file();
@@ -520,22 +522,27 @@ fn an_mx_whose_ipv6_address_serves_another_certificate() {
     ));
     let v6 = FakeServer::start_at(
         SocketAddr::from((Ipv6Addr::LOCALHOST, v4.port())),
-        vec![smtp_healthy(
-            host,
-            pki.server_config(CertKind::WrongName, &[host]),
-        )],
+        vec![v6(&pki, host)],
     );
     let web = https(
         &pki,
         "dual.policy.test",
         CertKind::Good,
-        ok(&policy_text("enforce", host)),
+        ok(&policy_text(mode, host)),
     );
     let (run, r) =
         json(policy(&dns, "dual.policy.test", v4.port(), web.port()).ca(Some(ca.path())));
     web.finish();
     v4.finish();
     v6.finish();
+    (run, r)
+}
+
+#[test]
+fn an_mx_whose_ipv6_address_serves_another_certificate() {
+    let (run, r) = dual_stack("enforce", |pki, host| {
+        smtp_healthy(host, pki.server_config(CertKind::WrongName, &[host]))
+    });
     let addrs: Vec<&str> = r.targets[0].addresses.iter().map(String::as_str).collect();
     assert_eq!(addrs, ["127.0.0.1", "::1"]);
     let f = one(
@@ -665,29 +672,9 @@ fn several_domains_in_text_each_with_its_promises() {
 
 #[test]
 fn an_mx_offering_starttls_on_one_family_only() {
-    let dns = DnsServer::start();
-    let pki = TestPki::new();
-    let ca = pki.ca_file();
-    let host = "mx.dual.policy.test";
-    let v4 = FakeServer::smtp(smtp_healthy(
-        host,
-        pki.server_config(CertKind::Good, &[host]),
-    ));
-    let v6 = FakeServer::start_at(
-        SocketAddr::from((Ipv6Addr::LOCALHOST, v4.port())),
-        vec![crate::support::dialogs::smtp_without_starttls()],
-    );
-    let web = https(
-        &pki,
-        "dual.policy.test",
-        CertKind::Good,
-        ok(&policy_text("testing", host)),
-    );
-    let (run, r) =
-        json(policy(&dns, "dual.policy.test", v4.port(), web.port()).ca(Some(ca.path())));
-    web.finish();
-    v4.finish();
-    v6.finish();
+    let (run, r) = dual_stack("testing", |_, _| {
+        crate::support::dialogs::smtp_without_starttls()
+    });
     one_saying(
         &r,
         "mx_family_mismatch",
