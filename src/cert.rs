@@ -79,19 +79,7 @@ pub fn facts(der: &[u8], now: i64) -> CertFacts {
         Ok((_, cert)) => from_parsed(&cert, now),
         Err(e) => CertFacts {
             subject: crate::escape::escape_str(&format!("(unparseable certificate: {e})")),
-            issuer: SafeText::new(),
-            serial: String::new(),
-            sans: Vec::new(),
-            not_before: String::new(),
-            not_after: String::new(),
-            days_left: 0,
-            lifetime_days: 0,
-            key_type: String::new(),
-            key_bits: 0,
-            signature_algorithm: String::new(),
-            self_issued: false,
-            is_ca: false,
-            serial_negative: false,
+            ..CertFacts::default()
         },
     }
 }

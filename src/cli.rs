@@ -1,10 +1,12 @@
 //! The command line, with clap derive. Defaults are stated in each option's help.
 
 mod dane;
+mod family;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod policy;
 pub use dane::DaneArgs;
+pub use family::FamilyArgs;
 pub use policy::PolicyArgs;
 use policy::POLICY_EXAMPLES;
 use std::path::PathBuf;
@@ -185,7 +187,7 @@ pub struct LocalArgs {
 }
 
 /// Where DNS questions go; shared by `check` and `ptr`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DnsArgs {
     /// Send every DNS question to this server (an IP address, optionally with a
     /// port: 192.0.2.53, [2001:db8::53]:5353) and report its own answers, with
@@ -311,13 +313,8 @@ pub struct CheckArgs {
     #[arg(short = 'p', long = "port", value_name = "SPEC")]
     pub ports: Vec<String>,
 
-    /// Probe IPv4 addresses only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
-
-    /// Probe IPv6 addresses only.
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub family: FamilyArgs,
 
     /// How long to wait for a connection to be accepted (e.g. 5s, 500ms,
     /// 1m30s; a bare number is seconds).

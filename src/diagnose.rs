@@ -88,18 +88,13 @@ fn finding(
     code: Code,
     message: impl AsRef<str>,
 ) -> Finding {
-    Finding {
-        severity: code.severity(),
-        code,
-        host: t.host.clone(),
-        service: p.map(|p| p.service.clone()),
-        port: p.map(|p| p.port),
-        address: p.and_then(|p| p.address),
-        message: escape_str(message.as_ref()),
-        hint: code.hint_for(p.and_then(software)).to_string(),
-        // TLS-RPT speaks of delivery to the MX: the relay port, or the domain.
-        tlsrpt_result: code.info().tlsrpt.filter(|_| p.is_none_or(is_relay)),
-    }
+    let mut f = Finding::new(code, &t.host, escape_str(message.as_ref()))
+        .on(p.map(|p| p.service.clone()), p.map(|p| p.port))
+        .at(p.and_then(|p| p.address));
+    f.hint = code.hint_for(p.and_then(software)).to_string();
+    // TLS-RPT speaks of delivery to the MX: the relay port, or the domain.
+    f.tlsrpt_result = f.tlsrpt_result.filter(|_| p.is_none_or(is_relay));
+    f
 }
 
 /// A refused port of the default sweep on an address whose other ports
@@ -1144,9 +1139,7 @@ mod tests {
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa-with-SHA256".into(),
-                self_issued: false,
-                is_ca: false,
-                serial_negative: false,
+                ..crate::report::CertFacts::default()
             }],
             verdict,
             verdict_detail: (verdict != CertVerdict::Valid).then(|| "the verifier's words".into()),

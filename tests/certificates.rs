@@ -5,6 +5,7 @@
 use crate::support::certs::{
     CertKind, TestPki, AIA_URL, INTERMEDIATE_CN, PRIVATE_CA_CN, ROOT_CN, UNKNOWN_CA_CN, WRONG_NAME,
 };
+use crate::support::cmd::Run;
 use crate::support::dialogs::{self, Recorded};
 use crate::support::report::{Probe, Tls};
 use crate::support::server::FakeServer;
@@ -236,10 +237,9 @@ fn a_self_signed_ca_certificate_used_as_the_servers_is_self_signed_in_words() {
     }
 }
 
-/// r12: an expired certificate behind a working dialog is `ok` on the wire and
-/// `fail` overall, and the summary counts it as a failure.
-#[test]
-fn r12_a_failing_certificate_is_not_an_ok_probe() {
+/// `check` of port 465 of a Postfix serving an expired certificate from a
+/// CA it is given.
+fn expired_on_465() -> Run {
     let pki = TestPki::new();
     let ca = pki.ca_file();
     let server = FakeServer::smtp(
@@ -248,6 +248,14 @@ fn r12_a_failing_certificate_is_not_an_ok_probe() {
     );
     let run = check_fake(server.port(), "submissions", Some(ca.path())).run();
     server.finish();
+    run
+}
+
+/// r12: an expired certificate behind a working dialog is `ok` on the wire and
+/// `fail` overall, and the summary counts it as a failure.
+#[test]
+fn r12_a_failing_certificate_is_not_an_ok_probe() {
+    let run = expired_on_465();
     let p = run.probe();
     assert_eq!(p.outcome, "ok", "{p:#}");
     assert_eq!(p.verdict, "fail", "{p:#}");
@@ -306,13 +314,6 @@ fn relay_certificate_failures_carry_their_tlsrpt_result_type() {
         assert_eq!(f.severity, "fail");
         assert_eq!(run.code, 1);
     }
-    let pki = TestPki::new();
-    let ca = pki.ca_file();
-    let server = FakeServer::smtp(
-        Recorded::smtp("postfix-3.7.11-smtps")
-            .implicit(pki.server_config(CertKind::Expired, &[HOST])),
-    );
-    let run = check_fake(server.port(), "submissions", Some(ca.path())).run();
-    server.finish();
+    let run = expired_on_465();
     assert_eq!(run.report().finding("cert_expired").tlsrpt_result, None);
 }

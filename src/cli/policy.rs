@@ -1,8 +1,8 @@
 //! The options of `mailport policy`, and the `check` it runs.
 
 use super::{
-    parse_duration, CheckArgs, CheckFormat, ColorChoice, DaneArgs, DnsArgs, FailOn, Format,
-    DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PROBES,
+    parse_duration, CheckArgs, CheckFormat, ColorChoice, DaneArgs, DnsArgs, FailOn, FamilyArgs,
+    Format, DEFAULT_MAX_PER_ADDRESS, DEFAULT_MAX_PROBES,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -25,13 +25,8 @@ pub struct PolicyArgs {
     #[arg(value_name = "DOMAIN", required = true)]
     pub domains: Vec<String>,
 
-    /// Probe IPv4 addresses only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
-
-    /// Probe IPv6 addresses only.
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub family: FamilyArgs,
 
     /// How long to wait for a connection to be accepted (an MX, or the
     /// MTA-STS policy's web server).
@@ -118,8 +113,7 @@ impl PolicyArgs {
             shard: None,
             services: vec!["smtp".into()],
             ports: self.ports.clone(),
-            ipv4: self.ipv4,
-            ipv6: self.ipv6,
+            family: self.family,
             connect_timeout: self.connect_timeout,
             // check's default: the second look at a silent port.
             sniff_timeout: std::time::Duration::from_secs(2),
@@ -134,10 +128,7 @@ impl PolicyArgs {
             control: Vec::new(),
             resolve: self.resolve.clone(),
             mx: true,
-            dns: DnsArgs {
-                dns_server: self.dns.dns_server.clone(),
-                dns_timeout: self.dns.dns_timeout,
-            },
+            dns: self.dns.clone(),
             ehlo: self.ehlo.clone(),
             fail_on: self.fail_on,
             format: if self.json || self.format == Format::Json {

@@ -16,17 +16,11 @@ pub fn mail_domains(domains: &[MxLookup]) -> Vec<Finding> {
     let mut out = Vec::new();
     for d in domains {
         let mut f = |code: Code, message: String| {
-            out.push(Finding {
-                severity: code.severity(),
+            out.push(Finding::new(
                 code,
-                host: d.domain.clone(),
-                service: None,
-                port: None,
-                address: None,
-                message: crate::escape::escape_str(&message),
-                hint: code.hint().to_string(),
-                tlsrpt_result: code.info().tlsrpt,
-            });
+                &d.domain,
+                crate::escape::escape_str(&message),
+            ));
         };
         if d.is_null() {
             let others = d.records.iter().filter(|r| r.exchange != ".").count();
@@ -726,16 +720,12 @@ mod tests {
                 issuer: "CN=ca".into(),
                 serial: "01".into(),
                 sans: sans.iter().map(|s| format!("DNS:{s}").into()).collect(),
-                not_before: String::new(),
-                not_after: String::new(),
                 days_left: 90,
                 lifetime_days: 90,
                 key_type: "EC".into(),
                 key_bits: 256,
                 signature_algorithm: "ecdsa".into(),
-                self_issued: false,
-                is_ca: false,
-                serial_negative: false,
+                ..CertFacts::default()
             }],
             verdict: CertVerdict::Valid,
             verdict_detail: None,

@@ -14,17 +14,7 @@ use std::net::IpAddr;
 
 /// A finding about the domain itself.
 fn domain_finding(domain: &str, code: Code, message: String) -> Finding {
-    Finding {
-        severity: code.severity(),
-        code,
-        host: domain.to_string(),
-        service: None,
-        port: None,
-        address: None,
-        message: crate::escape::escape_str(&message),
-        hint: code.hint().to_string(),
-        tlsrpt_result: code.info().tlsrpt,
-    }
+    Finding::new(code, domain, crate::escape::escape_str(&message))
 }
 
 /// The findings about the promises of the domain of `lookup`, given the

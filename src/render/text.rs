@@ -77,12 +77,13 @@ impl Paint {
             Severity::Info => self.fg(Cyan, t),
         }
     }
+    /// Green when `ok`, else red.
+    fn pass(&self, ok: bool, t: &str) -> String {
+        use anstyle::AnsiColor::{Green, Red};
+        self.fg(if ok { Green } else { Red }, t)
+    }
     fn outcome(&self, o: Outcome, t: &str) -> String {
-        if o == Outcome::Ok {
-            self.fg(anstyle::AnsiColor::Green, t)
-        } else {
-            self.fg(anstyle::AnsiColor::Red, t)
-        }
+        self.pass(o == Outcome::Ok, t)
     }
     fn verdict(&self, v: Verdict, t: &str) -> String {
         use anstyle::AnsiColor::{Green, Red, Yellow};
@@ -95,11 +96,7 @@ impl Paint {
     }
     /// A certificate's cell: green when valid, red when not.
     fn cert(&self, v: CertVerdict, t: &str) -> String {
-        if v == CertVerdict::Valid {
-            self.fg(anstyle::AnsiColor::Green, t)
-        } else {
-            self.fg(anstyle::AnsiColor::Red, t)
-        }
+        self.pass(v == CertVerdict::Valid, t)
     }
     /// The probe table's compact form: the address above its rows.
     fn narrow(&self) -> bool {

@@ -110,6 +110,37 @@ pub struct Finding {
     pub tlsrpt_result: Option<TlsRptResult>,
 }
 
+impl Finding {
+    /// A finding of `code` about `host` as a whole (no service, port or
+    /// address), with the code's severity, hint and TLS-RPT result type.
+    pub fn new(code: Code, host: impl Into<String>, message: SafeText) -> Finding {
+        Finding {
+            severity: code.severity(),
+            code,
+            host: host.into(),
+            service: None,
+            port: None,
+            address: None,
+            message,
+            hint: code.hint().to_string(),
+            tlsrpt_result: code.info().tlsrpt,
+        }
+    }
+
+    /// This finding, about `service` on `port`.
+    pub fn on(mut self, service: Option<String>, port: Option<u16>) -> Finding {
+        self.service = service;
+        self.port = port;
+        self
+    }
+
+    /// This finding, about `address`.
+    pub fn at(mut self, address: Option<IpAddr>) -> Finding {
+        self.address = address;
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub probes: usize,

@@ -38,8 +38,9 @@ impl CertVerdict {
     }
 }
 
-/// One certificate as presented by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One certificate as presented by the server. `Default` is the empty
+/// certificate: what an unparseable one keeps beside its subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertFacts {
     pub subject: SafeText,
     pub issuer: SafeText,

@@ -263,16 +263,9 @@ mod tests {
             issuer: "CN=ca".into(),
             serial: "01".into(),
             sans: vec![format!("DNS:{}.example.test", "a".repeat(240)).into(); 100],
-            not_before: String::new(),
-            not_after: String::new(),
-            days_left: 0,
-            lifetime_days: 0,
             key_type: "EC".into(),
             key_bits: 256,
-            signature_algorithm: String::new(),
-            self_issued: false,
-            is_ca: false,
-            serial_negative: false,
+            ..CertFacts::default()
         };
         let huge = ProbeResult {
             tls: Some(TlsFacts {

@@ -113,14 +113,7 @@ pub fn explain_failures(
                     && !path_blamed
             });
             let code = Code::SmtpBlockedForUser;
-            out.push(Finding {
-                severity: code.severity(),
-                code,
-                host: t.host.clone(),
-                service: Some(p.service.clone()),
-                port: Some(p.port),
-                address: p.address,
-                message: crate::escape::escape_str(&format!(
+            let message = crate::escape::escape_str(&format!(
                     "port {} of {addr} {} because this machine blocks SMTP for {}, the user running mailport: {cause}",
                     p.port,
                     match p.outcome {
@@ -129,10 +122,12 @@ pub fn explain_failures(
                         _ => "was unreachable",
                     },
                     me.describe()
-                )),
-                hint: code.hint().to_string(),
-                tlsrpt_result: code.info().tlsrpt,
-            });
+                ));
+            out.push(
+                Finding::new(code, &t.host, message)
+                    .on(Some(p.service.clone()), Some(p.port))
+                    .at(p.address),
+            );
         }
     }
     out

@@ -29,19 +29,15 @@ fn port_name(port: u16) -> String {
 }
 
 fn local_finding(facts: &LocalFacts, code: Code, port: Option<u16>, message: String) -> Finding {
-    Finding {
-        severity: code.severity(),
+    let service = port
+        .and_then(crate::service::by_port)
+        .map(|s| s.name.to_string());
+    Finding::new(
         code,
-        host: facts.host.to_string(),
-        service: port
-            .and_then(crate::service::by_port)
-            .map(|s| s.name.to_string()),
-        port,
-        address: None,
-        message: crate::escape::escape_str(&message),
-        hint: code.hint().to_string(),
-        tlsrpt_result: code.info().tlsrpt,
-    }
+        facts.host.to_string(),
+        crate::escape::escape_str(&message),
+    )
+    .on(service, port)
 }
 
 // ---- ConfigServer Firewall ------------------------------------------------
