@@ -25,17 +25,9 @@ pub fn dane_findings(dane: &Dane, hosts: &[TargetReport], out: &mut Vec<Finding>
 
 /// A finding about MX host `host`, on its relay probe `p` if there is one.
 fn finding(host: &str, p: Option<&ProbeResult>, code: Code, message: String) -> Finding {
-    Finding {
-        severity: code.severity(),
-        code,
-        host: host.to_string(),
-        service: p.map(|p| p.service.clone()),
-        port: p.map(|p| p.port),
-        address: p.and_then(|p| p.address),
-        message: crate::escape::escape_str(&message),
-        hint: code.hint().to_string(),
-        tlsrpt_result: code.info().tlsrpt,
-    }
+    Finding::new(code, host, crate::escape::escape_str(&message))
+        .on(p.map(|p| p.service.clone()), p.map(|p| p.port))
+        .at(p.and_then(|p| p.address))
 }
 
 /// The findings of one MX host.
